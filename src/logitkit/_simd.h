@@ -1,0 +1,57 @@
+/*
+ * The C interface of the vector loops: one table of function pointers per storage type, filled
+ * at import with the variant for the best instruction set this CPU has (or the one forced by
+ * LOGITKIT_SIMD). The loops themselves are in _simd_body.h, compiled once per instruction set.
+ */
+#ifndef LOGITKIT_SIMD_H
+#define LOGITKIT_SIMD_H
+
+#include <stddef.h>
+
+/* A sum kept as an unevaluated hi + lo pair, plus how many terms were exactly 1 (x == max). */
+typedef struct { double hi, lo, top; } lk_sum;
+
+static inline void lk_sum_add(lk_sum *a, double x)
+{
+    double s = a->hi + x;               /* TwoSum: s + err == hi + x exactly */
+    double bv = s - a->hi;
+    double err = (a->hi - (s - bv)) + (x - bv);
+    a->hi = s;
+    a->lo += err;
+}
+
+#define LK_DECLARE_TABLE(T, NAME)                                                              \
+    typedef struct {                                                                           \
+        void (*row_max)(const T *x, ptrdiff_t n, double *max_out, int *has_nan);              \
+        void (*exp_store)(const T *x, T *out, ptrdiff_t n, double m, lk_sum *acc);             \
+        void (*exp_sum)(const T *x, ptrdiff_t n, double m, lk_sum *acc);                       \
+        void (*scale)(T *out, ptrdiff_t n, double inv_hi, double inv_lo);                      \
+        void (*shift_log)(const T *x, T *out, ptrdiff_t n, double m, double L);                \
+        void (*col_max)(const T *row, ptrdiff_t inner, double *m);                             \
+        void (*col_exp_store)(const T *row, T *out, ptrdiff_t inner, const double *m,          \
+                              double *hi, double *lo, double *top);                            \
+        void (*col_exp_sum)(const T *row, ptrdiff_t inner, const double *m, double *hi,        \
+                            double *lo, double *top);                                          \
+        void (*col_scale)(T *out, ptrdiff_t inner, const double *inv_hi, const double *inv_lo);\
+        void (*col_shift_log)(const T *row, T *out, ptrdiff_t inner, const double *m,          \
+                              const double *L);                                                \
+        void (*sigmoid)(const T *x, T *out, ptrdiff_t n);                                      \
+        void (*sigmoid_derivative)(const T *x, T *out, ptrdiff_t n);                           \
+        void (*exp_neg_abs_array)(const T *x, double *out, ptrdiff_t n);                       \
+    } NAME;
+
+LK_DECLARE_TABLE(float, lk_table_f32)
+LK_DECLARE_TABLE(double, lk_table_f64)
+
+extern lk_table_f32 lk_f32;
+extern lk_table_f64 lk_f64;
+
+/* Instruction-set levels, in order of preference. */
+enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_COUNT = 2 };
+
+int lk_isa_supported(int isa);          /* compiled in and available on this CPU */
+int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */
+int lk_active_isa(void);
+const char *lk_isa_name(int isa);
+
+#endif

@@ -1,0 +1,52 @@
+# Declarations of the C vector loops (_simd.h / _simd.c): one function table per storage type.
+
+cdef extern from "_simd.h" nogil:
+    ctypedef struct lk_sum:
+        double hi
+        double lo
+        double top
+
+    ctypedef struct lk_table_f32:
+        void (*row_max)(const float *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
+        void (*exp_store)(const float *x, float *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*exp_sum)(const float *x, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*scale)(float *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
+        void (*shift_log)(const float *x, float *out, Py_ssize_t n, double m, double L) noexcept nogil
+        void (*col_max)(const float *row, Py_ssize_t inner, double *m) noexcept nogil
+        void (*col_exp_store)(const float *row, float *out, Py_ssize_t inner, const double *m,
+                           double *hi, double *lo, double *top) noexcept nogil
+        void (*col_exp_sum)(const float *row, Py_ssize_t inner, const double *m,
+                         double *hi, double *lo, double *top) noexcept nogil
+        void (*col_scale)(float *out, Py_ssize_t inner, const double *inv_hi, const double *inv_lo) noexcept nogil
+        void (*col_shift_log)(const float *row, float *out, Py_ssize_t inner, const double *m,
+                           const double *L) noexcept nogil
+        void (*sigmoid)(const float *x, float *out, Py_ssize_t n) noexcept nogil
+        void (*sigmoid_derivative)(const float *x, float *out, Py_ssize_t n) noexcept nogil
+        void (*exp_neg_abs_array)(const float *x, double *out, Py_ssize_t n) noexcept nogil
+
+    ctypedef struct lk_table_f64:
+        void (*row_max)(const double *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
+        void (*exp_store)(const double *x, double *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*exp_sum)(const double *x, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*scale)(double *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
+        void (*shift_log)(const double *x, double *out, Py_ssize_t n, double m, double L) noexcept nogil
+        void (*col_max)(const double *row, Py_ssize_t inner, double *m) noexcept nogil
+        void (*col_exp_store)(const double *row, double *out, Py_ssize_t inner, const double *m,
+                           double *hi, double *lo, double *top) noexcept nogil
+        void (*col_exp_sum)(const double *row, Py_ssize_t inner, const double *m,
+                         double *hi, double *lo, double *top) noexcept nogil
+        void (*col_scale)(double *out, Py_ssize_t inner, const double *inv_hi, const double *inv_lo) noexcept nogil
+        void (*col_shift_log)(const double *row, double *out, Py_ssize_t inner, const double *m,
+                           const double *L) noexcept nogil
+        void (*sigmoid)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*sigmoid_derivative)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*exp_neg_abs_array)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+
+    lk_table_f32 lk_f32
+    lk_table_f64 lk_f64
+
+    int LK_ISA_COUNT
+    int lk_isa_supported(int isa)
+    int lk_select_isa(int isa)
+    int lk_active_isa()
+    const char *lk_isa_name(int isa)

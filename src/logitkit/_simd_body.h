@@ -1,0 +1,328 @@
+/*
+ * The loops of every kernel, for one storage type and one instruction set, on lk_vd vectors
+ * (_simd_math.h). Included by _simd.c once per (type, ISA) with these macros defined:
+ *   LK_T        storage type (float or double)
+ *   LK_IS_F64   1 for double: exact x - max (TwoSum), compensated sums, exp_dd;
+ *               0 for float: all arithmetic in double, plain double sums, exp_lp
+ *   LK_FN(name) the name of this (type, ISA)'s variant
+ *   LK_TARGET   the function attribute selecting the ISA (empty for the baseline)
+ *   LK_FMA      a*b + c: fused where the ISA has it
+ * Tails shorter than a vector are padded (-inf for data: exp 0, never the max) and not stored.
+ *
+ * Accuracy (measured against mpmath by bench/accuracy.py):
+ *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
+ *           degree-13 Taylor polynomial on |r| <= ln2/2 (truncation < 0.05 ulp), the 1 + p
+ *           step done last; ~0.55 ulp; subnormal results rounded once (two-step scaling).
+ *   exp_lp  the same for float32 data computed in double: degree 8 (truncation ~2e-10, far
+ *           below float32's half ulp), d in [-200, 0].
+ * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
+ */
+
+/* exp(dh + dl); dh in [-1000, 0] or NaN, |dl| <= ulp(dh). */
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_dd)(lk_vd dh, lk_vd dl)
+{
+    lk_vd k = (dh * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
+    lk_vd r = ((dh - k * LK_LN2_HI) - k * LK_LN2_LO) + dl;
+    lk_vd q = lk_splat(1.0 / 6227020800.0);           /* 1/13!, Horner down to 1/2! */
+    q = LK_FMA(q, r, lk_splat(1.0 / 479001600.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 39916800.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 3628800.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 362880.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 40320.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 5040.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 720.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 120.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 24.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 6.0));
+    q = LK_FMA(q, r, lk_splat(0.5));
+    lk_vd e = 1.0 + LK_FMA(r * r, q, r);
+    /* two steps so that a subnormal result is rounded once, by the last multiply */
+    lk_vd k1 = ((k * 0.5) + LK_SHIFTER) - LK_SHIFTER;
+    return (e * lk_pow2i(k1)) * lk_pow2i(k - k1);
+}
+
+/* exp(d) to ~1e-10 relative, for float32 results computed in double; d in [-200, 0] or NaN. */
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_lp)(lk_vd d)
+{
+    lk_vd k = (d * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
+    lk_vd r = (d - k * LK_LN2_HI) - k * LK_LN2_LO;
+    lk_vd q = lk_splat(1.0 / 40320.0);
+    q = LK_FMA(q, r, lk_splat(1.0 / 5040.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 720.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 120.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 24.0));
+    q = LK_FMA(q, r, lk_splat(1.0 / 6.0));
+    q = LK_FMA(q, r, lk_splat(0.5));
+    lk_vd e = 1.0 + LK_FMA(r * r, q, r);
+    return e * lk_pow2i(k);
+}
+
+/* LK_W elements (w of them real) of storage type, as doubles */
+LK_INLINE LK_TARGET lk_vd LK_FN(load)(const LK_T *p, ptrdiff_t w, double pad)
+{
+    if (w == LK_W) {
+#if LK_IS_F64
+        lk_vd v;
+        memcpy(&v, p, sizeof v);
+        return v;
+#else
+        lk_vf f;
+        memcpy(&f, p, sizeof f);
+        return LK_F2D(f);
+#endif
+    }
+    lk_vd v = lk_splat(pad);
+    for (ptrdiff_t j = 0; j < w; j++) ((double *)&v)[j] = (double)p[j];
+    return v;
+}
+
+LK_INLINE LK_TARGET void LK_FN(store)(LK_T *p, lk_vd v, ptrdiff_t w)
+{
+    if (w == LK_W) {
+#if LK_IS_F64
+        memcpy(p, &v, sizeof v);
+#else
+        lk_vf f = LK_D2F(v);
+        memcpy(p, &f, sizeof f);
+#endif
+        return;
+    }
+    for (ptrdiff_t j = 0; j < w; j++) p[j] = (LK_T)lk_lane(v, j);
+}
+
+/* exp(x - m); for double, x - m is split exactly into dh + dl; -inf and huge spreads give 0 */
+LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
+{
+#if LK_IS_F64
+    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
+    lk_vm near = LK_MASK(dh > LK_EXP_FLOOR);       /* false for -inf (and NaN) */
+    return LK_FN(exp_dd)(lk_select(near, dh, lk_splat(LK_EXP_FLOOR)),
+                         lk_select(near, dl, lk_splat(0.0)));
+#else
+    return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
+#endif
+}
+
+/* (x - m) - L with x - m exact, so that the only errors are L's and one final rounding */
+LK_INLINE LK_TARGET lk_vd LK_FN(shifted_log)(lk_vd x, lk_vd m, lk_vd L)
+{
+#if LK_IS_F64
+    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
+    dl = lk_select(LK_MASK(dh - dh == 0.0), dl, lk_splat(0.0)); /* dh = -inf: no error term */
+    lk_vd yl, yh = lk_two_sum(dh, -L, &yl);
+    return yh + (yl + dl);
+#else
+    return (x - m) - L;
+#endif
+}
+
+/* max with NaN sticky: once a lane holds NaN it keeps it */
+LK_INLINE LK_TARGET lk_vd LK_FN(max_nan)(lk_vd m, lk_vd v)
+{
+    return lk_select(LK_MASK(v > m) | LK_MASK(v != v), v, m);
+}
+
+/* Largest element and whether any is NaN. */
+LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
+{
+    lk_vd m0 = lk_splat(-INFINITY), m1 = m0;
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {          /* two chains: latency-bound otherwise */
+        m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, LK_W, 0.0));
+        m1 = LK_FN(max_nan)(m1, LK_FN(load)(x + i + LK_W, LK_W, 0.0));
+    }
+    for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
+    m0 = LK_FN(max_nan)(m0, m1);
+    double best = -INFINITY;
+    int nan = 0;
+    for (int j = 0; j < LK_W; j++) {
+        double v = lk_lane(m0, j);
+        nan |= (v != v);
+        best = v > best ? v : best;
+    }
+    *max_out = best;
+    *has_nan = nan;
+}
+
+/* Adds one vector of exps to the per-lane sums of the terms below the max (hi + lo, exact by
+ * Fast2Sum because every lane starts at 1 >= any term) and counts the terms equal to it. */
+LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
+{
+    lk_vm is_top = LK_MASK(x == m);
+    lk_vd term = lk_select(is_top, lk_splat(0.0), e);
+    *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
+    lk_vd s = *hi + term;
+    *lo += term - (s - *hi);
+    *hi = s;
+}
+
+/*
+ * The exp pass: out[i] = exp(x[i] - m) (when store), and the sum of the terms with x[i] != m
+ * as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
+ * log1p(sum of the others) without cancellation.
+ */
+LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
+                               lk_sum *acc, const int store)
+{
+    lk_vd hi = lk_splat(1.0), lo = lk_splat(0.0), top = lk_splat(0.0), mv = lk_splat(m);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd v = LK_FN(load)(x + i, w, -INFINITY);
+        lk_vd e = LK_FN(shifted_exp)(v, mv);
+        if (store) LK_FN(store)(out + i, e, w);
+        LK_FN(accumulate)(v, mv, e, &hi, &lo, &top);
+    }
+    for (int j = 0; j < LK_W; j++) {
+        lk_sum_add(acc, lk_lane(hi, j));
+        lk_sum_add(acc, lk_lane(lo, j));
+        lk_sum_add(acc, -1.0);                 /* the lane's starting 1 */
+        acc->top += lk_lane(top, j);
+    }
+}
+
+LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
+{
+    LK_FN(exp_pass)(x, out, n, m, acc, 1);
+}
+
+LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
+{
+    LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
+}
+
+/* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
+LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo)
+{
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd e = LK_FN(load)(out + i, w, 0.0);
+        LK_FN(store)(out + i, LK_FMA(e, lk_splat(inv_hi), e * inv_lo), w);
+    }
+}
+
+LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double L)
+{
+    lk_vd mv = lk_splat(m), Lv = lk_splat(L);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        LK_FN(store)(out + i, LK_FN(shifted_log)(LK_FN(load)(x + i, w, 0.0), mv, Lv), w);
+    }
+}
+
+/* ---- reductions over a non-last axis: one row of a (n, inner) block at a time, per-column
+ *      state in double arrays, vectorised across the columns ---- */
+
+LK_TARGET void LK_FN(col_max)(const LK_T *row, ptrdiff_t inner, double *m)
+{
+    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
+        ptrdiff_t w = lk_width(inner, j);
+        lk_vd v = LK_FN(load)(row + j, w, 0.0);
+        lk_store_d(m + j, LK_FN(max_nan)(lk_load_d(m + j, w, 0.0), v), w);
+    }
+}
+
+LK_INLINE LK_TARGET void LK_FN(col_exp_pass)(const LK_T *row, LK_T *out, ptrdiff_t inner,
+                                   const double *m, double *hi, double *lo, double *top,
+                                   const int store)
+{
+    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
+        ptrdiff_t w = lk_width(inner, j);
+        lk_vd v = LK_FN(load)(row + j, w, -INFINITY);
+        lk_vd mv = lk_load_d(m + j, w, 0.0);
+        lk_vd e = LK_FN(shifted_exp)(v, mv);
+        if (store) LK_FN(store)(out + j, e, w);
+        lk_vd h = lk_load_d(hi + j, w, 1.0), l = lk_load_d(lo + j, w, 0.0);
+        lk_vd t = lk_load_d(top + j, w, 0.0);
+        LK_FN(accumulate)(v, mv, e, &h, &l, &t);   /* hi starts at 1 (set by the caller) */
+        lk_store_d(hi + j, h, w);
+        lk_store_d(lo + j, l, w);
+        lk_store_d(top + j, t, w);
+    }
+}
+
+LK_TARGET void LK_FN(col_exp_store)(const LK_T *row, LK_T *out, ptrdiff_t inner,
+                                    const double *m, double *hi, double *lo, double *top)
+{
+    LK_FN(col_exp_pass)(row, out, inner, m, hi, lo, top, 1);
+}
+
+LK_TARGET void LK_FN(col_exp_sum)(const LK_T *row, ptrdiff_t inner, const double *m,
+                                  double *hi, double *lo, double *top)
+{
+    LK_FN(col_exp_pass)(row, NULL, inner, m, hi, lo, top, 0);
+}
+
+LK_TARGET void LK_FN(col_scale)(LK_T *out, ptrdiff_t inner, const double *inv_hi,
+                                const double *inv_lo)
+{
+    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
+        ptrdiff_t w = lk_width(inner, j);
+        lk_vd e = LK_FN(load)(out + j, w, 0.0);
+        lk_vd a = lk_load_d(inv_hi + j, w, 0.0), b = lk_load_d(inv_lo + j, w, 0.0);
+        LK_FN(store)(out + j, LK_FMA(e, a, e * b), w);
+    }
+}
+
+LK_TARGET void LK_FN(col_shift_log)(const LK_T *row, LK_T *out, ptrdiff_t inner,
+                                    const double *m, const double *L)
+{
+    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
+        ptrdiff_t w = lk_width(inner, j);
+        lk_vd y = LK_FN(shifted_log)(LK_FN(load)(row + j, w, 0.0), lk_load_d(m + j, w, 0.0),
+                                     lk_load_d(L + j, w, 0.0));
+        LK_FN(store)(out + j, y, w);
+    }
+}
+
+/* ---- the sigmoid family, elementwise; z = exp(-|x|) in (0, 1] keeps every form finite ---- */
+
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
+{
+    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
+#if LK_IS_F64
+    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
+#else
+    return LK_FN(exp_lp)(lk_clamp_below(a, LK_EXP_FLOOR_LP));
+#endif
+}
+
+LK_TARGET void LK_FN(sigmoid)(const LK_T *x, LK_T *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd v = LK_FN(load)(x + i, w, 0.0);
+        lk_vd z = LK_FN(exp_neg_abs)(v);
+        LK_FN(store)(out + i, lk_select(LK_MASK(v < 0.0), z, lk_splat(1.0)) / (1.0 + z), w);
+    }
+}
+
+/* sigma(x) * sigma(-x) = z / (1 + z)^2. For double the square is formed exactly (Dekker's
+ * product, no FMA needed) so that only z's error, one division and one correction remain. */
+LK_TARGET void LK_FN(sigmoid_derivative)(const LK_T *x, LK_T *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd z = LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0));
+        lk_vd s = 1.0 + z;
+#if LK_IS_F64
+        lk_vd sl = z - (s - 1.0);                 /* 1 + z == s + sl exactly (s >= z) */
+        lk_vd c = 134217729.0 * s;                /* Veltkamp split of s into 26-bit halves */
+        lk_vd ah = c - (c - s), al = s - ah;
+        lk_vd dh = s * s;
+        lk_vd dl = (((ah * ah - dh) + 2.0 * ah * al) + al * al) + 2.0 * s * sl;
+        lk_vd q = z / dh;
+        LK_FN(store)(out + i, q - q * (dl / dh), w);
+#else
+        LK_FN(store)(out + i, z / (s * s), w);
+#endif
+    }
+}
+
+/* exp(-|x|) into a double buffer; the caller finishes softplus / log_sigmoid with log1p */
+LK_TARGET void LK_FN(exp_neg_abs_array)(const LK_T *x, double *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_store_d(out + i, LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0)), w);
+    }
+}

@@ -1,0 +1,100 @@
+/*
+ * Vector primitives for the kernels in _simd_body.h.
+ *
+ * lk_vd is a vector of LK_W doubles: GCC/Clang vector extensions (4 lanes: one AVX2 register,
+ * or two SSE2 registers on the baseline x86-64 and NEON on aarch64), or a plain double (1 lane)
+ * for other compilers, so that one body of code serves every target. Everything here is
+ * branch-free: lanes are selected with masks, never with `if`.
+ *
+ * The exp functions themselves are in _simd_body.h: they use LK_FMA, which differs per ISA.
+ */
+#ifndef LOGITKIT_SIMD_MATH_H
+#define LOGITKIT_SIMD_MATH_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Forced inlining: a helper left out of line would be compiled for the baseline ISA only, and
+ * the AVX2 variants would call it. */
+#if defined(__GNUC__)
+#define LK_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define LK_INLINE static __forceinline
+#else
+#define LK_INLINE static inline
+#endif
+
+#if defined(__GNUC__)
+#define LK_W 4
+typedef double lk_vd __attribute__((vector_size(32)));
+typedef float lk_vf __attribute__((vector_size(16)));
+typedef __typeof__((lk_vd){0} < (lk_vd){0}) lk_vm; /* lane masks: all ones or all zeros */
+#define LK_MASK(cmp) (cmp)
+#define LK_F2D(v) __builtin_convertvector((v), lk_vd)
+#define LK_D2F(v) __builtin_convertvector((v), lk_vf)
+#else
+#define LK_W 1
+typedef double lk_vd;
+typedef float lk_vf;
+typedef int64_t lk_vm;
+#define LK_MASK(cmp) (-(int64_t)(cmp))
+#define LK_F2D(v) ((double)(v))
+#define LK_D2F(v) ((float)(v))
+#endif
+
+#define LK_SHIFTER 0x1.8p52            /* adding it rounds a double to an integer in its low bits */
+#define LK_LOG2E 0x1.71547652b82fep0
+#define LK_LN2_HI 0x1.62e42fefa3800p-1 /* 11 trailing zero bits: k * LN2_HI is exact for |k| < 2^11 */
+#define LK_LN2_LO 0x1.ef35793c76730p-45
+#define LK_EXP_FLOOR (-1000.0)         /* exp of anything below is 0 in double */
+#define LK_EXP_FLOOR_LP (-200.0)       /* exp of anything below is 0 in float */
+
+LK_INLINE lk_vd lk_splat(double c) { lk_vd v; for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = c; return v; }
+LK_INLINE lk_vm lk_bits(lk_vd x) { lk_vm u; memcpy(&u, &x, sizeof u); return u; }
+LK_INLINE lk_vd lk_from_bits(lk_vm u) { lk_vd x; memcpy(&x, &u, sizeof x); return x; }
+LK_INLINE lk_vd lk_select(lk_vm mask, lk_vd a, lk_vd b)
+{
+    return lk_from_bits((lk_bits(a) & mask) | (lk_bits(b) & ~mask));
+}
+/* max(x, lo) that keeps NaN (a comparison with NaN is false) */
+LK_INLINE lk_vd lk_clamp_below(lk_vd x, double lo)
+{
+    return lk_select(LK_MASK(x < lo), lk_splat(lo), x);
+}
+
+/* 2^j for integral j in [-1022, 1023], built from the bit pattern */
+LK_INLINE lk_vd lk_pow2i(lk_vd j)
+{
+    return lk_from_bits((lk_bits(j + LK_SHIFTER) + 1023) << 52);
+}
+
+/* TwoSum: s + err == a + b exactly, whatever their magnitudes */
+LK_INLINE lk_vd lk_two_sum(lk_vd a, lk_vd b, lk_vd *err)
+{
+    lk_vd s = a + b;
+    lk_vd bv = s - a;
+    *err = (a - (s - bv)) + (b - bv);
+    return s;
+}
+
+LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
+
+/* w <= LK_W doubles (per-column state arrays); missing lanes read as pad, are not written */
+LK_INLINE lk_vd lk_load_d(const double *p, ptrdiff_t w, double pad)
+{
+    lk_vd v = lk_splat(pad);
+    if (w == LK_W) memcpy(&v, p, sizeof v);
+    else for (ptrdiff_t j = 0; j < w; j++) ((double *)&v)[j] = p[j];
+    return v;
+}
+
+LK_INLINE void lk_store_d(double *p, lk_vd v, ptrdiff_t w)
+{
+    if (w == LK_W) memcpy(p, &v, sizeof v);
+    else for (ptrdiff_t j = 0; j < w; j++) p[j] = lk_lane(v, j);
+}
+
+LK_INLINE ptrdiff_t lk_width(ptrdiff_t n, ptrdiff_t i) { return n - i < LK_W ? n - i : LK_W; }
+
+#endif

@@ -1,0 +1,466 @@
+"""Pure-Python reference implementations of every public logitkit function.
+
+Written for clarity and accuracy, not speed: the test suite checks the fast path against these.
+
+How the arithmetic stays accurate (everything is plain Python, no NumPy in the arithmetic):
+
+* ``x - max`` is split exactly into ``hi + lo`` (TwoSum), and ``exp(hi + lo)`` is taken as
+  ``exp(hi) * (1 + lo)``.
+* Sums of exponentials are *exact*: every float term is turned into an exact dyadic number
+  ``n * 2**e`` (``float.as_integer_ratio``, Python ints), so the only roundings are those of
+  ``math.exp``, ``math.log1p`` and the final conversion back to a float, which is correctly
+  rounded (Python's ``int / int`` is).  ``math.fsum`` adds the last few pieces of a logarithm.
+* Logarithms of a sum are ``log1p`` of its exact distance from the nearest power of two (SciPy's
+  trick for ``[0, -40]`` rows, made exact), plus a correction for the rounding of that distance.
+* The sigmoid family uses ``z = exp(-|x|)`` in ``(0, 1]``, so nothing overflows, ever.
+
+NumPy is used only to accept and return arrays, read dtypes and move axes around.
+Every result is computed in float64 (Python floats) whatever the dtype, and rounded to the
+output dtype once, at the end.
+
+Conventions: a NumPy input (or any call with ``out=`` or ``dtype=``) gives a NumPy result of the
+result dtype (a NumPy scalar for a 0-d result); a list or tuple gives nested lists of Python
+floats; a Python scalar gives a Python float.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+from numpy.exceptions import AxisError
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "sigmoid",
+    "sigmoid_derivative",
+    "log_sigmoid",
+    "softplus",
+]
+
+_INF = math.inf
+_NAN = math.nan
+# ln 2 = _LN2_HI + _LN2_LO; _LN2_HI has 21 trailing zero bits, so k * _LN2_HI is exact for any
+# exponent k a float can have (fdlibm's constants).
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact dyadic arithmetic: a pair (n, e) with int n stands for the number n * 2**e.
+# ---------------------------------------------------------------------------------------------
+
+def _dy(v: float) -> tuple[int, int]:
+    """The finite float v, exactly, as a dyadic (n, e)."""
+    n, d = v.as_integer_ratio()  # d is a power of two
+    return n, 1 - d.bit_length()
+
+
+def _dy_sum(items: list[tuple[int, int]]) -> tuple[int, int]:
+    """Exact sum of dyadics."""
+    if not items:
+        return 0, 0
+    e = min(k for _, k in items)
+    return sum(n << (k - e) for n, k in items), e
+
+
+def _dy_mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """Exact product of two dyadics."""
+    return a[0] * b[0], a[1] + b[1]
+
+
+def _neg(a: tuple[int, int]) -> tuple[int, int]:
+    """-a."""
+    return -a[0], a[1]
+
+
+def _dy_div(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """a / b correctly rounded to a float (b != 0; the quotient must not overflow)."""
+    shift = a[1] - b[1]
+    if shift >= 0:
+        return (a[0] << shift) / b[0]
+    return a[0] / (b[0] << -shift)
+
+
+def _dy_float(a: tuple[int, int]) -> float:
+    """The dyadic a correctly rounded to a float."""
+    return _dy_div(a, (1, 0))
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """(s, t) with s = fl(a + b) and s + t = a + b exactly (Knuth's TwoSum).
+
+    If a + b overflows, t is meaningless and set to 0 (callers only look at s then)."""
+    s = a + b
+    bb = s - a
+    t = (a - (s - bb)) + (b - bb)
+    return s, (t if math.isfinite(t) else 0.0)
+
+
+def _exp_dy(hi: float, lo: float) -> tuple[int, int]:
+    """exp(hi + lo) for hi <= 0 and |lo| <= ulp(hi), as an exact dyadic.
+
+    exp(hi + lo) = exp(hi) * (1 + lo + O(lo**2)); the error is that of math.exp (< 1 ulp).
+    Below -700 the argument is halved (exactly) and the result squared, so exp(-1400) keeps
+    full precision instead of underflowing; below -2200 the term is negligible next to any
+    other (|b| < 2**1024) and is returned as 0.
+    """
+    if not hi >= -2200.0:  # also catches -inf
+        return 0, 0
+    squarings = 0
+    while hi < -700.0:
+        hi, lo, squarings = hi * 0.5, lo * 0.5, squarings + 1
+    e = math.exp(hi)
+    v = _dy_sum([_dy(e), _dy(e * lo)])
+    for _ in range(squarings):
+        v = _dy_mul(v, v)
+    return v
+
+
+def _log_dy(s: tuple[int, int]) -> list[float]:
+    """Floats whose exact sum is log(s) for a dyadic s > 0 (to a fraction of an ulp).
+
+    Write s = 2**k * (1 + u) with 1 + u in [0.75, 1.5) (u exact); then
+    log(s) = k*ln2 + log1p(u).  u is rounded to a float once; its rounding error r adds
+    r / (1 + u) to the logarithm.  No cancellation: for s near 1, k = 0 and this is log1p.
+    """
+    n, e = s
+    k = n.bit_length() - 1 + e  # 2**k <= s < 2**(k+1)
+    if _dy_div(s, (1, k)) >= 1.5:
+        k += 1
+    u_exact = _dy_sum([(n, e - k), (-1, 0)])
+    u = _dy_float(u_exact)
+    r = _dy_float(_dy_sum([u_exact, _neg(_dy(u))]))
+    return [math.log1p(u), r / (1.0 + u), k * _LN2_HI, k * _LN2_LO]
+
+
+
+def _fsum(parts: list[float]) -> float:
+    """math.fsum, but an overflowing (finite) sum rounds to +-inf instead of raising."""
+    try:
+        return math.fsum(parts)
+    except OverflowError:
+        # Halving is exact at these magnitudes and commutes with rounding; the final doubling
+        # overflows to inf exactly when the correctly rounded sum does.
+        return 2.0 * math.fsum([p * 0.5 for p in parts])
+
+
+# ---------------------------------------------------------------------------------------------
+# One slice of a reduction, in Python floats.
+# ---------------------------------------------------------------------------------------------
+
+def _softmax_slice(xs: list[float], keep: list[bool], masked: bool, log: bool) -> list[float]:
+    """softmax (log=False) or log_softmax (log=True) of the entries of xs with keep[i].
+
+    With m = max x and S = sum_j exp(x_j - m) (exact, S >= 1):
+        softmax_i     = exp(x_i - m) / S                 (left-out entries: 0)
+        log_softmax_i = (x_i - m) - log(S)               (left-out entries: -inf)
+    A kept NaN or +inf makes the whole slice NaN.  If nothing finite is kept, the slice is
+    NaN, or -- when a mask was given (masked=True) -- "fully masked": 0 / -inf everywhere.
+    """
+    kept = [x for x, k in zip(xs, keep) if k]
+    if any(x != x or x == _INF for x in kept):
+        return [_NAN] * len(xs)
+    m = max(kept, default=-_INF)
+    if m == -_INF:
+        fill = (-_INF if log else 0.0) if masked else _NAN
+        return [fill] * len(xs)
+    diffs = [_two_sum(x, -m) if k else (-_INF, 0.0) for x, k in zip(xs, keep)]
+    terms = [_exp_dy(hi, lo) for hi, lo in diffs]
+    total = _dy_sum(terms)
+    if not log:
+        return [_dy_div(t, total) for t in terms]
+    neg_log_total = [-p for p in _log_dy(total)]
+    return [_fsum([hi, lo] + neg_log_total) if hi > -_INF else -_INF for hi, lo in diffs]
+
+
+def _logsumexp_slice(xs: list[float], keep: list[bool], bs: list[float]) -> tuple[float, float]:
+    """(log|S|, sign(S)) for S = sum_i b_i * exp(x_i) over the entries with keep[i].
+
+    Entries with b_i == 0 are left out entirely (even if x_i is NaN or +inf), as in SciPy.
+    Then: a NaN x_i or b_i, or inf * 0 (b_i = +-inf at x_i = -inf), gives (NaN, NaN); infinite
+    terms (x_i = +inf or b_i = +-inf) give (+inf, their sign), or (NaN, NaN) if their signs
+    differ; otherwise, with m = max x_i over the finite x_i,
+        S = exp(m) * sum_i b_i * exp(x_i - m)
+    where the sum is exact, and log|S| = m + log|sum|.  A zero sum (nothing left, all -inf, or
+    exact cancellation) gives (-inf, 0.0).
+    """
+    terms = [(x, b) for x, k, b in zip(xs, keep, bs) if k and b != 0.0]
+    if any(x != x or b != b or (x == -_INF and abs(b) == _INF) for x, b in terms):
+        return _NAN, _NAN
+    inf_signs = {math.copysign(1.0, b) for x, b in terms if x == _INF or abs(b) == _INF}
+    if inf_signs:
+        return (_INF, inf_signs.pop()) if len(inf_signs) == 1 else (_NAN, _NAN)
+    terms = [(x, b) for x, b in terms if x != -_INF]
+    if not terms:
+        return -_INF, 0.0
+    m = max(x for x, _ in terms)
+    total = _dy_sum([_dy_mul(_dy(b), _exp_dy(*_two_sum(x, -m))) for x, b in terms])
+    if total[0] == 0:
+        return -_INF, 0.0
+    sign = 1.0 if total[0] > 0 else -1.0
+    return _fsum([m] + _log_dy((abs(total[0]), total[1]))), sign
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions of one Python float.  z = exp(-|x|) lies in [0, 1]: no overflow.
+# ---------------------------------------------------------------------------------------------
+
+def _sigmoid1(x: float) -> float:
+    """1 / (1 + exp(-x)) = 1 / (1 + z) for x >= 0, z / (1 + z) for x < 0."""
+    if x != x:
+        return _NAN
+    z = math.exp(-abs(x))
+    return _dy_div(_dy(1.0 if x >= 0 else z), _dy_sum([(1, 0), _dy(z)]))
+
+
+def _sigmoid_derivative1(x: float) -> float:
+    """sigmoid(x) * sigmoid(-x) = z / (1 + z)**2 (not s*(1-s), which is 0 for |x| > 37)."""
+    if x != x:
+        return _NAN
+    z = math.exp(-abs(x))
+    w = _dy_sum([(1, 0), _dy(z)])
+    return _dy_div(_dy(z), _dy_mul(w, w))
+
+
+def _log_sigmoid1(x: float) -> float:
+    """-log(1 + exp(-x)) = min(x, 0) - log1p(z)."""
+    if x != x:
+        return _NAN
+    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))
+
+
+def _softplus1(x: float) -> float:
+    """log(1 + exp(x)) = max(x, 0) + log1p(z)."""
+    if x != x:
+        return _NAN
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling and axis bookkeeping (NumPy, but no arithmetic).
+# ---------------------------------------------------------------------------------------------
+
+def _check_numeric(a: np.ndarray, what: str) -> None:
+    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+        raise TypeError(f"logitkit: unsupported dtype {a.dtype} for {what}; "
+                        "expected a float (16/32/64), integer or bool array")
+
+
+def _prepare(x: Any, dtype: Any, out: Any) -> tuple[np.ndarray, np.dtype, str]:
+    """(x as a float64 array, result dtype, kind of result: 'array', 'list' or 'scalar')."""
+    if isinstance(x, (np.ndarray, np.generic)) or dtype is not None or out is not None:
+        kind = "array"
+    elif isinstance(x, (list, tuple)):
+        kind = "list"
+    elif isinstance(x, numbers.Number):
+        kind = "scalar"
+    else:
+        kind = "array"
+    a = np.asarray(x)
+    _check_numeric(a, "x")
+    if dtype is not None:
+        rt = np.dtype(dtype)
+        if rt not in _FLOAT_DTYPES:
+            raise TypeError(f"logitkit: unsupported result dtype {rt}; "
+                            "expected float16, float32 or float64")
+    else:
+        rt = a.dtype if a.dtype in _FLOAT_DTYPES else np.dtype(np.float64)
+    return a.astype(np.float64), rt, kind
+
+
+def _check_out(out: Any, shape: tuple[int, ...], rt: np.dtype) -> None:
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"logitkit: out must be a NumPy array of shape {shape} and dtype {rt}, "
+                        f"got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"logitkit: out has shape {out.shape}, expected {shape}")
+    if out.dtype != rt:
+        raise TypeError(f"logitkit: out has dtype {out.dtype}, expected {rt}")
+    if not out.flags.writeable:
+        raise ValueError("logitkit: out is read-only; expected a writable array")
+
+
+def _finish(res: np.ndarray, rt: np.dtype, kind: str, out: Any) -> Any:
+    """Round the float64 result to the result dtype (once) and return it in the caller's form."""
+    with np.errstate(all="ignore"):
+        res = res.astype(rt)
+    if out is not None:
+        out[...] = res
+        return out
+    if kind == "scalar":
+        return float(res)
+    if kind == "list":
+        return res.tolist()
+    return res[()] if res.ndim == 0 else res
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise axis (int, tuple of ints or None) to a tuple of non-negative axes.
+
+    A 0-d array is a one-element slice: axis 0 and -1 are accepted and reduce over nothing."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    span = max(ndim, 1)
+    norm = []
+    for ax in items:
+        if isinstance(ax, bool) or not isinstance(ax, numbers.Integral):
+            raise TypeError(f"logitkit: axis must be an int, a tuple of ints or None, got {axis!r}")
+        if not -span <= int(ax) < span:
+            raise AxisError(int(ax), span)
+        norm.append(int(ax) % span)
+    if len(set(norm)) != len(norm):
+        raise AxisError(f"logitkit: repeated axis in {axis!r}")
+    return tuple(norm) if ndim else ()
+
+
+def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: np.ndarray | None):
+    """Bookkeeping shared by the reductions.
+
+    Moves `axes` of `a` (and of each companion array, broadcast to a.shape; None stays None) to
+    the end and cuts it into slices: lists of Python scalars, one per output position.
+    Returns (slices, companion slices..., full, reduced) where full(rows) puts per-slice lists
+    back into an array of a.shape and reduced(values, keepdims) puts one value per slice into
+    the reduced shape.
+    """
+    ndim = a.ndim
+    rest = [i for i in range(ndim) if i not in axes]
+    kept_shape = tuple(a.shape[i] for i in rest)
+    n = math.prod(a.shape[i] for i in axes)
+    rows = math.prod(kept_shape)
+    dest = tuple(range(len(rest), ndim))
+
+    def cut(arr):
+        if arr is None:
+            return None
+        moved = np.moveaxis(np.broadcast_to(arr, a.shape), axes, dest)
+        return moved.reshape(rows, n).tolist()
+
+    def full(values):
+        moved_shape = kept_shape + tuple(a.shape[i] for i in axes)
+        return np.moveaxis(np.array(values, dtype=np.float64).reshape(moved_shape), dest, axes)
+
+    def reduced(values, keepdims):
+        shape = tuple(1 if i in axes else a.shape[i] for i in range(ndim)) if keepdims else kept_shape
+        return np.array(values, dtype=np.float64).reshape(shape)
+
+    return (cut(a), *(cut(c) for c in companions), full, reduced)
+
+
+def _where(where: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    if where is None:
+        return None
+    w = np.asarray(where)
+    if w.dtype != np.bool_:
+        raise TypeError(f"logitkit: where must be a boolean array, got dtype {w.dtype}")
+    return np.broadcast_to(w, shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions.
+# ---------------------------------------------------------------------------------------------
+
+def _softmax_family(x, axis, where, out, dtype, log):
+    a, rt, kind = _prepare(x, dtype, out)
+    axes = _axes(axis, a.ndim)
+    w = _where(where, a.shape)
+    _check_out(out, a.shape, rt)
+    rows, keeps, full, _ = _slices(a, axes, w)
+    if keeps is None:
+        keeps = [[True] * len(r) for r in rows]
+    res = [_softmax_slice(r, k, where is not None, log) for r, k in zip(rows, keeps)]
+    return _finish(full(res), rt, kind, out)
+
+
+def softmax(x, axis=-1, *, where=None, out=None, dtype=None):
+    """softmax(x)_i = exp(x_i) / sum_j exp(x_j) over `axis`, computed as exp(x_i - m) / S with
+    m = max_j x_j and S = sum_j exp(x_j - m) summed exactly.
+
+    `where=False` entries are left out (probability 0); a slice with nothing finite left is 0
+    everywhere when `where` is given, NaN otherwise; a kept NaN or +inf makes the slice NaN.
+    """
+    return _softmax_family(x, axis, where, out, dtype, log=False)
+
+
+def log_softmax(x, axis=-1, *, where=None, out=None, dtype=None):
+    """log_softmax(x)_i = x_i - logsumexp(x) = (x_i - m) - log(S), with x_i - m exact,
+    S = sum_j exp(x_j - m) exact and log(S) = log1p(S - 1) near 1 (so the top class of a
+    confident row is accurate to the last bit).
+
+    `where=False` entries give -inf; edge cases as for `softmax` (fully masked: -inf).
+    """
+    return _softmax_family(x, axis, where, out, dtype, log=True)
+
+
+def logsumexp(x, axis=-1, *, b=None, where=None, keepdims=False, return_sign=False, out=None,
+              dtype=None):
+    """log(sum_i b_i * exp(x_i)) over `axis` = m + log|sum_i b_i * exp(x_i - m)| (exact sum).
+
+    Entries with b == 0 or where == False are left out entirely.  A NaN gives NaN; +inf gives
+    +inf; an empty, fully masked or all -inf slice gives -inf.  A negative total gives NaN,
+    unless return_sign=True, which returns (log|total|, sign) with sign in {-1, 0, 1} (0 for a
+    zero total, 1 without b, NaN for a NaN result).  `out` receives the log part.
+    """
+    a, rt, kind = _prepare(x, dtype, out)
+    axes = _axes(axis, a.ndim)
+    w = _where(where, a.shape)
+    bb = None
+    if b is not None:
+        bb = np.asarray(b)
+        _check_numeric(bb, "b")
+        bb = np.broadcast_to(bb.astype(np.float64), a.shape)
+    rows, keeps, bs, _, reduced = _slices(a, axes, w, bb)
+    shape = tuple(1 if i in axes else a.shape[i] for i in range(a.ndim)) if keepdims else \
+        tuple(a.shape[i] for i in range(a.ndim) if i not in axes)
+    _check_out(out, shape, rt)
+    logs, signs = [], []
+    for i, r in enumerate(rows):
+        value, sign = _logsumexp_slice(r, keeps[i] if keeps is not None else [True] * len(r),
+                                       bs[i] if bs is not None else [1.0] * len(r))
+        if sign < 0 and not return_sign:
+            value = _NAN
+        logs.append(value)
+        signs.append(sign)
+    result = _finish(reduced(logs, keepdims), rt, kind, out)
+    if return_sign:
+        return result, _finish(reduced(signs, keepdims), rt, kind, None)
+    return result
+
+
+def _elementwise(fn: Callable[[float], float], x, out, dtype):
+    a, rt, kind = _prepare(x, dtype, out)
+    _check_out(out, a.shape, rt)
+    values = [fn(v) for v in a.ravel().tolist()]
+    return _finish(np.array(values, dtype=np.float64).reshape(a.shape), rt, kind, out)
+
+
+def sigmoid(x, *, out=None, dtype=None):
+    """sigmoid(x) = 1 / (1 + exp(-x)): 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0,
+    with z = exp(-|x|).  sigmoid(+inf) = 1, sigmoid(-inf) = 0, sigmoid(NaN) = NaN."""
+    return _elementwise(_sigmoid1, x, out, dtype)
+
+
+def sigmoid_derivative(x, *, out=None, dtype=None):
+    """sigmoid'(x) = sigmoid(x) * sigmoid(-x) = z / (1 + z)**2 with z = exp(-|x|)
+    (nonzero out to |x| ~ 745, where s * (1 - s) is already 0 past 37); 0 at +-inf."""
+    return _elementwise(_sigmoid_derivative1, x, out, dtype)
+
+
+def log_sigmoid(x, *, out=None, dtype=None):
+    """log_sigmoid(x) = -log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|)).
+    log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = 0."""
+    return _elementwise(_log_sigmoid1, x, out, dtype)
+
+
+def softplus(x, *, out=None, dtype=None):
+    """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x).
+    softplus(+inf) = +inf, softplus(-inf) = 0."""
+    return _elementwise(_softplus1, x, out, dtype)

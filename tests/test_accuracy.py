@@ -1,0 +1,81 @@
+"""logitkit against SPEC.md's accuracy bar, measured with the mpmath oracle of bench/.
+
+The default run checks the quick adversarial suite (``python bench/accuracy.py --quick`` prints
+the same measurement side by side with PyTorch and SciPy); ``--run-slow`` adds the full suite
+(10^6-element rows, dense grids). logsumexp results with |exact| < 1 are held to 2 ULP of
+max(|max|, log(sum)) instead (see bench/accuracy_suite.py).
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpmath")
+logitkit = pytest.importorskip("logitkit")
+
+import accuracy_suite as suite  # noqa: E402  (bench/, put on sys.path by conftest.py)
+
+_SUITES = {}
+
+
+def _batches(func, dtype, level):
+    kind = "reduction" if func in suite.REDUCTIONS else "elementwise"
+    key = (kind, np.dtype(dtype).name, level)
+    if key not in _SUITES:                 # shared by the three reductions: one oracle pass
+        _SUITES[key] = suite.suite(func, dtype, level)
+    return _SUITES[key]
+
+
+def _logitkit_fn(func):
+    f = getattr(logitkit, func)
+
+    def call(x, axis=-1):
+        res = f(x, axis=axis) if func in suite.REDUCTIONS else f(x)
+        assert res.dtype == x.dtype, f"{func}({x.dtype}) returned {res.dtype}"
+        return res
+    return call
+
+
+def _check(func, dtype, level):
+    bar = suite.BARS[func]
+    worst = suite.run_library(_logitkit_fn(func), func, dtype, _batches(func, dtype, level),
+                              threshold=bar)
+    w = worst["bar"] if func == "logsumexp" else worst["ulp"]
+    if not w.ulp <= bar:
+        shown = "\n  ".join(f"{u:.3g} ULP  {case}" for u, case in
+                            sorted(w.failures, key=lambda t: -t[0])[:12])
+        pytest.fail(f"{func} {np.dtype(dtype).name}: worst {w.ulp:.4g} ULP > bar {bar} "
+                    f"over {w.n_checked} results\n  worst: {w.case}\n  {shown}",
+                    pytrace=False)
+
+
+FUNCS = pytest.mark.parametrize("func", suite.FUNCTIONS)
+DTYPES = pytest.mark.parametrize("dtype", ["float32", "float64"])
+
+
+@DTYPES
+@FUNCS
+def test_accuracy_bar(func, dtype):
+    _check(func, dtype, "quick")
+
+
+@pytest.mark.slow
+@DTYPES
+@FUNCS
+def test_accuracy_bar_full(func, dtype):
+    _check(func, dtype, "full")
+
+
+def test_ulp_measure_itself():
+    """The measure: exact values score 0, one step off scores 1, subnormals use their spacing."""
+    mp = suite._mp
+    vals = [mp.mpf(1) / 3, -mp.mpf(2) / 3, mp.mpf("1e-320"), mp.mpf(0), mp.inf, mp.nan]
+    ref = suite.round_exact(vals, np.float64)
+    third = float(mp.mpf(1) / 3)
+    exact = np.array([third, -2 / 3, 1e-320, 0.0, np.inf, np.nan])
+    assert np.all(suite.ulp_error(exact, ref) <= 0.5)
+    off = np.array([np.nextafter(third, 1), np.nextafter(-2 / 3, 0), 1e-320 + 5e-324,
+                    5e-324, 1e308, 0.0])
+    err = suite.ulp_error(off, ref)
+    assert np.all((err[:4] > 0.5) & (err[:4] < 1.5)) and np.all(np.isinf(err[4:]))
+    f32 = suite.round_exact([mp.mpf(1) / 3, mp.mpf("1e-45")], np.float32)
+    assert f32.hi[0] == float(np.float32(1 / 3)) and f32.ulp[1] == 2.0 ** -149
