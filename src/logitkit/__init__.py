@@ -1,0 +1,50 @@
+"""logitkit: numerically exact, fast softmax, log-softmax, logsumexp and the sigmoid family.
+
+    >>> import logitkit
+    >>> logitkit.softmax([2.0, 1.0, 0.1]).round(3)
+    array([0.659, 0.242, 0.099])
+
+Every function has a pure-Python twin in `logitkit.reference`; `logitkit.testing` compares
+the two on your own data. SPEC.md in the repository is the contract.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from logitkit import _kernels
+from logitkit._core import (log_sigmoid, log_softmax, logsumexp, sigmoid, sigmoid_derivative,
+                            softmax, softplus)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
+    "softplus", "simd_path", "simd_paths", "__version__",
+]
+
+
+def simd_path() -> str:
+    """The code path the kernels run: "avx2" (AVX2 + FMA) or "baseline" (SSE2 / plain C)."""
+    return str(_kernels.simd_path())
+
+
+def simd_paths() -> list[str]:
+    """Every code path this build can run on this CPU, slowest first."""
+    return list(_kernels.simd_paths())
+
+
+def _select_simd_at_import() -> None:
+    """The fastest path this CPU supports, unless LOGITKIT_SIMD names one."""
+    wanted = _os.environ.get("LOGITKIT_SIMD", "").strip().lower()
+    available = _kernels.simd_paths()
+    if wanted in ("", "auto"):
+        _kernels.select_simd_path(available[-1])
+    elif wanted in available:
+        _kernels.select_simd_path(wanted)
+    else:
+        raise ImportError(f"LOGITKIT_SIMD={wanted!r} is not a code path this CPU can run; "
+                          f"expected one of {available} or 'auto'")
+
+
+_select_simd_at_import()
