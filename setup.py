@@ -6,6 +6,7 @@ written there (the compensated sums rely on it). Never -ffast-math (it breaks in
 the compensated sums, and sets flush-to-zero for the whole process) and never -march=native:
 the AVX2 variant is chosen at run time. LOGITKIT_DEBUG=1 builds with bounds checks and -O0.
 """
+import glob
 import os
 import sys
 
@@ -29,6 +30,7 @@ extensions = [
         include_dirs=["src/logitkit", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
+        depends=glob.glob("src/logitkit/_simd*.h"),  # rebuild when a SIMD header changes
     )
 ]
 

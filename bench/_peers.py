@@ -2,14 +2,17 @@
 
 One registry, ``IMPLS[library][function]``, gives an :class:`Impl` per public logitkit function:
 ``prepare`` turns the NumPy input into the library's own input type once (outside any timing),
-``call(prepared, axis)`` is the timed call (``axis`` is ignored by the sigmoid family), and
-``to_numpy`` turns its result back. A missing library (or function) is simply absent.
+``bind(prepared, axis)`` gives the timed zero-argument call (a ``functools.partial``, so every
+library pays the same small call overhead), and ``to_numpy`` turns a result back. The axis is
+passed positionally (``softmax(x, axis)``, ``torch.softmax(t, dim)``, ...). A missing library
+(or function) is simply absent.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -21,9 +24,19 @@ LIBRARIES = ("logitkit", "torch", "scipy")
 
 @dataclass(frozen=True)
 class Impl:
-    call: Callable[[Any, Any], Any]
+    """One library's version of one function: ``fn(x, axis)`` or, without ``takes_axis``,
+    ``fn(x)``, on inputs made by ``prepare``; results back to NumPy with ``to_numpy``."""
+    fn: Callable[..., Any]
+    takes_axis: bool
     prepare: Callable[[np.ndarray], Any] = lambda x: x
     to_numpy: Callable[[Any], np.ndarray] = np.asarray
+
+    def call(self, arg, axis=-1):
+        return self.fn(arg, axis) if self.takes_axis else self.fn(arg)
+
+    def bind(self, arg, axis=-1):
+        """A zero-argument callable for timing, with as little call overhead as possible."""
+        return partial(self.fn, arg, axis) if self.takes_axis else partial(self.fn, arg)
 
     def __call__(self, x, axis=-1):
         """Prepare, call and convert back: the result as a NumPy array."""
@@ -53,56 +66,37 @@ def version(name):
 
 
 def _logitkit(lk):
-    impls = {}
-    for f in REDUCTIONS:
-        fn = getattr(lk, f, None)
-        if fn is not None:
-            impls[f] = Impl(lambda x, axis, fn=fn: fn(x, axis=axis))
-    for f in ELEMENTWISE:
-        fn = getattr(lk, f, None)
-        if fn is not None:
-            impls[f] = Impl(lambda x, axis, fn=fn: fn(x))
-    return impls
+    return {f: Impl(getattr(lk, f), f in REDUCTIONS) for f in REDUCTIONS + ELEMENTWISE
+            if hasattr(lk, f)}
 
 
 def _torch(torch):
     F = torch.nn.functional
-    prep = torch.from_numpy
-    out = lambda t: t.numpy()  # noqa: E731
 
-    def dsig(t, axis):
+    def sigmoid_derivative(t):
         s = torch.sigmoid(t)
         return s * (1 - s)
 
-    calls = {
-        "softmax": lambda t, axis: torch.softmax(t, dim=axis),
-        "log_softmax": lambda t, axis: torch.log_softmax(t, dim=axis),
-        "logsumexp": lambda t, axis: torch.logsumexp(t, dim=axis),
-        "sigmoid": lambda t, axis: torch.sigmoid(t),
-        "sigmoid_derivative": dsig,
-        "log_sigmoid": lambda t, axis: F.logsigmoid(t),
-        "softplus": lambda t, axis: F.softplus(t),
-    }
-    return {f: Impl(c, prep, out) for f, c in calls.items()}
+    fns = {"softmax": torch.softmax, "log_softmax": torch.log_softmax,
+           "logsumexp": torch.logsumexp, "sigmoid": torch.sigmoid,
+           "sigmoid_derivative": sigmoid_derivative, "log_sigmoid": F.logsigmoid,
+           "softplus": F.softplus}
+    return {f: Impl(fn, f in REDUCTIONS, torch.from_numpy, lambda t: t.numpy())
+            for f, fn in fns.items()}
 
 
 def _scipy(sp):
-    def dsig(x, axis):
+    def sigmoid_derivative(x):
         s = sp.expit(x)
         return s * (1 - s)
 
-    softplus = getattr(sp, "softplus", None)
-    calls = {
-        "softmax": lambda x, axis: sp.softmax(x, axis=axis),
-        "log_softmax": lambda x, axis: sp.log_softmax(x, axis=axis),
-        "logsumexp": lambda x, axis: sp.logsumexp(x, axis=axis),
-        "sigmoid": lambda x, axis: sp.expit(x),
-        "sigmoid_derivative": dsig,
-        "log_sigmoid": lambda x, axis: sp.log_expit(x),
-        "softplus": (lambda x, axis: softplus(x)) if softplus is not None
-        else (lambda x, axis: -sp.log_expit(-x)),
-    }
-    return {f: Impl(c) for f, c in calls.items()}
+    def softplus(x):            # scipy.special.softplus is new in SciPy 1.15
+        return -sp.log_expit(-x)
+
+    fns = {"softmax": sp.softmax, "log_softmax": sp.log_softmax, "logsumexp": sp.logsumexp,
+           "sigmoid": sp.expit, "sigmoid_derivative": sigmoid_derivative,
+           "log_sigmoid": sp.log_expit, "softplus": getattr(sp, "softplus", softplus)}
+    return {f: Impl(fn, f in REDUCTIONS) for f, fn in fns.items()}
 
 
 def implementations(libraries=LIBRARIES):

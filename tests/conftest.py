@@ -23,9 +23,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_slow)
 
 
-@pytest.fixture(scope="session")
-def simd_paths():
-    """SIMD code paths this build of logitkit can run here (['default'] if it can't say)."""
-    logitkit = pytest.importorskip("logitkit")
-    paths = getattr(logitkit, "_simd_paths", None)
-    return list(paths()) if callable(paths) else ["default"]
+@pytest.fixture(params=__import__("logitkit").simd_paths())
+def each_simd_path(request):
+    """Runs a test once per SIMD code path this CPU supports, then restores the default."""
+    import logitkit
+    default = logitkit.simd_path()
+    logitkit._set_simd_path(request.param)
+    yield request.param
+    logitkit._set_simd_path(default)

@@ -34,14 +34,24 @@ def simd_paths() -> list[str]:
     return list(_kernels.simd_paths())
 
 
+# Every compiled module with SIMD kernels keeps its own dispatch table; they all follow one choice.
+_SIMD_MODULES = (_kernels,)
+
+
+def _set_simd_path(name: str) -> None:
+    """Run every kernel on the code path `name` (one of simd_paths()); for tests and benches."""
+    for module in _SIMD_MODULES:
+        module.select_simd_path(name)
+
+
 def _select_simd_at_import() -> None:
     """The fastest path this CPU supports, unless LOGITKIT_SIMD names one."""
     wanted = _os.environ.get("LOGITKIT_SIMD", "").strip().lower()
     available = _kernels.simd_paths()
     if wanted in ("", "auto"):
-        _kernels.select_simd_path(available[-1])
+        _set_simd_path(available[-1])
     elif wanted in available:
-        _kernels.select_simd_path(wanted)
+        _set_simd_path(wanted)
     else:
         raise ImportError(f"LOGITKIT_SIMD={wanted!r} is not a code path this CPU can run; "
                           f"expected one of {available} or 'auto'")

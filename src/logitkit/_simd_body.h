@@ -110,7 +110,7 @@ LK_INLINE LK_TARGET lk_vd LK_FN(shifted_log)(lk_vd x, lk_vd m, lk_vd L)
     lk_vd dl, dh = lk_two_sum(x, -m, &dl);
     dl = lk_select(LK_MASK(dh - dh == 0.0), dl, lk_splat(0.0)); /* dh = -inf: no error term */
     lk_vd yl, yh = lk_two_sum(dh, -L, &yl);
-    return yh + (yl + dl);
+    return lk_select(LK_MASK(dh - dh == 0.0), yh + (yl + dl), dh);  /* -inf stays -inf */
 #else
     return (x - m) - L;
 #endif
@@ -144,16 +144,22 @@ LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *
     *has_nan = nan;
 }
 
-/* Adds one vector of exps to the per-lane sums of the terms below the max (hi + lo, exact by
- * Fast2Sum because every lane starts at 1 >= any term) and counts the terms equal to it. */
+/* Adds one vector of exps to the per-lane sums of the terms below the max and counts the
+ * terms equal to it. For double the lane sums are compensated (TwoSum: hi + lo carries the
+ * sum to ~2^-100 relative), so a confident row's tiny rest keeps every bit that log1p needs;
+ * for float data a plain double sum is already ~1e-10 relative, far below float's half ulp. */
 LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
 {
     lk_vm is_top = LK_MASK(x == m);
     lk_vd term = lk_select(is_top, lk_splat(0.0), e);
     *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
-    lk_vd s = *hi + term;
-    *lo += term - (s - *hi);
-    *hi = s;
+#if LK_IS_F64
+    lk_vd err;
+    *hi = lk_two_sum(*hi, term, &err);
+    *lo += err;
+#else
+    *hi += term;
+#endif
 }
 
 /*
@@ -164,7 +170,7 @@ LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi,
 LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
                                lk_sum *acc, const int store)
 {
-    lk_vd hi = lk_splat(1.0), lo = lk_splat(0.0), top = lk_splat(0.0), mv = lk_splat(m);
+    lk_vd hi = lk_splat(0.0), lo = lk_splat(0.0), top = lk_splat(0.0), mv = lk_splat(m);
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t w = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, w, -INFINITY);
@@ -175,7 +181,6 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, 
     for (int j = 0; j < LK_W; j++) {
         lk_sum_add(acc, lk_lane(hi, j));
         lk_sum_add(acc, lk_lane(lo, j));
-        lk_sum_add(acc, -1.0);                 /* the lane's starting 1 */
         acc->top += lk_lane(top, j);
     }
 }
@@ -231,9 +236,9 @@ LK_INLINE LK_TARGET void LK_FN(col_exp_pass)(const LK_T *row, LK_T *out, ptrdiff
         lk_vd mv = lk_load_d(m + j, w, 0.0);
         lk_vd e = LK_FN(shifted_exp)(v, mv);
         if (store) LK_FN(store)(out + j, e, w);
-        lk_vd h = lk_load_d(hi + j, w, 1.0), l = lk_load_d(lo + j, w, 0.0);
+        lk_vd h = lk_load_d(hi + j, w, 0.0), l = lk_load_d(lo + j, w, 0.0);
         lk_vd t = lk_load_d(top + j, w, 0.0);
-        LK_FN(accumulate)(v, mv, e, &h, &l, &t);   /* hi starts at 1 (set by the caller) */
+        LK_FN(accumulate)(v, mv, e, &h, &l, &t);
         lk_store_d(hi + j, h, w);
         lk_store_d(lo + j, l, w);
         lk_store_d(top + j, t, w);

@@ -290,6 +290,7 @@ def _check_out(out: Any, shape: tuple[int, ...], rt: np.dtype) -> None:
 
 def _finish(res: np.ndarray, rt: np.dtype, kind: str, out: Any) -> Any:
     """Round the float64 result to the result dtype (once) and return it in the caller's form."""
+    _check_out(out, res.shape, rt)
     with np.errstate(all="ignore"):
         res = res.astype(rt)
     if out is not None:
@@ -322,11 +323,10 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(norm) if ndim else ()
 
 
-def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: np.ndarray | None):
+def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: Any):
     """Bookkeeping shared by the reductions.
 
-    Moves `axes` of `a` (and of each companion array, broadcast to a.shape; None stays None) to
-    the end and cuts it into slices: lists of Python scalars, one per output position.
+    Moves `axes` of `a` (and of each companion array, broadcast to a.shape) to the end and cuts it into slices: lists of Python scalars, one per output position.
     Returns (slices, companion slices..., full, reduced) where full(rows) puts per-slice lists
     back into an array of a.shape and reduced(values, keepdims) puts one value per slice into
     the reduced shape.
@@ -339,8 +339,6 @@ def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: np.ndarray | None
     dest = tuple(range(len(rest), ndim))
 
     def cut(arr):
-        if arr is None:
-            return None
         moved = np.moveaxis(np.broadcast_to(arr, a.shape), axes, dest)
         return moved.reshape(rows, n).tolist()
 
@@ -355,13 +353,12 @@ def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: np.ndarray | None
     return (cut(a), *(cut(c) for c in companions), full, reduced)
 
 
-def _where(where: Any, shape: tuple[int, ...]) -> np.ndarray | None:
-    if where is None:
-        return None
-    w = np.asarray(where)
-    if w.dtype != np.bool_:
+def _where(where: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """`where` as a boolean array of the given shape (all True if None)."""
+    w = np.asarray(True if where is None else where)
+    if w.dtype != np.bool_ and w.size:  # (an empty list has dtype float64)
         raise TypeError(f"logitkit: where must be a boolean array, got dtype {w.dtype}")
-    return np.broadcast_to(w, shape)
+    return np.broadcast_to(w.astype(np.bool_), shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,10 +369,7 @@ def _softmax_family(x, axis, where, out, dtype, log):
     a, rt, kind = _prepare(x, dtype, out)
     axes = _axes(axis, a.ndim)
     w = _where(where, a.shape)
-    _check_out(out, a.shape, rt)
     rows, keeps, full, _ = _slices(a, axes, w)
-    if keeps is None:
-        keeps = [[True] * len(r) for r in rows]
     res = [_softmax_slice(r, k, where is not None, log) for r, k in zip(rows, keeps)]
     return _finish(full(res), rt, kind, out)
 
@@ -412,19 +406,12 @@ def logsumexp(x, axis=-1, *, b=None, where=None, keepdims=False, return_sign=Fal
     a, rt, kind = _prepare(x, dtype, out)
     axes = _axes(axis, a.ndim)
     w = _where(where, a.shape)
-    bb = None
-    if b is not None:
-        bb = np.asarray(b)
-        _check_numeric(bb, "b")
-        bb = np.broadcast_to(bb.astype(np.float64), a.shape)
-    rows, keeps, bs, _, reduced = _slices(a, axes, w, bb)
-    shape = tuple(1 if i in axes else a.shape[i] for i in range(a.ndim)) if keepdims else \
-        tuple(a.shape[i] for i in range(a.ndim) if i not in axes)
-    _check_out(out, shape, rt)
+    bb = np.asarray(1.0 if b is None else b)
+    _check_numeric(bb, "b")
+    rows, keeps, bs, _, reduced = _slices(a, axes, w, bb.astype(np.float64))
     logs, signs = [], []
-    for i, r in enumerate(rows):
-        value, sign = _logsumexp_slice(r, keeps[i] if keeps is not None else [True] * len(r),
-                                       bs[i] if bs is not None else [1.0] * len(r))
+    for r, k, bi in zip(rows, keeps, bs):
+        value, sign = _logsumexp_slice(r, k, bi)
         if sign < 0 and not return_sign:
             value = _NAN
         logs.append(value)
@@ -437,7 +424,6 @@ def logsumexp(x, axis=-1, *, b=None, where=None, keepdims=False, return_sign=Fal
 
 def _elementwise(fn: Callable[[float], float], x, out, dtype):
     a, rt, kind = _prepare(x, dtype, out)
-    _check_out(out, a.shape, rt)
     values = [fn(v) for v in a.ravel().tolist()]
     return _finish(np.array(values, dtype=np.float64).reshape(a.shape), rt, kind, out)
 
