@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os as _os
 
-from logitkit import _kernels
+from logitkit import _kernels, reference, testing
 from logitkit._core import (log_sigmoid, log_softmax, logsumexp, sigmoid, sigmoid_derivative,
                             softmax, softplus)
 
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
-    "softplus", "simd_path", "simd_paths", "__version__",
+    "softplus", "simd_path", "simd_paths", "reference", "testing", "__version__",
 ]
 
 

@@ -270,7 +270,8 @@ def _prepare(x: Any, dtype: Any, out: Any) -> tuple[np.ndarray, np.dtype, str]:
             raise TypeError(f"logitkit: unsupported result dtype {rt}; "
                             "expected float16, float32 or float64")
     else:
-        rt = a.dtype if a.dtype in _FLOAT_DTYPES else np.dtype(np.float64)
+        native = a.dtype.newbyteorder("=")      # a big-endian float32 gives float32
+        rt = native if native in _FLOAT_DTYPES else np.dtype(np.float64)
     return a.astype(np.float64), rt, kind
 
 

@@ -1,0 +1,110 @@
+"""logsumexp: values, edge cases, b / where / keepdims / return_sign / out / dtype."""
+
+import math
+
+import numpy as np
+import pytest
+from numpy.exceptions import AxisError
+
+from logitkit import logsumexp, reference
+
+scipy_special = pytest.importorskip("scipy.special")
+
+
+def test_seed_example():
+    assert logsumexp([2.0, 1.0, 0.1]) == pytest.approx(math.log(math.exp(2) + math.e +
+                                                                math.exp(0.1)), rel=1e-15)
+
+
+def test_matches_scipy_on_ordinary_data():
+    x = np.random.default_rng(0).standard_normal((5, 6, 7)) * 5
+    for axis in (0, 1, 2, None, (0, 2)):
+        for keepdims in (False, True):
+            np.testing.assert_allclose(logsumexp(x, axis=axis, keepdims=keepdims),
+                                       scipy_special.logsumexp(x, axis=axis, keepdims=keepdims),
+                                       rtol=1e-13)
+
+
+def test_cancellation_near_zero_is_accurate():
+    """Regression: m + log(S) lost ~2 ULP where the two nearly cancel."""
+    x = np.random.default_rng(7).uniform(-8.44, -8.37, 1000)
+    assert abs(logsumexp(x) - reference.logsumexp(x)) <= 2 * math.ulp(reference.logsumexp(x))
+
+
+def test_edges():
+    assert logsumexp([1.0, np.nan]) != logsumexp([1.0, np.nan])          # NaN
+    assert logsumexp([1.0, np.inf]) == np.inf
+    assert logsumexp([np.nan, np.inf]) != logsumexp([np.nan, np.inf])
+    assert logsumexp([-np.inf, -np.inf]) == -np.inf
+    assert logsumexp(np.empty(0)) == -np.inf
+    assert logsumexp(np.empty((3, 0))).tolist() == [-np.inf] * 3
+    assert logsumexp(np.empty((0, 3))).shape == (0,)
+    big = np.finfo(np.float64).max
+    assert logsumexp([big, big]) == big            # max + log 2 rounds to max: no overflow
+    assert logsumexp([big, -big]) == big
+    assert logsumexp(np.array([3e38, 3e38], np.float32)) == np.float32(3e38) + np.float32(
+        math.log(2.0))
+
+
+def test_zero_d():
+    for axis in (0, -1, None):
+        r = logsumexp(3.0, axis=axis)
+        assert isinstance(r, np.float64) and r == 3.0
+    with pytest.raises(AxisError):
+        logsumexp(3.0, axis=1)
+
+
+def test_b_scales_and_signs():
+    x = np.array([1.0, 2.0, 3.0])
+    b = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(logsumexp(x, b=b, return_sign=True),
+                               scipy_special.logsumexp(x, b=b, return_sign=True), rtol=1e-14)
+    assert math.isnan(logsumexp([0.0, 1.0], b=[1.0, -1.0]))              # negative total
+    value, sign = logsumexp([0.0, 0.0], b=[1.0, -1.0], return_sign=True)
+    assert value == -np.inf and sign == 0.0
+    assert logsumexp([np.inf, 1.0], b=[0.0, 1.0]) == 1.0                  # b == 0 drops inf
+    assert logsumexp(x, b=2.0) == pytest.approx(math.log(2) + logsumexp(x), rel=1e-15)
+
+
+def test_b_must_broadcast():
+    with pytest.raises(ValueError, match="b"):
+        logsumexp(np.ones(3), b=np.ones(4))
+    with pytest.raises(TypeError, match="complex"):
+        logsumexp(np.ones(3), b=np.ones(3, complex))
+
+
+def test_where():
+    x = np.array([[1.0, 5.0], [2.0, 3.0]])
+    where = np.array([[True, False], [False, False]])
+    assert logsumexp(x, where=where).tolist() == [1.0, -np.inf]
+
+
+def test_return_sign_without_b():
+    value, sign = logsumexp(np.array([[1.0, 2.0], [np.nan, 1.0], [-np.inf, -np.inf]]),
+                            return_sign=True)
+    assert sign[0] == 1.0 and math.isnan(sign[1]) and sign[2] == 0.0
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float16, np.float16), (np.float32, np.float32),
+                                             (np.int64, np.float64), (np.bool_, np.float64)])
+def test_dtypes(dtype, expected):
+    assert logsumexp(np.ones((2, 3), dtype)).dtype == expected
+    assert logsumexp(np.ones((2, 3)), dtype=dtype if expected is dtype else None).dtype in (
+        expected, np.float64)
+
+
+def test_out_with_keepdims():
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    out = np.empty((3, 1))
+    assert logsumexp(x, axis=1, keepdims=True, out=out) is out
+    np.testing.assert_array_equal(out[:, 0], logsumexp(x, axis=1))
+    with pytest.raises(ValueError, match="shape"):
+        logsumexp(x, axis=1, out=np.empty((3, 1)))
+    with pytest.raises(TypeError, match="dtype"):
+        logsumexp(x, axis=1, out=np.empty(3, np.float32))
+
+
+def test_float32_accuracy_on_a_long_row():
+    x = np.random.default_rng(2).standard_normal(100_000).astype(np.float32)
+    exact = reference.logsumexp(x)
+    assert abs(float(logsumexp(x)) - float(exact)) <= 2 * np.spacing(np.float32(exact))

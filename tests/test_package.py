@@ -1,0 +1,62 @@
+"""The package surface: exports, version, SIMD path selection, the demo (python -m logitkit)."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import logitkit
+from logitkit import _demo
+
+PUBLIC = ["softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative",
+          "log_sigmoid", "softplus"]
+
+
+def test_public_functions_and_their_reference_twins():
+    for name in PUBLIC:
+        assert callable(getattr(logitkit, name)) and name in logitkit.__all__
+        assert callable(getattr(logitkit.reference, name))
+    assert logitkit.__version__.count(".") == 2
+
+
+def test_simd_paths():
+    paths = logitkit.simd_paths()
+    assert paths[0] == "baseline" and logitkit.simd_path() == paths[-1]
+    with pytest.raises(ValueError, match="SIMD path"):
+        logitkit._set_simd_path("sse9")
+
+
+def run_python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_environment_variable_forces_a_path():
+    done = run_python("import logitkit; print(logitkit.simd_path())", LOGITKIT_SIMD="baseline")
+    assert done.returncode == 0 and done.stdout.strip() == "baseline"
+    done = run_python("import logitkit", LOGITKIT_SIMD="avx9000")
+    assert done.returncode != 0 and "LOGITKIT_SIMD" in done.stderr
+
+
+def test_demo_walks_the_seed_example():
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    stream = io.StringIO()
+    assert _demo.main(stream) == 0
+    assert (np.random.get_state()[1] == before).all()     # the user's RNG state is kept
+    text = stream.getvalue()
+    assert logitkit.__version__ in text and logitkit.simd_path() in text
+    assert "0.65900114, 0.24243297, 0.09856589" in text
+    assert "predicted class       0 (News), probability 0.66" in text
+    assert "0.99329726" in text                           # sigmoid(W @ x + b)
+    assert "-4.248354255291589e-18" in text               # the confident row, not 0.0
+
+
+def test_python_dash_m_logitkit():
+    done = subprocess.run([sys.executable, "-m", "logitkit"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "softmax" in done.stdout and "predicted class" in done.stdout

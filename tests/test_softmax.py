@@ -1,0 +1,298 @@
+"""softmax and log_softmax: the seeds' examples, SPEC.md's edge values and argument rules."""
+
+import math
+
+import numpy as np
+import pytest
+from numpy.exceptions import AxisError
+
+import logitkit
+from logitkit import log_softmax, softmax
+
+BOTH = [softmax, log_softmax]
+FLOATS = [np.float16, np.float32, np.float64]
+
+
+# ---------------------------------------------------------------- the seeds' worked examples
+
+def test_seed_text_classifier_example():
+    logits = np.array([2.0, 1.0, 0.1])
+    p = softmax(logits)
+    np.testing.assert_allclose(p, [0.659001139, 0.242432971, 0.098565890], rtol=1e-8)
+    assert p.round(2).tolist() == [0.66, 0.24, 0.10]
+    assert int(np.argmax(p)) == int(np.argmax(logits)) == 0
+    np.testing.assert_allclose(log_softmax(logits), np.log(p), rtol=1e-15)
+
+
+def test_seed_five_class_example():
+    np.random.seed(42)
+    logits = np.random.randn(5)
+    np.testing.assert_allclose(logits, [0.49671415, -0.1382643, 0.64768854, 1.52302986,
+                                        -0.23415337], rtol=1e-7)
+    p = softmax(logits)
+    assert math.isclose(float(p.sum()), 1.0, rel_tol=1e-15)
+    assert int(np.argmax(p)) == 3
+
+
+# ---------------------------------------------------------------- regressions
+
+def test_minus_inf_entries_give_minus_inf_log_probability():
+    """Regression: the float64 kernels returned NaN for log_softmax at a -inf entry."""
+    for dtype in (np.float32, np.float64):
+        x = np.array([-np.inf, 0.0, -np.inf, 1.0], dtype)
+        assert log_softmax(x)[0] == -np.inf and log_softmax(x)[2] == -np.inf
+        assert log_softmax(np.ascontiguousarray(np.stack([x] * 3).T), axis=0)[0].tolist() == \
+            [-np.inf] * 3
+
+
+def test_confident_long_row_keeps_its_tiny_log_probability():
+    """Regression: lane sums seeded with 1 lost the low bits of 999 tiny terms (51 ULP)."""
+    x = np.full(1000, -40.0)
+    x[0] = 0.0
+    exact = -math.log1p(999 * math.exp(-40.0))
+    for got in (log_softmax(x)[0], log_softmax(x.reshape(-1, 1), axis=0)[0, 0]):
+        assert abs(got - exact) <= 2 * math.ulp(exact)
+
+
+# ---------------------------------------------------------------- edge values (SPEC.md)
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_nan_slice_is_nan_and_others_untouched(fn, dtype):
+    x = np.array([[1.0, np.nan, 2.0], [1.0, 2.0, 3.0]], dtype)
+    r = fn(x)
+    assert np.isnan(r[0]).all()
+    assert np.isfinite(r[1]).all()
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_plus_inf_slice_is_nan(fn):
+    assert np.isnan(fn(np.array([1.0, np.inf, 2.0]))).all()
+    assert np.isnan(fn(np.array([np.inf, np.inf]))).all()
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_all_minus_inf_slice_is_nan(fn):
+    assert np.isnan(fn(np.full(4, -np.inf))).all()
+
+
+def test_minus_inf_beside_finite():
+    x = np.array([-np.inf, 0.0, 1.0])
+    assert softmax(x)[0] == 0.0
+    assert log_softmax(x)[0] == -np.inf
+    np.testing.assert_allclose(softmax(x)[1:], softmax(x[1:]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_huge_finite_values_do_not_overflow(dtype):
+    big = float(np.finfo(dtype).max)
+    x = np.array([big, big, -big], dtype)
+    np.testing.assert_array_equal(softmax(x), np.array([0.5, 0.5, 0.0], dtype))
+    assert log_softmax(x)[0] == dtype(-math.log(2.0))
+    assert log_softmax(x)[2] == -np.inf
+
+
+def test_confident_row_top_class():
+    assert log_softmax(np.array([0.0, -40.0]))[0] == -math.log1p(math.exp(-40.0))
+    assert log_softmax(np.array([0.0, -40.0], np.float32))[0] == np.float32(
+        -math.log1p(math.exp(-40.0)))
+
+
+def test_subnormal_probabilities():
+    p = softmax(np.array([0.0, -740.0]))
+    assert p[1] == np.float64(math.exp(-740.0)) and p[1] > 0
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_empty_axis_and_empty_arrays(fn):
+    assert fn(np.empty((3, 0))).shape == (3, 0)
+    assert fn(np.empty((0, 4))).shape == (0, 4)
+    assert fn(np.empty((0, 4)), axis=None).shape == (0, 4)
+    assert fn([]).shape == (0,)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_zero_d_input_is_a_one_element_slice(fn):
+    for axis in (0, -1, None):
+        r = fn(5.0, axis=axis)
+        assert isinstance(r, np.float64) and r == (1.0 if fn is softmax else 0.0)
+    with pytest.raises(AxisError):
+        fn(5.0, axis=1)
+
+
+def test_where_masks_entries_out():
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    where = np.array([True, False, True])
+    p = softmax(x, where=where)
+    assert (p[:, 1] == 0).all()
+    np.testing.assert_allclose(p[:, [0, 2]], softmax(x[:, [0, 2]]), rtol=1e-15)
+    assert (log_softmax(x, where=where)[:, 1] == -np.inf).all()
+
+
+def test_fully_masked_slice_is_zero_probability_not_nan():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    where = np.array([[False, False], [True, True]])
+    assert softmax(x, where=where)[0].tolist() == [0.0, 0.0]
+    assert log_softmax(x, where=where)[0].tolist() == [-np.inf, -np.inf]
+    # remaining entries all -inf count as fully masked too
+    y = np.array([-np.inf, 1.0])
+    assert softmax(y, where=np.array([True, False])).tolist() == [0.0, 0.0]
+
+
+def test_where_hides_nan_and_inf():
+    x = np.array([np.nan, np.inf, 1.0, 2.0])
+    where = np.array([False, False, True, True])
+    np.testing.assert_allclose(softmax(x, where=where)[2:], softmax(x[2:]), rtol=1e-15)
+
+
+# ---------------------------------------------------------------- axes, dtypes, out
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_every_axis_form_matches_moving_the_axis(fn):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    for axis in (0, 1, 2, -1, -3):
+        expected = np.moveaxis(fn(np.moveaxis(x, axis, -1)), -1, axis)
+        np.testing.assert_allclose(fn(x, axis=axis), expected, rtol=1e-14)
+    flat = fn(x.reshape(-1)).reshape(x.shape)
+    np.testing.assert_allclose(fn(x, axis=None), flat, rtol=1e-14)
+    np.testing.assert_allclose(fn(x, axis=(0, 1, 2)), flat, rtol=1e-14)
+    pair = fn(x.transpose(1, 0, 2).reshape(4, 15), axis=1).reshape(4, 3, 5).transpose(1, 0, 2)
+    np.testing.assert_allclose(fn(x, axis=(0, 2)), pair, rtol=1e-14)
+    np.testing.assert_allclose(fn(x, axis=(2, 0)), pair, rtol=1e-14)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("axis", [3, -4, (0, 0), (0, -3), (1, 5)])
+def test_bad_axis_raises_axis_error(fn, axis):
+    with pytest.raises(AxisError):
+        fn(np.ones((2, 3, 4)), axis=axis)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("axis", [1.0, "0", True, [0]])
+def test_axis_of_wrong_type_raises_type_error(fn, axis):
+    with pytest.raises(TypeError, match="axis"):
+        fn(np.ones((2, 3)), axis=axis)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("dtype, expected", [
+    (np.float16, np.float16), (np.float32, np.float32), (np.float64, np.float64),
+    (np.int8, np.float64), (np.uint64, np.float64), (np.bool_, np.float64)])
+def test_result_dtype(fn, dtype, expected):
+    assert fn(np.ones(3, dtype)).dtype == expected
+
+
+def test_integer_inputs_convert_before_subtracting():
+    x = np.array([0, 255], np.uint8)
+    np.testing.assert_allclose(softmax(x), softmax(x.astype(float)), rtol=0)
+    assert softmax(np.array([2**62, 0], np.int64)).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("bad", [np.complex128, object, "U3", "M8[s]", "m8[s]", np.longdouble])
+def test_unsupported_dtypes_raise_type_error(fn, bad):
+    x = np.zeros(3, dtype=bad)
+    with pytest.raises(TypeError, match=str(np.dtype(bad)).replace("[", r"\[")):
+        fn(x)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_dtype_argument(fn):
+    x = np.array([1.0, 2.0, 3.0])
+    assert fn(x, dtype=np.float32).dtype == np.float32
+    np.testing.assert_allclose(fn(x, dtype=np.float32), fn(x.astype(np.float32)), rtol=0)
+    assert fn(x.astype(np.float16), dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="dtype"):
+        fn(x, dtype=np.int32)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_out_and_in_place(fn, dtype):
+    x = np.random.default_rng(1).standard_normal((4, 6)).astype(dtype)
+    expected = fn(x, axis=0)
+    out = np.empty_like(x)
+    assert fn(x, axis=0, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    y = x.copy()
+    assert fn(y, axis=0, out=y) is y
+    np.testing.assert_array_equal(y, expected)
+    fortran = np.empty_like(x, order="F")
+    np.testing.assert_array_equal(fn(x, axis=0, out=fortran), expected)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_out_that_partly_overlaps_the_input(fn):
+    base = np.random.default_rng(2).standard_normal(12)
+    expected = fn(base[:10].copy())
+    out = base[2:12]
+    fn(base[:10], out=out)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_bad_out_raises(fn):
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match="shape"):
+        fn(x, out=np.empty((3, 2)))
+    with pytest.raises(TypeError, match="dtype"):
+        fn(x, out=np.empty((2, 3), np.float32))
+    ro = np.empty((2, 3))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only|writ"):
+        fn(x, out=ro)
+    with pytest.raises(TypeError, match="out"):
+        fn(x, out=[[0.0] * 3] * 2)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_result_is_new_and_input_untouched(fn):
+    x = np.random.default_rng(3).standard_normal((3, 4))
+    before = x.copy()
+    r = fn(x)
+    assert not np.shares_memory(r, x)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_where_must_be_boolean_and_broadcastable(fn):
+    with pytest.raises(TypeError, match="where"):
+        fn(np.ones(3), where=np.ones(3))
+    with pytest.raises(ValueError, match="where"):
+        fn(np.ones(3), where=np.ones(4, bool))
+
+
+def test_lists_and_non_contiguous_inputs():
+    rows = [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
+    np.testing.assert_allclose(softmax(rows), softmax(np.array(rows)), rtol=0)
+    x = np.random.default_rng(4).standard_normal((6, 8))
+    np.testing.assert_allclose(softmax(x[::-2, 1::3]), softmax(x[::-2, 1::3].copy()), rtol=0)
+    big_endian = x.astype(">f8")
+    np.testing.assert_array_equal(softmax(big_endian), softmax(x))
+
+
+def test_float32_sum_is_accumulated_in_double():
+    """A long float32 row: the sum of a million terms must not drift."""
+    x = np.zeros(1_000_000, np.float32)
+    p = softmax(x)
+    assert (p == np.float32(1e-6)).all()
+
+
+def test_no_warnings_on_nasty_input(recwarn):
+    nasty = np.array([[np.nan, 1.0], [np.inf, -np.inf], [-np.inf, -np.inf], [1e308, -1e308]])
+    nasty32 = np.array([[np.nan, 1.0], [np.inf, -np.inf], [-np.inf, -np.inf], [3e38, -3e38]],
+                       np.float32)
+    for fn in BOTH:
+        for axis in (0, 1, None):
+            fn(nasty, axis=axis)
+            fn(nasty32, axis=axis)
+            fn(nasty, axis=axis, dtype=np.float32)      # rounding 1e308 to float32 overflows
+    assert not recwarn.list
+
+
+def test_every_simd_path_gives_the_same_answer_to_the_bar(each_simd_path):
+    x = np.random.default_rng(5).standard_normal((7, 1001)) * 30
+    for dtype in (np.float32, np.float64):
+        for fn in BOTH:
+            logitkit.testing.assert_matches_reference(fn.__name__, x.astype(dtype), max_ulp=5)
