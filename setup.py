@@ -21,16 +21,17 @@ if sys.platform == "win32":
 else:
     compile_args = ["-O0", "-g"] if debug else ["-O3"]
     compile_args += ["-fno-trapping-math", "-ffp-contract=off", "-fno-math-errno",
-                     "-std=c11", "-Wno-psabi"]
+                     "-std=c11", "-Wno-psabi", "-pthread"]
 
 extensions = [
     Extension(
         "logitkit._kernels",
-        sources=["src/logitkit/_kernels.pyx", "src/logitkit/_simd.c"],
+        sources=["src/logitkit/_kernels.pyx", "src/logitkit/_simd.c", "src/logitkit/_parallel.c"],
         include_dirs=["src/logitkit", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
-        depends=glob.glob("src/logitkit/_simd*.h"),  # rebuild when a SIMD header changes
+        extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
+        depends=glob.glob("src/logitkit/_*.h"),  # rebuild when a SIMD header changes
     )
 ]
 

@@ -296,3 +296,12 @@ def test_every_simd_path_gives_the_same_answer_to_the_bar(each_simd_path):
     for dtype in (np.float32, np.float64):
         for fn in BOTH:
             logitkit.testing.assert_matches_reference(fn.__name__, x.astype(dtype), max_ulp=5)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_float16_keeps_its_dtype_when_the_layout_needs_a_copy(fn):
+    """Regression: the copying path returned float32 for float16 input."""
+    x = np.asfortranarray(np.random.default_rng(6).standard_normal((2, 7, 1, 2))).astype(
+        np.float16)
+    assert fn(x, axis=(3, 0)).dtype == np.float16
+    logitkit.testing.assert_matches_reference(fn.__name__, x, max_ulp=5, axis=(3, 0))

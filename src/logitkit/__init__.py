@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
-    "softplus", "simd_path", "simd_paths", "reference", "testing", "__version__",
+    "softplus", "simd_path", "simd_paths", "set_num_threads", "get_num_threads", "reference", "testing", "__version__",
 ]
 
 
@@ -32,6 +32,37 @@ def simd_path() -> str:
 def simd_paths() -> list[str]:
     """Every code path this build can run on this CPU, slowest first."""
     return list(_kernels.simd_paths())
+
+
+def set_num_threads(n: int) -> None:
+    """Upper bound on the threads logitkit uses: per call, and for all concurrent calls
+    together (calls from several user threads share it, so they never oversubscribe the
+    cores). Work below ~10^5 elements always runs on the calling thread."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: expected an int >= 1, got {n!r}")
+    _kernels.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The current upper bound (default: the CPUs this process may run on, or the
+    LOGITKIT_NUM_THREADS environment variable)."""
+    return int(_kernels.get_num_threads())
+
+
+def _default_num_threads() -> int:
+    wanted = _os.environ.get("LOGITKIT_NUM_THREADS", "").strip()
+    if wanted:
+        try:
+            value = int(wanted)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ImportError(f"LOGITKIT_NUM_THREADS={wanted!r}: expected an int >= 1")
+        return value
+    try:
+        return len(_os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return _os.cpu_count() or 1
 
 
 # Every compiled module with SIMD kernels keeps its own dispatch table; they all follow one choice.
@@ -58,3 +89,4 @@ def _select_simd_at_import() -> None:
 
 
 _select_simd_at_import()
+set_num_threads(_default_num_threads())

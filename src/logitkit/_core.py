@@ -74,7 +74,7 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
         x3 = data.reshape(p.sizes)
         result, r3 = _layout.empty_like_plan(p, calc)
         _kernels.softmax_3d(x3, r3, op, masked)
-        return _finish(result, out)
+        return _finish(result, out, res_dtype)
 
     target = out if out is not None and out.dtype == calc else None
     t3 = p.view3(target) if target is not None else None

@@ -18,6 +18,8 @@ from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log, log1p
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
+                                 lk_team, lk_team_barrier)
 from logitkit._simd cimport (LK_ISA_COUNT, lk_active_isa, lk_f32, lk_f64, lk_isa_name,
                              lk_isa_supported, lk_select_isa, lk_sum)
 
@@ -37,6 +39,14 @@ cdef enum:
     COLUMN_BLOCK = 512
     # elements of exp(-|x|) buffered before the scalar log1p pass of softplus / log_sigmoid
     LOG1P_BLOCK = 256
+    # rows this short are reduced SHORT_ROW_GROUP at a time, vectorised across rows
+    SHORT_ROW = 32
+    SHORT_ROW_GROUP = 64
+    # a thread is started per this many elements (~100 us of work or more)
+    PARALLEL_GRAIN = 1 << 17
+    MAX_THREADS = 256
+    # calls this small keep the GIL: releasing it costs more than the work
+    SMALL_CALL = 256
 
 # ln 2 = LN2_HI + LN2_LO; LN2_HI has 20 trailing zero bits, so k * LN2_HI is exact (fdlibm's)
 cdef double LN2_HI = 6.93147180369123816490e-01
@@ -72,6 +82,13 @@ cdef inline void two_sum(double a, double b, double *s, double *err) noexcept no
     s[0] = a + b
     cdef double bv = s[0] - a
     err[0] = (a - (s[0] - bv)) + (b - bv)
+
+
+cdef inline void add_to(lk_sum *acc, double v) noexcept nogil:
+    """acc.hi + acc.lo += v, compensated."""
+    cdef double err
+    two_sum(acc.hi, v, &acc.hi, &err)
+    acc.lo += err
 
 
 cdef inline void sum_total(double top, double hi, double lo, double *s_hi, double *s_lo) noexcept nogil:
@@ -313,6 +330,210 @@ cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t
             result[j * result_stride] = <floating>add_log(m[j], a[j], b[j])
 
 
+# ---------------------------------------------------------------- threads
+
+def set_num_threads(int n):
+    """Upper bound on the threads one call (or all concurrent calls together) may use."""
+    if n < 1:
+        raise ValueError(f"the number of threads must be >= 1, got {n}")
+    lk_set_num_threads(min(n, MAX_THREADS))
+
+
+def get_num_threads():
+    return lk_get_num_threads()
+
+
+cdef inline int threads_for(Py_ssize_t elements, Py_ssize_t units) noexcept nogil:
+    """How many threads a call over `elements` values in `units` independent pieces deserves:
+    one per PARALLEL_GRAIN elements, at most the configured number. Below the grain a thread
+    costs more to start than it saves."""
+    cdef Py_ssize_t wanted = elements // PARALLEL_GRAIN
+    cdef int limit = lk_get_num_threads()
+    if wanted > limit:
+        wanted = limit
+    if units < wanted:
+        wanted = units
+    return <int>wanted if wanted > 1 else 1
+
+
+cdef inline void split(Py_ssize_t total, int tid, int nthreads, Py_ssize_t align,
+                       Py_ssize_t *start, Py_ssize_t *stop) noexcept nogil:
+    """The tid-th of nthreads near-equal parts of range(total), cut at multiples of align
+    (so that every part but the last runs whole vectors)."""
+    cdef Py_ssize_t part = (total + nthreads - 1) // nthreads
+    part = (part + align - 1) // align * align
+    start[0] = min(total, tid * part)
+    stop[0] = min(total, start[0] + part)
+
+
+# ---------------------------------------------------------------- reductions, a whole call
+
+cdef struct ReduceJob:
+    # x viewed as (outer, n, inner) with contiguous rows (inner == 1) or columns (inner > 1);
+    # strides in bytes, result strides in elements
+    const char *x
+    Py_ssize_t xs0, xs1
+    char *out
+    Py_ssize_t os0, os1
+    char *result
+    Py_ssize_t rs0, rs1
+    Py_ssize_t outer, n, inner, blocks
+    int op
+    bint masked
+    bint is_f32
+    # a few long rows, each split across the threads: their per-thread partial results
+    double part_max[MAX_THREADS]
+    int part_nan[MAX_THREADS]
+    lk_sum part_sum[MAX_THREADS]
+
+
+cdef void reduce_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    cdef ReduceJob *job = <ReduceJob *>ctx
+    if job.is_f32:
+        reduce_share(job, <float *>NULL, tid, nthreads, team)
+    else:
+        reduce_share(job, <double *>NULL, tid, nthreads, team)
+
+
+cdef void reduce_share(ReduceJob *job, floating *kind, int tid, int nthreads,
+                       lk_team *team) noexcept nogil:
+    """Thread tid's share: whole rows or column blocks when there are enough of them,
+    otherwise a part of every (long) row."""
+    cdef Py_ssize_t units = job.outer * job.blocks, first, stop, o
+    if nthreads == 1 or units >= nthreads or job.inner > 1:
+        split(units, tid, nthreads, 1, &first, &stop)
+        reduce_units(job, kind, first, stop)
+        return
+    for o in range(job.outer):
+        reduce_row_part(job, kind, o, tid, nthreads, team)
+
+
+cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
+                       Py_ssize_t stop) noexcept nogil:
+    """Rows (inner == 1) or column blocks of COLUMN_BLOCK columns, numbered in memory order."""
+    cdef double state[6 * COLUMN_BLOCK]
+    cdef Py_ssize_t u, o, c, w
+    cdef double value
+    cdef floating *result = <floating *>job.result
+    u = first
+    while u < stop:
+        o = u // job.blocks
+        if job.inner == 1 and job.n <= SHORT_ROW and stop - u >= 2:
+            w = min(SHORT_ROW_GROUP, stop - u)
+            reduce_short_rows(job, kind, u, w, state)
+            u += w
+            continue
+        if job.inner == 1:
+            value = reduce_row(<const floating *>(job.x + o * job.xs0),
+                               <floating *>(job.out + o * job.os0) if job.out != NULL else NULL,
+                               job.n, job.op, job.masked)
+            if job.op == LOGSUMEXP:
+                result[o * job.rs0] = <floating>value
+        else:
+            c = (u % job.blocks) * COLUMN_BLOCK
+            w = min(COLUMN_BLOCK, job.inner - c)
+            reduce_columns(
+                job.x + o * job.xs0 + c * sizeof(floating), job.xs1,
+                job.out + o * job.os0 + c * sizeof(floating) if job.out != NULL else NULL,
+                job.os1,
+                result + o * job.rs0 + c * job.rs1 if result != NULL else NULL, job.rs1,
+                job.n, w, job.op, job.masked, state)
+        u += 1
+
+
+cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t first,
+                            Py_ssize_t count, double *state) noexcept nogil:
+    """count (<= SHORT_ROW_GROUP) rows of n <= SHORT_ROW values: transposed into a small
+    buffer so that the column kernels vectorise across rows, not within them."""
+    cdef floating rows_in[SHORT_ROW * SHORT_ROW_GROUP]
+    cdef floating rows_out[SHORT_ROW * SHORT_ROW_GROUP]
+    cdef Py_ssize_t n = job.n, r, k
+    cdef const floating *x
+    cdef floating *out
+    for r in range(count):
+        x = <const floating *>(job.x + (first + r) * job.xs0)
+        for k in range(n):
+            rows_in[k * count + r] = x[k]
+    reduce_columns(<const char *>rows_in, count * sizeof(floating),
+                   <char *>rows_out if job.out != NULL else NULL, count * sizeof(floating),
+                   <floating *>job.result + first * job.rs0 if job.result != NULL else NULL,
+                   job.rs0, n, count, job.op, job.masked, state)
+    if job.out == NULL:
+        return
+    for r in range(count):
+        out = <floating *>(job.out + (first + r) * job.os0)
+        for k in range(n):
+            out[k] = rows_out[k * count + r]
+
+
+cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid, int nthreads,
+                          lk_team *team) noexcept nogil:
+    """Row o, split across the team: partial maxima, then partial sums, are combined by every
+    thread in the same order, so all agree on the max and the total (and the result does not
+    depend on timing)."""
+    cdef Py_ssize_t lo, hi, length
+    cdef double m = -INFINITY, part_m, value, inv_hi, inv_lo, L, L_lo
+    cdef int has_nan = 0, part_nan = 0, t
+    cdef lk_sum acc, total
+    split(job.n, tid, nthreads, 64, &lo, &hi)
+    length = hi - lo
+    cdef const floating *x = <const floating *>(job.x + o * job.xs0) + lo
+    cdef floating *out = <floating *>(job.out + o * job.os0) + lo if job.out != NULL else NULL
+    cdef floating *result = <floating *>job.result
+    part_m = -INFINITY
+    if length > 0:
+        row_max(x, length, &part_m, &part_nan)
+    job.part_max[tid] = part_m
+    job.part_nan[tid] = part_nan
+    lk_team_barrier(team)
+    for t in range(nthreads):
+        has_nan |= job.part_nan[t]
+        if job.part_max[t] > m:
+            m = job.part_max[t]
+    if special_slice(m, has_nan, job.op, job.masked, &value):
+        if job.op != LOGSUMEXP:
+            fill(out, length, 1, value)
+        elif tid == 0:
+            result[o * job.rs0] = <floating>value
+        lk_team_barrier(team)               # the parts are reused by the next row
+        return
+    acc.hi = 0.0
+    acc.lo = 0.0
+    acc.top = 0.0
+    if job.op == SOFTMAX:
+        exp_store(x, out, length, m, &acc)
+    else:
+        exp_sum(x, length, m, &acc)
+    job.part_sum[tid] = acc
+    lk_team_barrier(team)
+    total.hi = 0.0
+    total.lo = 0.0
+    total.top = 0.0
+    for t in range(nthreads):
+        add_to(&total, job.part_sum[t].hi)
+        add_to(&total, job.part_sum[t].lo)
+        total.top += job.part_sum[t].top
+    if job.op == SOFTMAX:
+        reciprocal(total.top, total.hi, total.lo, &inv_hi, &inv_lo)
+        scale(out, length, inv_hi, inv_lo)
+    else:
+        log_of_sum(total.top, total.hi, total.lo, &L, &L_lo)
+        if job.op == LOG_SOFTMAX:
+            shift_log(x, out, length, m, L + L_lo)
+        elif tid == 0:
+            result[o * job.rs0] = <floating>add_log(m, L, L_lo)
+    lk_team_barrier(team)
+
+
+cdef void run_reduction(ReduceJob *job) noexcept nogil:
+    job.blocks = 1 if job.inner == 1 else (job.inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
+    cdef Py_ssize_t units = job.outer * job.blocks
+    if job.inner == 1 and job.outer < MAX_THREADS:
+        units = MAX_THREADS                 # long rows can be split
+    cdef int nthreads = threads_for(job.outer * job.n * job.inner, units)
+    lk_parallel_run(nthreads, reduce_task, job)
+
+
 # ---------------------------------------------------------------- entry points
 
 cdef int check_layout(const floating[:, :, :] x, const floating[:, :, :] out) except -1:
@@ -330,91 +551,111 @@ cdef int check_layout(const floating[:, :, :] x, const floating[:, :, :] out) ex
 def softmax_3d(const floating[:, :, :] x, floating[:, :, :] out, int op, bint masked):
     """softmax (op 0) or log_softmax (op 1) over axis 1 of x, into out (same shape)."""
     check_layout(x, out)
-    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    if outer == 0 or n == 0 or inner == 0:
+    cdef ReduceJob job
+    job.outer, job.n, job.inner = x.shape[0], x.shape[1], x.shape[2]
+    if job.outer == 0 or job.n == 0 or job.inner == 0:
         return
-    cdef const char *xp = <const char *>&x[0, 0, 0]
-    cdef char *op_ = <char *>&out[0, 0, 0]
+    job.x = <const char *>&x[0, 0, 0]
+    job.xs0, job.xs1 = x.strides[0], x.strides[1]
+    job.out = <char *>&out[0, 0, 0]
+    job.os0, job.os1 = out.strides[0], out.strides[1]
+    job.result = NULL
+    job.rs0 = job.rs1 = 0
+    job.op = op
+    job.masked = masked
+    job.is_f32 = floating is float
     with nogil:
-        reduce_3d(xp, x.strides[0], x.strides[1], op_, out.strides[0], out.strides[1],
-                  <floating *>NULL, 0, 0, outer, n, inner, op, masked)
+        run_reduction(&job)
 
 
 def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
     """logsumexp over axis 1 of x into result[outer, inner]."""
-    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    if result.shape[0] != outer or result.shape[1] != inner:
+    cdef ReduceJob job
+    job.outer, job.n, job.inner = x.shape[0], x.shape[1], x.shape[2]
+    if result.shape[0] != job.outer or result.shape[1] != job.inner:
         raise ValueError("internal error: result has the wrong shape")
-    if inner > 1 and n > 0 and x.strides[2] != <Py_ssize_t>sizeof(floating):
+    if job.inner > 1 and job.n > 0 and x.strides[2] != <Py_ssize_t>sizeof(floating):
         raise ValueError("internal error: columns must be contiguous")
-    if inner == 1 and n > 1 and x.strides[1] != <Py_ssize_t>sizeof(floating):
+    if job.inner == 1 and job.n > 1 and x.strides[1] != <Py_ssize_t>sizeof(floating):
         raise ValueError("internal error: rows must be contiguous")
-    if outer == 0 or inner == 0:
+    if job.outer == 0 or job.inner == 0:
         return
     cdef Py_ssize_t o, j
-    if n == 0:
-        for o in range(outer):
-            for j in range(inner):
+    if job.n == 0:
+        for o in range(job.outer):
+            for j in range(job.inner):
                 result[o, j] = -INFINITY
         return
-    cdef const char *xp = <const char *>&x[0, 0, 0]
-    cdef floating *rp = &result[0, 0]
+    job.x = <const char *>&x[0, 0, 0]
+    job.xs0, job.xs1 = x.strides[0], x.strides[1]
+    job.out = NULL
+    job.os0 = job.os1 = 0
+    job.result = <char *>&result[0, 0]
+    job.rs0 = result.strides[0] // <Py_ssize_t>sizeof(floating)
+    job.rs1 = result.strides[1] // <Py_ssize_t>sizeof(floating)
+    job.op = LOGSUMEXP
+    job.masked = False
+    job.is_f32 = floating is float
     with nogil:
-        reduce_3d(xp, x.strides[0], x.strides[1], NULL, 0, 0,
-                  rp, result.strides[0] // <Py_ssize_t>sizeof(floating),
-                  result.strides[1] // <Py_ssize_t>sizeof(floating),
-                  outer, n, inner, LOGSUMEXP, False)
+        run_reduction(&job)
 
 
-cdef void reduce_3d(const char *x, Py_ssize_t xs0, Py_ssize_t xs1,
-                    char *out, Py_ssize_t os0, Py_ssize_t os1,
-                    floating *result, Py_ssize_t rs0, Py_ssize_t rs1,
-                    Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
-                    int op, bint masked) noexcept nogil:
-    cdef Py_ssize_t o, c, w
-    cdef double value
-    cdef double state[6 * COLUMN_BLOCK]
-    for o in range(outer):
-        if inner == 1:
-            value = reduce_row(<const floating *>(x + o * xs0),
-                               <floating *>(out + o * os0) if out != NULL else NULL,
-                               n, op, masked)
-            if op == LOGSUMEXP:
-                result[o * rs0] = <floating>value
-            continue
-        c = 0
-        while c < inner:
-            w = min(COLUMN_BLOCK, inner - c)
-            reduce_columns(
-                x + o * xs0 + c * sizeof(floating), xs1,
-                out + o * os0 + c * sizeof(floating) if out != NULL else NULL, os1,
-                result + o * rs0 + c * rs1 if result != NULL else NULL, rs1,
-                n, w, op, masked, state)
-            c += w
+# ---------------------------------------------------------------- the sigmoid family, a call
+
+cdef struct ElementJob:
+    const char *x
+    char *out
+    Py_ssize_t n
+    int func
+    bint is_f32
+
+
+cdef void element_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    cdef ElementJob *job = <ElementJob *>ctx
+    cdef Py_ssize_t lo, hi
+    split(job.n, tid, nthreads, 64, &lo, &hi)
+    if hi <= lo:
+        return
+    if job.is_f32:
+        elementwise_part(<const float *>job.x + lo, <float *>job.out + lo, hi - lo, job.func)
+    else:
+        elementwise_part(<const double *>job.x + lo, <double *>job.out + lo, hi - lo, job.func)
+
+
+cdef void elementwise_part(const floating *x, floating *out, Py_ssize_t n,
+                           int func) noexcept nogil:
+    if func == SIGMOID:
+        if floating is float:
+            lk_f32.sigmoid(x, out, n)
+        else:
+            lk_f64.sigmoid(x, out, n)
+    elif func == SIGMOID_DERIVATIVE:
+        if floating is float:
+            lk_f32.sigmoid_derivative(x, out, n)
+        else:
+            lk_f64.sigmoid_derivative(x, out, n)
+    else:
+        softplus_family(x, out, n, func == LOG_SIGMOID)
 
 
 def elementwise(const floating[::1] x, floating[::1] out, int func):
     """The sigmoid family over a contiguous 1-d array (x and out may be the same memory)."""
-    cdef Py_ssize_t n = x.shape[0]
-    if out.shape[0] != n:
+    cdef ElementJob job
+    job.n = x.shape[0]
+    if out.shape[0] != job.n:
         raise ValueError("internal error: output has the wrong length")
-    if n == 0:
+    if job.n == 0:
         return
-    cdef const floating *xp = &x[0]
-    cdef floating *op_ = &out[0]
+    job.x = <const char *>&x[0]
+    job.out = <char *>&out[0]
+    job.func = func
+    job.is_f32 = floating is float
+    cdef int nthreads = threads_for(job.n, job.n)
+    if nthreads == 1 and job.n <= SMALL_CALL:     # not worth releasing the GIL
+        element_task(&job, 0, 1, NULL)
+        return
     with nogil:
-        if func == SIGMOID:
-            if floating is float:
-                lk_f32.sigmoid(xp, op_, n)
-            else:
-                lk_f64.sigmoid(xp, op_, n)
-        elif func == SIGMOID_DERIVATIVE:
-            if floating is float:
-                lk_f32.sigmoid_derivative(xp, op_, n)
-            else:
-                lk_f64.sigmoid_derivative(xp, op_, n)
-        else:
-            softplus_family(xp, op_, n, func == LOG_SIGMOID)
+        lk_parallel_run(nthreads, element_task, &job)
 
 
 cdef void softplus_family(const floating *x, floating *out, Py_ssize_t n,

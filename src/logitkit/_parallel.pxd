@@ -1,0 +1,10 @@
+# Declarations of the fork-join threads (_parallel.h / _parallel.c).
+
+cdef extern from "_parallel.h" nogil:
+    ctypedef struct lk_team:
+        pass
+    ctypedef void (*lk_task)(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil
+    void lk_set_num_threads(int n)
+    int lk_get_num_threads()
+    int lk_parallel_run(int wanted, lk_task task, void *ctx)
+    void lk_team_barrier(lk_team *team)
