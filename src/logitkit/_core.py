@@ -16,7 +16,7 @@ from logitkit import _kernels, _layout
 from logitkit._validate import (as_array, check_mask, check_out, compute_dtype, normalize_axes,
                                 overlaps, result_dtype, same_memory, to_compute)
 
-_SOFTMAX, _LOG_SOFTMAX = 0, 1
+_SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -31,6 +31,10 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     left is all 0. Without `where`, a slice containing NaN or +inf, or of all -inf, is NaN.
     Accurate to 4 ULP against an exact oracle, for any logits up to the dtype's max.
     """
+    if where is None and out is None and dtype is None:
+        fast = _kernels.rows_fast(x, axis, _SOFTMAX)
+        if fast is not None:
+            return fast
     return _normalize(x, axis, where, out, dtype, _SOFTMAX, "softmax")
 
 
@@ -39,17 +43,15 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
     """x - logsumexp(x) over `axis`, computed as (x - max) - log(count_max + sum_rest) with
     x - max exact and log1p for the non-max terms: 2 ULP, even for the top class of a confident
     row (log_softmax([0, -40])[0] is -4.2e-18, not 0). Masked entries give -inf."""
+    if where is None and out is None and dtype is None:
+        fast = _kernels.rows_fast(x, axis, _LOG_SOFTMAX)
+        if fast is not None:
+            return fast
     return _normalize(x, axis, where, out, dtype, _LOG_SOFTMAX, "log_softmax")
 
 
 def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any, op: int,
                name: str) -> Any:
-    fast = _fast_rows(x, axis, where, out, dtype)
-    if fast is not None:
-        result = np.empty_like(fast)
-        _kernels.softmax_3d(fast.reshape(-1, fast.shape[-1], 1),
-                            result.reshape(-1, fast.shape[-1], 1), op, False)
-        return result
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
     calc = compute_dtype(res_dtype)
@@ -95,6 +97,11 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     count of maxima): 2 ULP away from cancellation, no overflow for logits up to the dtype's
     max. `b` scales the terms (entries with b == 0 take no part, even where x is inf); a
     negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
+    if (b is None and where is None and not keepdims and not return_sign and out is None
+            and dtype is None):
+        fast = _kernels.rows_fast(x, axis, _LOGSUMEXP)
+        if fast is not None:
+            return fast
     name = "logsumexp"
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
@@ -199,11 +206,10 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
 
 
 def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: str) -> Any:
-    if (out is None and dtype is None and type(x) is np.ndarray and x.flags.c_contiguous
-            and (x.dtype == _F64 or x.dtype == _F32)):
-        result = np.empty_like(x)
-        _kernels.elementwise(x.reshape(-1), result.reshape(-1), func)
-        return result if result.ndim else result[()]
+    if out is None and dtype is None:
+        fast = _kernels.elementwise_fast(x, func)
+        if fast is not None:
+            return fast
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
     calc = compute_dtype(res_dtype)
@@ -234,17 +240,6 @@ def _flat(arr: np.ndarray) -> tuple[np.ndarray | None, str]:
 
 
 # ---------------------------------------------------------------- shared endings
-
-def _fast_rows(x: Any, axis: Any, where: Any, out: Any, dtype: Any) -> np.ndarray | None:
-    """The common call (a C-ordered float32/float64 array over its last axis, nothing else)
-    skips the general bookkeeping: it is most of the cost of a small call."""
-    if (type(x) is np.ndarray and where is None and out is None and dtype is None
-            and (axis == -1 or axis == x.ndim - 1) and x.ndim >= 1 and x.size
-            and x.flags.c_contiguous and (x.dtype == _F64 or x.dtype == _F32)
-            and type(axis) is int):
-        return x
-    return None
-
 
 def _finish(result: np.ndarray, out: np.ndarray | None, res_dtype: np.dtype | None = None) -> Any:
     """Copy into `out` (rounding to its dtype) or cast to the result dtype; a 0-d result is

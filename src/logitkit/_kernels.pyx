@@ -14,6 +14,7 @@
 
 cimport cython
 from cython cimport floating
+cimport numpy as cnp
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log, log1p
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -22,6 +23,8 @@ from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num
                                  lk_team, lk_team_barrier)
 from logitkit._simd cimport (LK_ISA_COUNT, lk_active_isa, lk_f32, lk_f64, lk_isa_name,
                              lk_isa_supported, lk_select_isa, lk_sum)
+
+cnp.import_array()
 
 cdef enum Reduction:
     SOFTMAX = 0
@@ -600,6 +603,80 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
         run_reduction(&job)
 
 
+# ---------------------------------------------------------------- the thin call path
+# The most common call (a plain float32/float64 C-ordered array, last axis, no options) goes
+# straight from here to the kernels: asarray, validation and memoryviews are most of the cost
+# of a small call. Anything else returns None and takes the general path in _core.py.
+
+cdef inline bint plain_floats(object x) noexcept:
+    if type(x) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef int t = cnp.PyArray_TYPE(a)
+    return ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
+
+
+def rows_fast(object x, object axis, int op):
+    """softmax / log_softmax (op 0 / 1, result shaped like x) or logsumexp (op 2, the last axis
+    reduced) of a plain array over its last axis, or None."""
+    if type(axis) is not int or not plain_floats(x):
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef int ndim = cnp.PyArray_NDIM(a)
+    if ndim == 0 or (axis != -1 and axis != ndim - 1) or cnp.PyArray_SIZE(a) == 0:
+        return None
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    cdef int type_num = cnp.PyArray_TYPE(a)
+    cdef cnp.ndarray result = (cnp.PyArray_EMPTY(ndim, dims, type_num, 0) if op != LOGSUMEXP
+                               else cnp.PyArray_EMPTY(ndim - 1, dims, type_num, 0))
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
+    cdef ReduceJob job
+    job.n = dims[ndim - 1]
+    job.outer = cnp.PyArray_SIZE(a) // job.n
+    job.inner = 1
+    job.x = <const char *>cnp.PyArray_DATA(a)
+    job.xs0 = job.n * item
+    job.xs1 = item
+    if op == LOGSUMEXP:
+        job.out = NULL
+        job.os0 = job.os1 = 0
+        job.result = <char *>cnp.PyArray_DATA(result)
+        job.rs0, job.rs1 = 1, 0
+    else:
+        job.out = <char *>cnp.PyArray_DATA(result)
+        job.os0, job.os1 = job.xs0, item
+        job.result = NULL
+        job.rs0 = job.rs1 = 0
+    job.op = op
+    job.masked = False
+    job.is_f32 = type_num == cnp.NPY_FLOAT
+    if cnp.PyArray_SIZE(a) <= SMALL_CALL:
+        run_reduction(&job)
+    else:
+        with nogil:
+            run_reduction(&job)
+    return result if cnp.PyArray_NDIM(result) else result[()]
+
+
+def elementwise_fast(object x, int func):
+    """The sigmoid family of a plain array, or None."""
+    if not plain_floats(x):
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef int type_num = cnp.PyArray_TYPE(a)
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a),
+                                                type_num, 0)
+    cdef ElementJob job
+    job.n = cnp.PyArray_SIZE(a)
+    job.x = <const char *>cnp.PyArray_DATA(a)
+    job.out = <char *>cnp.PyArray_DATA(result)
+    job.func = func
+    job.is_f32 = type_num == cnp.NPY_FLOAT
+    run_elementwise(&job)
+    return result if cnp.PyArray_NDIM(result) else result[()]
+
+
 # ---------------------------------------------------------------- the sigmoid family, a call
 
 cdef struct ElementJob:
@@ -650,12 +727,18 @@ def elementwise(const floating[::1] x, floating[::1] out, int func):
     job.out = <char *>&out[0]
     job.func = func
     job.is_f32 = floating is float
+    run_elementwise(&job)
+
+
+cdef void run_elementwise(ElementJob *job) noexcept:
+    if job.n == 0:
+        return
     cdef int nthreads = threads_for(job.n, job.n)
-    if nthreads == 1 and job.n <= SMALL_CALL:     # not worth releasing the GIL
-        element_task(&job, 0, 1, NULL)
+    if job.n <= SMALL_CALL:                 # not worth releasing the GIL
+        element_task(job, 0, 1, NULL)
         return
     with nogil:
-        lk_parallel_run(nthreads, element_task, &job)
+        lk_parallel_run(nthreads, element_task, job)
 
 
 cdef void softplus_family(const floating *x, floating *out, Py_ssize_t n,
