@@ -461,6 +461,36 @@ def test_cross_entropy_matches_in_memory(chunks, case):
         assert_close(got, np.asarray(logitkit.cross_entropy(x, t, **kw)), 4)
 
 
+def test_cross_entropy_uses_the_in_memory_function(monkeypatch):
+    """With logitkit.cross_entropy present, a whole class axis runs it on every block."""
+    calls = []
+
+    def fake(x, t, axis=-1, **kw):
+        calls.append(kw)
+        return ce_formula(x, t, axis=axis, **kw)
+
+    monkeypatch.setattr(logitkit, "cross_entropy", fake, raising=False)
+    x, t = ce_data()
+    kw = dict(weight=np.linspace(0.5, 2.0, 10), ignore_index=3, label_smoothing=0.2)
+    got = lkd.cross_entropy(da.from_array(x, chunks=(5, 10)), t, **kw).compute()
+    assert calls and all(c["reduction"] == "none" for c in calls)
+    assert_close(got, ce_formula(x, t, **kw), 4)
+    calls.clear()
+    got = lkd.cross_entropy(da.from_array(x, chunks=(5, 3)), t, **kw).compute()
+    assert not calls                        # a split class axis: the two-pass path
+    assert_close(got, ce_formula(x, t, **kw), 4)
+
+
+def test_cross_entropy_unbatched():
+    x = np.array([2.0, 1.0, 0.1])
+    for chunks in (3, 1):
+        got = lkd.cross_entropy(da.from_array(x, chunks=chunks), np.array(0))
+        assert got.shape == ()
+        assert_close(got.compute(), ce_formula(x, np.array(0)), 1)   # 0.41703001627783
+        got = lkd.cross_entropy(da.from_array(x, chunks=chunks), np.array(0), reduction="none")
+        assert got.shape == () and abs(float(got.compute()) - 0.4170300162778335) < 1e-15
+
+
 def bce_formula(x, t, weight=None, pos_weight=None, reduction="mean"):
     x = np.asarray(x, np.float64)
     pw = 1.0 if pos_weight is None else np.asarray(pos_weight, np.float64)

@@ -1,10 +1,9 @@
 """logitkit on Dask arrays: the same functions, over chunked arrays that need not fit in memory.
 
-    >>> import dask.array as da
-    >>> import logitkit.dask as lkd
-    >>> x = da.random.default_rng(0).normal(size=(100_000, 32_000), chunks=(1_000, 8_000))
-    >>> lkd.logsumexp(x, axis=-1)                     # lazy; .compute() runs it
-    dask.array<...>
+    import dask.array as da
+    import logitkit.dask as lkd
+    x = da.random.default_rng(0).normal(size=(100_000, 32_000), chunks=(1_000, 8_000))
+    lse = lkd.logsumexp(x, axis=-1)          # lazy: a Dask array; lse.compute() runs it
 
 Every function takes a Dask array (anything else is wrapped with `dask.array.asarray`) and
 returns a lazy Dask array with the signature and the semantics of its in-memory twin in
@@ -456,10 +455,10 @@ def _reduce(per_sample: da.Array, denominator: da.Array | int, reduction: str,
         return per_sample.astype(res)
     total = per_sample.astype(_F64).sum()
     if reduction == "mean":
-        with np.errstate(all="ignore"):
-            total = da.map_blocks(_divide, total, denominator, dtype=_F64, meta=_meta(0, _F64)) \
-                if isinstance(denominator, da.Array) else \
-                total.map_blocks(_divide, denominator, dtype=_F64, meta=_meta(0, _F64))
+        if isinstance(denominator, da.Array):
+            total = da.map_blocks(_divide, total, denominator, dtype=_F64, meta=_meta(0, _F64))
+        else:
+            total = total.map_blocks(_divide, denominator, dtype=_F64, meta=_meta(0, _F64))
     return total.map_blocks(_cast, res, dtype=res, meta=_meta(0, res))
 
 
@@ -505,9 +504,9 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
         raise ValueError(f"{name}: label_smoothing={label_smoothing!r}; expected a number "
                          f"in [0, 1]")
     smoothing = float(label_smoothing)
-    w = None
+    w = w_user = None
     if weight is not None:
-        w = np.asarray(weight.compute() if isinstance(weight, da.Array) else weight)
+        w = w_user = np.asarray(weight.compute() if isinstance(weight, da.Array) else weight)
         if w.ndim != 1 or w.shape[0] != n_classes:
             raise ValueError(f"{name}: weight has shape {w.shape}; expected ({n_classes},), "
                              f"one weight per class")
@@ -544,7 +543,7 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
         if inner is not None:
             def block(xb: np.ndarray, tb: np.ndarray) -> np.ndarray:
                 tb = tb if probs else tb[..., 0]
-                loss = inner(xb, tb, -1, weight=w, ignore_index=ignore_index,
+                loss = inner(xb, tb, -1, weight=w_user, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction="none")
                 return np.asarray(loss, dtype=_F64)
         else:
@@ -588,8 +587,8 @@ def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray | None, offset
     """A block's part of each sample's loss (classes along the last axis), in float64,
     keepdims-shaped: log-softmax from the in-memory kernel (a whole class axis) or from the
     combined state (a split one)."""
-    if state is None:
-        logp = np.asarray(logitkit.log_softmax(xb, -1)).astype(_F64)
+    if state is None:          # the calc dtype: no float64 copy of the block
+        logp = np.asarray(logitkit.log_softmax(xb, -1))
     else:
         logp = _normalize_block(xb, None, state, _LOG_SOFTMAX, False, _F64)
     width = xb.shape[-1]
@@ -599,9 +598,10 @@ def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray | None, offset
             tp = np.asarray(tb, dtype=_F64)
             if smoothing:
                 tp = tp * (1.0 - smoothing) + smoothing / n_classes
-            terms = tp * logp if wb is None else tp * wb * logp
+            if wb is not None:
+                tp = tp * wb
             # 0 * -inf (a class with probability 0 and log-probability -inf) contributes 0
-            terms = np.where(tp == 0, 0.0, terms)
+            terms = np.where(tp == 0, 0.0, tp * logp)
             return -np.sum(terms, axis=-1, keepdims=True)
         tb = np.asarray(tb)[..., 0] if np.ndim(tb) == xb.ndim else np.asarray(tb)
         kept = tb != ignore_index
@@ -611,14 +611,16 @@ def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray | None, offset
                              f"{n_classes} classes (and is not ignore_index={ignore_index})")
         local = tb - offset
         here = kept & (local >= 0) & (local < width)
-        picked = np.take_along_axis(logp, np.where(here, local, 0)[..., None].astype(np.intp),
-                                    axis=-1)[..., 0]
-        if wb is not None:
+        index = np.where(here, local, 0)[..., None].astype(np.intp)
+        picked = np.take_along_axis(logp, index, axis=-1)[..., 0].astype(_F64)
+        if w is not None:
             picked = picked * w[np.where(here, tb, 0)]
         loss = np.where(here, -picked, 0.0)
         if smoothing:
-            terms = -logp if wb is None else -(logp * wb)
-            smooth = np.sum(terms, axis=-1)
+            if wb is None:
+                smooth = -np.sum(logp, axis=-1, dtype=_F64)
+            else:
+                smooth = -np.sum(np.where(wb == 0, 0.0, logp * wb), axis=-1)
             loss = (1.0 - smoothing) * loss + np.where(kept, smooth, 0.0) * (smoothing / n_classes)
         return loss[..., None]
 
