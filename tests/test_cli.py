@@ -62,12 +62,14 @@ def logits_npy(tmp_path):
 # ---------------------------------------------------------------- the subcommands
 
 def test_no_arguments_runs_the_demo():
+    pytest.importorskip("logitkit._demo")
     res = run()
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() and not res.stderr
 
 
 def test_demo_in_process(capsys):
+    pytest.importorskip("logitkit._demo")
     rc, out, _ = cli(capsys, "demo")
     assert rc == 0 and out.strip()
 
