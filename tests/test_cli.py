@@ -482,3 +482,35 @@ def test_user_mistake_subprocess(tmp_path, case):
     err = res.stderr.decode()
     assert res.returncode == 2
     assert "Traceback" not in err and err.count("\n") == 1 and message in err
+
+
+# ---------------------------------------------------------------- outputs are written atomically
+
+def test_output_may_be_the_input(capsys, tmp_path, big_npy):
+    path, x = big_npy
+    rc, _, err = cli(capsys, "sigmoid", path, "-o", path, "--chunk-bytes", 4096)
+    assert rc == 0, err
+    np.testing.assert_array_equal(np.load(path), logitkit.sigmoid(x))
+    assert os.listdir(path.parent) == [path.name]             # no temporary files left
+
+
+@pytest.mark.parametrize("out_name", ["o.csv", "o.npy", "o.npz"])
+def test_failure_leaves_no_file(capsys, tmp_path, out_name):
+    src = npy(tmp_path, np.ones((2, 2, 2), complex))            # refused after the sink opens?
+    before = set(os.listdir(tmp_path))
+    rc, _, err = cli(capsys, "softmax", src, "-o", tmp_path / out_name)
+    assert rc == 2
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_text_failure_midway_leaves_no_file(capsys, tmp_path):
+    src = npy(tmp_path, np.zeros((4, 2, 2)))
+    rc, _, err = cli(capsys, "softmax", src, "-o", tmp_path / "o.csv", "--chunk-bytes", 32)
+    assert rc == 2 and "3-d result cannot be written as text" in err
+    assert sorted(os.listdir(tmp_path)) == ["in.npy"]
+
+
+def test_output_is_a_directory(capsys, tmp_path):
+    (tmp_path / "d.npy").mkdir()
+    rc, _, err = cli(capsys, "softmax", npy(tmp_path, LOGITS), "-o", tmp_path / "d.npy")
+    assert rc == 2 and "is a directory" in err

@@ -139,7 +139,8 @@ def _read_input(path: str, key: str | None, header: bool) -> np.ndarray:
         raise UserError(f"--key only applies to .npz inputs, not to {path}")
     if ext == ".npy":
         try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
+            mapped: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+            return mapped
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"{path}: not a readable .npy file ({_short(e)})") from None
     if ext == ".npz":
@@ -163,7 +164,8 @@ def _read_stdin(key: str | None, header: bool) -> np.ndarray:
     data = sys.stdin.buffer.read()
     if data.startswith(b"\x93NUMPY"):
         try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            loaded: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
+            return loaded
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"<stdin>: not a readable .npy stream ({_short(e)})") from None
     if data.startswith(b"PK\x03\x04"):
@@ -278,7 +280,7 @@ def _predict(x: np.ndarray, axis: int, k: int | None, prob: bool,
     n = rows.shape[-1]
     if k is None:
         classes = np.argmax(rows, axis=-1) if n else np.zeros(rows.shape[:-1], np.intp)
-        result = {"classes": np.asarray(classes, dtype=np.int64)}
+        result: dict[str, np.ndarray] = {"classes": np.asarray(classes, dtype=np.int64)}
         if prob:
             p = logitkit.softmax(rows, axis=-1, dtype=dtype)
             result["probs"] = np.take_along_axis(np.asarray(p), classes[..., None], -1)[..., 0]
@@ -290,11 +292,11 @@ def _predict(x: np.ndarray, axis: int, k: int | None, prob: bool,
     # best first, ties broken by the lower index (a stable sort of -x; NaN sorts last)
     with np.errstate(invalid="ignore"):
         order = np.argsort(-rows, axis=-1, kind="stable")[..., :k]
-    result = {"classes": order.astype(np.int64)}
+    result_k: dict[str, np.ndarray] = {"classes": order.astype(np.int64)}
     if prob:
         p = np.asarray(logitkit.softmax(rows, axis=-1, dtype=dtype))
-        result["probs"] = np.take_along_axis(p, order, -1)
-    return result
+        result_k["probs"] = np.take_along_axis(p, order, -1)
+    return result_k
 
 
 def _chunks(x: np.ndarray, axis: int | None, chunk_bytes: int) -> Iterator[np.ndarray] | None:
@@ -317,30 +319,63 @@ def _chunks(x: np.ndarray, axis: int | None, chunk_bytes: int) -> Iterator[np.nd
 # ---------------------------------------------------------------- writing
 
 class _Sink:
-    """Where the results go; `write` takes the results of one chunk of rows (in order)."""
+    """Where the results go; `write` takes the results of one chunk of rows (in order).
+    A file is written under a temporary name beside it and renamed into place by `close`, so a
+    failure leaves no half-written file, and `-o` may name the input itself."""
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+        self.tmp: str | None = None
+        if path is not None:
+            name, ext = os.path.basename(path), os.path.splitext(path)[1]
+            try:
+                fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=ext,
+                                                dir=os.path.dirname(os.path.abspath(path)))
+                os.close(fd)
+            except OSError as e:
+                raise UserError(f"{path}: cannot write there ({_short(e)})") from None
 
     def write(self, results: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
+    def _finish(self) -> None:
+        """Flush and close what `write` opened."""
+
     def close(self) -> None:
-        pass
+        self._finish()
+        if self.path is not None and self.tmp is not None:
+            try:
+                os.replace(self.tmp, self.path)
+            except OSError as e:
+                raise UserError(f"{self.path}: cannot write it ({_short(e)})") from None
+            self.tmp = None
 
     def abort(self) -> None:
-        pass
+        try:
+            self._finish()
+        finally:
+            if self.tmp is not None:
+                try:
+                    os.remove(self.tmp)
+                except OSError:
+                    pass
+                self.tmp = None
 
 
 class _TextSink(_Sink):
     """Rows of text: a 1-d result is a column when it comes from a reduction, else one row;
     several results (classes, probs) go side by side."""
 
-    def __init__(self, stream: IO[str], delimiter: str | None, reduced: bool):
-        self.stream, self.sep, self.reduced = stream, delimiter or " ", reduced
+    def __init__(self, path: str | None, delimiter: str | None, reduced: bool):
+        super().__init__(path)
+        self.sep, self.reduced = delimiter or " ", reduced
+        self.stream: IO[str] = (sys.stdout if self.tmp is None else
+                                open(self.tmp, "w", encoding="utf-8", newline="\n"))
 
     def write(self, results: dict[str, np.ndarray]) -> None:
         columns = [self._as_text_2d(r) for r in results.values()]
-        lines = []
-        for parts in zip(*columns):
-            lines.append(self.sep.join(cell for part in parts for cell in part))
+        lines = [self.sep.join(cell for part in parts for cell in part)
+                 for parts in zip(*columns)]
         if lines:
             self.stream.write("\n".join(lines) + "\n")
 
@@ -354,6 +389,12 @@ class _TextSink(_Sink):
                             ".npy or .npz file with -o")
         return [_format_row(row) for row in arr]
 
+    def _finish(self) -> None:
+        if self.stream is sys.stdout:
+            self.stream.flush()
+        else:
+            self.stream.close()
+
 
 def _format_row(row: np.ndarray) -> list[str]:
     """Shortest text that reads back to the same value (repr of a float64, NumPy's str of a
@@ -366,8 +407,10 @@ def _format_row(row: np.ndarray) -> list[str]:
 class _NpySink(_Sink):
     """A .npy file; with `total_rows` known the chunks land in a memory-mapped file."""
 
-    def __init__(self, path: str, total_rows: int | None):
-        self.path, self.total_rows = path, total_rows
+    def __init__(self, path: str, total_rows: int | None, temporary: bool = True):
+        super().__init__(path if temporary else None)
+        self.target = self.tmp if temporary else path
+        self.total_rows = total_rows
         self.mm: Any = None
         self.row = 0
 
@@ -376,30 +419,29 @@ class _NpySink(_Sink):
             raise UserError(f"{self.path}: a .npy file holds one array but there are "
                             f"{len(results)} ({', '.join(results)}); use .npz, .csv or .tsv")
         (arr,) = results.values()
+        assert self.target is not None
         if self.total_rows is None:
-            np.save(self.path, arr)
+            np.save(self.target, arr)
             return
         if self.mm is None:
             shape = (self.total_rows,) + arr.shape[1:]
-            self.mm = np.lib.format.open_memmap(self.path, mode="w+", dtype=arr.dtype,
+            self.mm = np.lib.format.open_memmap(self.target, mode="w+", dtype=arr.dtype,
                                                 shape=shape)
         self.mm[self.row:self.row + len(arr)] = arr
         self.row += len(arr)
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         if self.mm is not None:
             self.mm.flush()
             self.mm = None
-
-    def abort(self) -> None:
-        self.mm = None
 
 
 class _NpzSink(_Sink):
     """A .npz file, one array a result; chunks are gathered in temporary .npy memory maps."""
 
     def __init__(self, path: str, total_rows: int | None):
-        self.path, self.total_rows = path, total_rows
+        super().__init__(path)
+        self.total_rows = total_rows
         self.parts: dict[str, _NpySink] = {}
         self.whole: dict[str, np.ndarray] = {}
         self.tmpdir: str | None = None
@@ -410,11 +452,11 @@ class _NpzSink(_Sink):
             return
         if self.tmpdir is None:
             self.tmpdir = tempfile.mkdtemp(prefix=".logitkit-", dir=os.path.dirname(
-                os.path.abspath(self.path)))
+                os.path.abspath(self.tmp or ".")))
         for name, arr in results.items():
             if name not in self.parts:
                 self.parts[name] = _NpySink(os.path.join(self.tmpdir, name + ".npy"),
-                                            self.total_rows)
+                                            self.total_rows, temporary=False)
             self.parts[name].write({name: arr})
 
     def close(self) -> None:
@@ -422,12 +464,23 @@ class _NpzSink(_Sink):
             arrays = dict(self.whole)
             for name, part in self.parts.items():
                 part.close()
-                arrays[name] = np.load(part.path, mmap_mode="r")
-            np.savez(self.path, **arrays)    # streams the memory maps into the archive
+                arrays[name] = np.load(str(part.target), mmap_mode="r")
+            savez: Any = np.savez                # (its stubs mistake **arrays for allow_pickle)
+            savez(str(self.tmp), **arrays)       # streams the memory maps into the archive
+            arrays.clear()
+            super().close()
         finally:
-            self.abort()
+            self._remove_parts()
 
     def abort(self) -> None:
+        try:
+            super().abort()
+        finally:
+            self._remove_parts()
+
+    def _remove_parts(self) -> None:
+        for part in self.parts.values():
+            part.abort()
         self.parts.clear()
         if self.tmpdir is not None:
             import shutil
@@ -437,25 +490,21 @@ class _NpzSink(_Sink):
 
 def _open_sink(output: str | None, total_rows: int | None, reduced: bool) -> _Sink:
     if output is None or output == "-":
-        return _TextSink(sys.stdout, None, reduced)
+        return _TextSink(None, None, reduced)
     ext = os.path.splitext(output)[1].lower()
     parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
         raise UserError(f"{output}: the directory {parent} does not exist")
-    if ext not in BINARY_EXTENSIONS and ext not in TEXT_EXTENSIONS:
-        raise UserError(f"{output}: unknown output format {ext or '(no extension)'!r}; use "
-                        ".npy, .npz, .csv, .tsv or .txt, or no -o for text on stdout")
+    if os.path.isdir(output):
+        raise UserError(f"{output}: is a directory")
     if ext == ".npy":
         return _NpySink(output, total_rows)
     if ext == ".npz":
         return _NpzSink(output, total_rows)
-    try:
-        stream = open(output, "w", encoding="utf-8", newline="\n")
-    except OSError as e:
-        raise UserError(f"{output}: cannot write it ({_short(e)})") from None
-    sink = _TextSink(stream, TEXT_EXTENSIONS[ext], reduced)
-    sink.close = stream.close                # type: ignore[method-assign]
-    return sink
+    if ext in TEXT_EXTENSIONS:
+        return _TextSink(output, TEXT_EXTENSIONS[ext], reduced)
+    raise UserError(f"{output}: unknown output format {ext or '(no extension)'!r}; use "
+                    ".npy, .npz, .csv, .tsv or .txt, or no -o for text on stdout")
 
 
 # ---------------------------------------------------------------- commands
@@ -489,8 +538,10 @@ def _transform(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    import importlib
+
     import logitkit
-    from logitkit import _kernels
+    _kernels = importlib.import_module("logitkit._kernels")
     lines = [
         ("logitkit", f"{logitkit.__version__} ({os.path.dirname(logitkit.__file__)})"),
         ("numpy", np.__version__),
@@ -520,7 +571,7 @@ def _verify(args: argparse.Namespace) -> int:
         from logitkit.testing import max_ulp_difference
     except ImportError as e:
         raise UserError(f"verify needs logitkit.testing, which this build lacks ({e})") from None
-    x = np.asarray(_read_input(args.input, args.key, args.header))
+    x = _read_input(args.input, args.key, args.header)     # a .npy stays memory-mapped
     if x.dtype.kind not in "biuf":
         raise UserError(f"{args.input}: holds {x.dtype} values; logits must be real numbers")
     axis = _check_axis(args.axis, x.ndim, x.shape)
@@ -537,7 +588,7 @@ def _verify(args: argparse.Namespace) -> int:
     for name in names:
         kwargs = {"axis": -1} if name in REDUCTIONS else {}
         try:
-            worst = float(max_ulp_difference(name, rows, **kwargs))
+            worst = float(max_ulp_difference(name, np.asarray(rows), **kwargs))
         except (TypeError, ValueError) as e:
             raise UserError(f"verify {name}: {_short(e)}") from None
         bar = ULP_BARS[name]
@@ -557,11 +608,11 @@ def _bench(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     shapes = [(4096, 10), (1024, 1000), (4, 250_000)]
 
-    def naive_softmax(a: np.ndarray) -> np.ndarray:
+    def naive_softmax(a: np.ndarray) -> Any:
         e = np.exp(a - a.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
-    def naive_sigmoid(a: np.ndarray) -> np.ndarray:
+    def naive_sigmoid(a: np.ndarray) -> Any:
         return 1 / (1 + np.exp(-a))
 
     cases: list[tuple[str, tuple[int, int], Callable[[np.ndarray], Any],
