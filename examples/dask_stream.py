@@ -124,7 +124,7 @@ def main() -> None:
           f"{logits.numblocks[0]} tasks; kernel per block: {in_block}")
 
     with LocalCluster(n_workers=args.workers, threads_per_worker=args.threads, processes=True,
-                      host="127.0.0.1", dashboard_address=None,
+                      host="127.0.0.1", dashboard_address=":0",
                       memory_limit=args.memory_limit) as cluster, Client(cluster) as client:
         import psutil
         total_ram = psutil.virtual_memory().total

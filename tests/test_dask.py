@@ -552,8 +552,8 @@ def test_binary_cross_entropy_errors():
 def cluster_client():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  worker_dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address=":0",
+                                  worker_dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
