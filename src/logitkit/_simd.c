@@ -18,6 +18,7 @@
 
 #define LK_TARGET
 #define LK_FMA(a, b, c) ((a) * (b) + (c))
+#define LK_FMAF(a, b, c) ((a) * (b) + (c))
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lk_base_f64_##name
@@ -35,10 +36,12 @@
 #undef LK_FN
 #undef LK_TARGET
 #undef LK_FMA
+#undef LK_FMAF
 
 #if LK_HAVE_AVX2
 #define LK_TARGET LK_AVX2_TARGET
 #define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define LK_FMAF(a, b, c) ((lk_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lk_avx2_f64_##name
@@ -56,6 +59,7 @@
 #undef LK_FN
 #undef LK_TARGET
 #undef LK_FMA
+#undef LK_FMAF
 #endif
 
 #define LK_TABLE(PREFIX)                                                                       \

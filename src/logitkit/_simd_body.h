@@ -122,6 +122,155 @@ LK_INLINE LK_TARGET lk_vd LK_FN(max_nan)(lk_vd m, lk_vd v)
     return lk_select(LK_MASK(v > m) | LK_MASK(v != v), v, m);
 }
 
+/* Adds one vector of exps to the per-lane sums of the terms below the max and counts the
+ * terms equal to it. For double the lane sums are compensated (TwoSum: hi + lo carries the
+ * sum to ~2^-100 relative), so a confident row's tiny rest keeps every bit that log1p needs;
+ * for float data a plain double sum is already ~1e-10 relative, far below float's half ulp. */
+LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
+{
+    lk_vm is_top = LK_MASK(x == m);
+    lk_vd term = lk_select(is_top, lk_splat(0.0), e);
+    *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
+#if LK_IS_F64
+    lk_vd err;
+    *hi = lk_two_sum(*hi, term, &err);
+    *lo += err;
+#else
+    *hi += term;
+#endif
+}
+
+#if !LK_IS_F64
+/* ---- float32 data: the row passes in LK_WF float lanes ---- */
+
+/* exp(dh + dl) in float lanes, dh in [LK_EXPF_FLOOR, 0] or NaN, |dl| <= ulp(dh) / 2.
+ * Cody-Waite reduction with a 2-part ln 2 (r_hi exact by Sterbenz), degree-6 polynomial fitted
+ * for relative error on |r| <= ln2/2 (2^-28), the r_lo and 1 + u steps last so that only their
+ * roundings remain (~0.75 ulp worst). The 2^k scaling is biased by 2^64 so that a subnormal
+ * result is rounded once, by the last multiply. */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(expf_dd)(lk_vf8 dh, lk_vf8 dl)
+{
+    lk_vf8 k = (dh * LK_LOG2EF + LK_SHIFTERF) - LK_SHIFTERF;
+    lk_vf8 r_hi = dh - k * LK_LN2_HIF;
+    lk_vf8 r_lo = dl - k * LK_LN2_LOF;
+    lk_vf8 r = r_hi + r_lo;
+    lk_vf8 q = lk_splatf(0x1.687d90p-10f);
+    q = LK_FMAF(q, r, lk_splatf(0x1.123b8ep-7f));
+    q = LK_FMAF(q, r, lk_splatf(0x1.555b56p-5f));
+    q = LK_FMAF(q, r, lk_splatf(0x1.55548ep-3f));
+    q = LK_FMAF(q, r, lk_splatf(0x1.fffff8p-2f));
+    lk_vf8 e = 1.0f + (r_hi + LK_FMAF(r * r, q, r_lo));
+    return (e * lk_pow2if(k + 64.0f)) * 0x1p-64f;
+}
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
+{
+    return lk_selectf(LK_MASKF(v > m) | LK_MASKF(v != v), v, m);
+}
+
+LK_TARGET void LK_FN(row_max)(const float *x, ptrdiff_t n, double *max_out, int *has_nan)
+{
+    lk_vf8 m0 = lk_splatf(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    ptrdiff_t i = 0;
+    for (; i + 4 * LK_WF <= n; i += 4 * LK_WF) {     /* four chains: latency-bound otherwise */
+        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, LK_WF, 0.0f));
+        m1 = LK_FN(max_nanf)(m1, lk_loadf(x + i + LK_WF, LK_WF, 0.0f));
+        m2 = LK_FN(max_nanf)(m2, lk_loadf(x + i + 2 * LK_WF, LK_WF, 0.0f));
+        m3 = LK_FN(max_nanf)(m3, lk_loadf(x + i + 3 * LK_WF, LK_WF, 0.0f));
+    }
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, w, -INFINITY));
+    }
+    m0 = LK_FN(max_nanf)(LK_FN(max_nanf)(m0, m1), LK_FN(max_nanf)(m2, m3));
+    double best = -INFINITY;
+    int nan = 0;
+    for (int j = 0; j < LK_WF; j++) {
+        double v = lk_lanef(m0, j);
+        nan |= (v != v);
+        best = v > best ? v : best;
+    }
+    *max_out = best;
+    *has_nan = nan;
+}
+
+/* exp(x - m) of LK_WF floats, with x - m split exactly (TwoSum); -inf and huge spreads give 0 */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
+{
+    lk_vf8 dl, dh = lk_two_sumf(x, -m, &dl);
+    lk_vmf near = LK_MASKF(dh > LK_EXPF_FLOOR);     /* false for -inf (and NaN) */
+    return LK_FN(expf_dd)(lk_selectf(near, dh, lk_splatf(LK_EXPF_FLOOR)),
+                          lk_selectf(near, dl, lk_splatf(0.0f)));
+}
+
+/* One vector of exps into the double sums (two halves) of the terms below the max, and the
+ * count of the terms equal to it. A plain double sum of float terms is ~1e-12 relative, far
+ * below float's half ulp. */
+LK_INLINE LK_TARGET void LK_FN(accumulatef)(lk_vf8 x, lk_vf8 m, lk_vf8 e, lk_vd *s_lo,
+                                            lk_vd *s_hi, lk_vmf *top)
+{
+    lk_vmf is_top = LK_MASKF(x == m);
+    lk_vd lo, hi;
+    lk_f8_to_d(lk_selectf(is_top, lk_splatf(0.0f), e), &lo, &hi);
+    *s_lo += lo;
+    *s_hi += hi;
+    *top -= is_top;                                  /* masks are -1 */
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
+                                         lk_sum *acc, const int store)
+{
+    lk_vd a0 = lk_splat(0.0), a1 = a0, a2 = a0, a3 = a0;
+    lk_vmf t0 = LK_MASKF(lk_splatf(0.0f) != 0.0f), t1 = t0;
+    lk_vf8 mv = lk_splatf((float)m);                 /* m is one of the floats: exact */
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {     /* two sets of sums: add latency */
+        lk_vf8 v0 = lk_loadf(x + i, LK_WF, 0.0f), v1 = lk_loadf(x + i + LK_WF, LK_WF, 0.0f);
+        lk_vf8 e0 = LK_FN(shifted_expf)(v0, mv), e1 = LK_FN(shifted_expf)(v1, mv);
+        if (store) {
+            lk_storef(out + i, e0, LK_WF);
+            lk_storef(out + i + LK_WF, e1, LK_WF);
+        }
+        LK_FN(accumulatef)(v0, mv, e0, &a0, &a1, &t0);
+        LK_FN(accumulatef)(v1, mv, e1, &a2, &a3, &t1);
+    }
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 v = lk_loadf(x + i, w, -INFINITY);
+        lk_vf8 e = LK_FN(shifted_expf)(v, mv);
+        if (store) lk_storef(out + i, e, w);
+        LK_FN(accumulatef)(v, mv, e, &a0, &a1, &t0);
+    }
+    lk_vd total = (a0 + a1) + (a2 + a3);
+    lk_vmf tops = t0 + t1;
+    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(total, j));
+    for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&tops)[j];
+}
+
+/* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
+LK_TARGET void LK_FN(scale)(float *out, ptrdiff_t n, double inv_hi, double inv_lo)
+{
+    (void)inv_lo;
+#if LK_SCALE_IN_FLOAT
+    lk_vf8 invf = lk_splatf((float)inv_hi);
+#else
+    lk_vd inv = lk_splat(inv_hi);
+#endif
+    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 e = lk_loadf(out + i, w, 0.0f);
+#if LK_SCALE_IN_FLOAT
+        lk_storef(out + i, e * invf, w);
+#else
+        lk_vd lo, hi;
+        lk_f8_to_d(e, &lo, &hi);
+        lk_storef(out + i, lk_d_to_f8(lo * inv, hi * inv), w);
+#endif
+    }
+}
+
+#else /* LK_IS_F64 */
+
 /* Largest element and whether any is NaN. */
 LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
 {
@@ -142,24 +291,6 @@ LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *
     }
     *max_out = best;
     *has_nan = nan;
-}
-
-/* Adds one vector of exps to the per-lane sums of the terms below the max and counts the
- * terms equal to it. For double the lane sums are compensated (TwoSum: hi + lo carries the
- * sum to ~2^-100 relative), so a confident row's tiny rest keeps every bit that log1p needs;
- * for float data a plain double sum is already ~1e-10 relative, far below float's half ulp. */
-LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
-{
-    lk_vm is_top = LK_MASK(x == m);
-    lk_vd term = lk_select(is_top, lk_splat(0.0), e);
-    *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
-#if LK_IS_F64
-    lk_vd err;
-    *hi = lk_two_sum(*hi, term, &err);
-    *lo += err;
-#else
-    *hi += term;
-#endif
 }
 
 /*
@@ -185,16 +316,6 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, 
     }
 }
 
-LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
-{
-    LK_FN(exp_pass)(x, out, n, m, acc, 1);
-}
-
-LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
-{
-    LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
-}
-
 /* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
 LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo)
 {
@@ -203,6 +324,18 @@ LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo
         lk_vd e = LK_FN(load)(out + i, w, 0.0);
         LK_FN(store)(out + i, LK_FMA(e, lk_splat(inv_hi), e * inv_lo), w);
     }
+}
+
+#endif /* LK_IS_F64 */
+
+LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
+{
+    LK_FN(exp_pass)(x, out, n, m, acc, 1);
+}
+
+LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
+{
+    LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
 }
 
 LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double L)
