@@ -150,17 +150,18 @@ LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi,
  * result is rounded once, by the last multiply. */
 LK_INLINE LK_TARGET lk_vf8 LK_FN(expf_dd)(lk_vf8 dh, lk_vf8 dl)
 {
-    lk_vf8 k = (dh * LK_LOG2EF + LK_SHIFTERF) - LK_SHIFTERF;
-    lk_vf8 r_hi = dh - k * LK_LN2_HIF;
-    lk_vf8 r_lo = dl - k * LK_LN2_LOF;
+    lk_vf8 t = LK_FMAF(dh, lk_splatf(LK_LOG2EF), lk_splatf(LK_SHIFTERF));  /* k in low bits */
+    lk_vf8 k = t - LK_SHIFTERF;
+    lk_vf8 r_hi = LK_FMAF(k, lk_splatf(-LK_LN2_HIF), dh);
+    lk_vf8 r_lo = LK_FMAF(k, lk_splatf(-LK_LN2_LOF), dl);
     lk_vf8 r = r_hi + r_lo;
-    lk_vf8 q = lk_splatf(0x1.687d90p-10f);
-    q = LK_FMAF(q, r, lk_splatf(0x1.123b8ep-7f));
-    q = LK_FMAF(q, r, lk_splatf(0x1.555b56p-5f));
-    q = LK_FMAF(q, r, lk_splatf(0x1.55548ep-3f));
-    q = LK_FMAF(q, r, lk_splatf(0x1.fffff8p-2f));
-    lk_vf8 e = 1.0f + (r_hi + LK_FMAF(r * r, q, r_lo));
-    return (e * lk_pow2if(k + 64.0f)) * 0x1p-64f;
+    lk_vf8 r2 = r * r;                                /* Estrin: a shorter dependency chain */
+    lk_vf8 q01 = LK_FMAF(r, lk_splatf(0x1.55548ep-3f), lk_splatf(0x1.fffff8p-2f));
+    lk_vf8 q23 = LK_FMAF(r, lk_splatf(0x1.123b8ep-7f), lk_splatf(0x1.555b56p-5f));
+    lk_vf8 q = LK_FMAF(r2, LK_FMAF(r2, lk_splatf(0x1.687d90p-10f), q23), q01);
+    lk_vf8 e = 1.0f + (r_hi + LK_FMAF(r2, q, r_lo));
+    lk_vf8 two_k64 = lk_from_bitsf((lk_bitsf(t) + (127 + 64)) << 23);     /* 2^(k + 64) */
+    return (e * two_k64) * 0x1p-64f;
 }
 
 LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
@@ -199,74 +200,72 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
 {
     lk_vf8 dl, dh = lk_two_sumf(x, -m, &dl);
     lk_vmf near = LK_MASKF(dh > LK_EXPF_FLOOR);     /* false for -inf (and NaN) */
-    return LK_FN(expf_dd)(lk_selectf(near, dh, lk_splatf(LK_EXPF_FLOOR)),
+    return LK_FN(expf_dd)(LK_MAXF(lk_splatf(LK_EXPF_FLOOR), dh),
                           lk_selectf(near, dl, lk_splatf(0.0f)));
 }
 
-/* One vector of exps into the double sums (two halves) of the terms below the max, and the
- * count of the terms equal to it. A plain double sum of float terms is ~1e-12 relative, far
- * below float's half ulp. */
-LK_INLINE LK_TARGET void LK_FN(accumulatef)(lk_vf8 x, lk_vf8 m, lk_vf8 e, lk_vd *s_lo,
-                                            lk_vd *s_hi, lk_vmf *top)
+/* One vector of exps into the double sum of the terms below the max, and the count of the
+ * terms equal to it. A plain double sum of float terms is ~1e-12 relative, far below float's
+ * half ulp; one add per vector on the loop-carried chain keeps it off the critical path. */
+LK_INLINE LK_TARGET void LK_FN(accumulatef)(lk_vf8 x, lk_vf8 m, lk_vf8 e, lk_vd *sum,
+                                            lk_vmf *top)
 {
     lk_vmf is_top = LK_MASKF(x == m);
     lk_vd lo, hi;
-    lk_f8_to_d(lk_selectf(is_top, lk_splatf(0.0f), e), &lo, &hi);
-    *s_lo += lo;
-    *s_hi += hi;
+    LK_WIDEN_F8(lk_selectf(is_top, lk_splatf(0.0f), e), lo, hi);
+    *sum += lo + hi;
     *top -= is_top;                                  /* masks are -1 */
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_step)(const float *x, float *out, ptrdiff_t w, lk_vf8 m,
+                                         lk_vd *sum, lk_vmf *top, const int store)
+{
+    lk_vf8 v = lk_loadf(x, w, -INFINITY);
+    lk_vf8 e = LK_FN(shifted_expf)(v, m);
+    if (store) lk_storef(out, e, w);
+    LK_FN(accumulatef)(v, m, e, sum, top);
 }
 
 LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
                                          lk_sum *acc, const int store)
 {
-    lk_vd a0 = lk_splat(0.0), a1 = a0, a2 = a0, a3 = a0;
-    lk_vmf t0 = LK_MASKF(lk_splatf(0.0f) != 0.0f), t1 = t0;
+    lk_vd sum = lk_splat(0.0);
+    lk_vmf top = LK_MASKF(lk_splatf(0.0f) != 0.0f);
     lk_vf8 mv = lk_splatf((float)m);                 /* m is one of the floats: exact */
     ptrdiff_t i = 0;
-    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {     /* two sets of sums: add latency */
-        lk_vf8 v0 = lk_loadf(x + i, LK_WF, 0.0f), v1 = lk_loadf(x + i + LK_WF, LK_WF, 0.0f);
-        lk_vf8 e0 = LK_FN(shifted_expf)(v0, mv), e1 = LK_FN(shifted_expf)(v1, mv);
-        if (store) {
-            lk_storef(out + i, e0, LK_WF);
-            lk_storef(out + i + LK_WF, e1, LK_WF);
-        }
-        LK_FN(accumulatef)(v0, mv, e0, &a0, &a1, &t0);
-        LK_FN(accumulatef)(v1, mv, e1, &a2, &a3, &t1);
+    /* two vectors per trip: each exp is a ~60-cycle dependency chain, and the scheduler only
+     * overlaps enough of them when they are side by side; then the tail, padded */
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
+        LK_FN(exp_step)(x + i + LK_WF, store ? out + i + LK_WF : NULL, LK_WF, mv, &sum, &top,
+                        store);
     }
-    for (; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        lk_vf8 v = lk_loadf(x + i, w, -INFINITY);
-        lk_vf8 e = LK_FN(shifted_expf)(v, mv);
-        if (store) lk_storef(out + i, e, w);
-        LK_FN(accumulatef)(v, mv, e, &a0, &a1, &t0);
-    }
-    lk_vd total = (a0 + a1) + (a2 + a3);
-    lk_vmf tops = t0 + t1;
-    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(total, j));
-    for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&tops)[j];
+    for (; i + LK_WF <= n; i += LK_WF)
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
+    if (i < n) LK_FN(exp_step)(x + i, store ? out + i : NULL, n - i, mv, &sum, &top, store);
+    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(sum, j));
+    for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&top)[j];
 }
 
 /* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
+LK_INLINE LK_TARGET void LK_FN(scale_step)(float *out, ptrdiff_t w, double inv)
+{
+    lk_vf8 e = lk_loadf(out, w, 0.0f);
+#if LK_SCALE_IN_FLOAT
+    lk_storef(out, e * (float)inv, w);
+#else
+    lk_vd lo, hi;
+    LK_WIDEN_F8(e, lo, hi);
+    lk_storef(out, LK_NARROW_D(lo * inv, hi * inv), w);
+#endif
+}
+
 LK_TARGET void LK_FN(scale)(float *out, ptrdiff_t n, double inv_hi, double inv_lo)
 {
     (void)inv_lo;
-#if LK_SCALE_IN_FLOAT
-    lk_vf8 invf = lk_splatf((float)inv_hi);
-#else
-    lk_vd inv = lk_splat(inv_hi);
-#endif
-    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        lk_vf8 e = lk_loadf(out + i, w, 0.0f);
-#if LK_SCALE_IN_FLOAT
-        lk_storef(out + i, e * invf, w);
-#else
-        lk_vd lo, hi;
-        lk_f8_to_d(e, &lo, &hi);
-        lk_storef(out + i, lk_d_to_f8(lo * inv, hi * inv), w);
-#endif
-    }
+    ptrdiff_t i = 0;
+    for (; i + LK_WF <= n; i += LK_WF) LK_FN(scale_step)(out + i, LK_WF, inv_hi);
+    if (i < n) LK_FN(scale_step)(out + i, n - i, inv_hi);
 }
 
 #else /* LK_IS_F64 */
@@ -414,6 +413,76 @@ LK_TARGET void LK_FN(col_shift_log)(const LK_T *row, LK_T *out, ptrdiff_t inner,
 
 /* ---- the sigmoid family, elementwise; z = exp(-|x|) in (0, 1] keeps every form finite ---- */
 
+#if !LK_IS_F64
+/* float32: z in float lanes, the rest corrected or in double so that z's error (< 0.8 ulp) and
+ * one final rounding are all that remain */
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_neg_absf)(lk_vf8 x)
+{
+    lk_vf8 a = lk_selectf(LK_MASKF(x < 0.0f), x, -x);   /* -|x|; NaN stays NaN */
+    a = LK_MAXF(lk_splatf(LK_EXPF_FLOOR), a);
+    return LK_FN(expf_dd)(a, lk_splatf(0.0f));
+}
+
+/* sigma(x) = num / (1 + z), num = 1 (x >= 0) or z (x < 0). 1 + z = den + den_lo exactly
+ * (Fast2Sum), and one Newton step with an exact residual (FMA) turns the float quotient into
+ * num / (den + den_lo) rounded about once; 1/den is at hand as q or 1 - q. */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff_t w)
+{
+    lk_vf8 v = lk_loadf(x, w, 0.0f);
+    lk_vf8 z = LK_FN(exp_neg_absf)(v);
+    lk_vmf neg = LK_MASKF(v < 0.0f);
+    lk_vf8 num = lk_selectf(neg, z, lk_splatf(1.0f));
+    lk_vf8 den = 1.0f + z;
+    lk_vf8 den_lo = z - (den - 1.0f);
+    lk_vf8 q = num / den;
+    lk_vf8 residual = LK_FMAF_EXACT(-q, den, num) - q * den_lo;
+    lk_vf8 inv_den = lk_selectf(neg, 1.0f - q, q);
+    lk_storef(out, LK_FMAF(residual, inv_den, q), w);
+}
+
+/* z / (1 + z)^2 in double (1 + z and the square exact to 2^-53), rounded to float once */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const float *x, float *out, ptrdiff_t w)
+{
+    lk_vd lo, hi;
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
+    lk_vd s_lo = 1.0 + lo, s_hi = 1.0 + hi;
+    lk_storef(out, LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi)), w);
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_neg_abs_step)(const float *x, double *out, ptrdiff_t w)
+{
+    lk_vd lo, hi;
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
+    lk_store_d(out, lo, w < LK_W ? w : LK_W);
+    if (w > LK_W) lk_store_d(out + LK_W, hi, w - LK_W);
+}
+
+/* one elementwise loop over float lanes: whole vectors, then the tail (padded) */
+#define LK_ELEMENTWISE_F32(STEP, x, out, n)                                                   \
+    do {                                                                                      \
+        ptrdiff_t i_ = 0;                                                                     \
+        for (; i_ + LK_WF <= (n); i_ += LK_WF) STEP((x) + i_, (out) + i_, LK_WF);             \
+        if (i_ < (n)) STEP((x) + i_, (out) + i_, (n) - i_);                                   \
+    } while (0)
+
+LK_TARGET void LK_FN(sigmoid)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(sigmoid_step), x, out, n);
+}
+
+LK_TARGET void LK_FN(sigmoid_derivative)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(sigmoid_derivative_step), x, out, n);
+}
+
+LK_TARGET void LK_FN(exp_neg_abs_array)(const float *x, double *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(exp_neg_abs_step), x, out, n);
+}
+
+#else /* LK_IS_F64 */
+
 LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
 {
     lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
@@ -464,3 +533,5 @@ LK_TARGET void LK_FN(exp_neg_abs_array)(const LK_T *x, double *out, ptrdiff_t n)
         lk_store_d(out + i, LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0)), w);
     }
 }
+
+#endif /* LK_IS_F64 */

@@ -170,6 +170,17 @@ LK_INLINE lk_vf8 lk_d_to_f8(lk_vd lo, lk_vd hi)
 #endif
 }
 
+/* a * b + c rounded once, without an FMA instruction: a float product is exact in double; used
+ * where an exact residual matters (the baseline path). */
+LK_INLINE lk_vf8 lk_fmaf_via_double(lk_vf8 a, lk_vf8 b, lk_vf8 c)
+{
+    lk_vd a0, a1, b0, b1, c0, c1;
+    lk_f8_to_d(a, &a0, &a1);
+    lk_f8_to_d(b, &b0, &b1);
+    lk_f8_to_d(c, &c0, &c1);
+    return lk_d_to_f8(a0 * b0 + c0, a1 * b1 + c1);
+}
+
 /* w <= LK_WF floats; missing lanes read as pad */
 LK_INLINE lk_vf8 lk_loadf(const float *p, ptrdiff_t w, float pad)
 {
