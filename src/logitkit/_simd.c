@@ -23,6 +23,7 @@
 #define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
 #define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
 #define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
+#define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lk_base_f64_##name
@@ -45,6 +46,7 @@
 #undef LK_WIDEN_F8
 #undef LK_NARROW_D
 #undef LK_MAXF
+#undef LK_MAXD
 
 #if LK_HAVE_AVX2
 #define LK_TARGET LK_AVX2_TARGET
@@ -60,6 +62,7 @@
     } while (0)
 /* max(lo, a), NaN in a kept (maxps returns its second operand when either is NaN) */
 #define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
+#define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
                                   _mm256_cvtpd_ps((__m256d)(hi)), 1))
@@ -85,6 +88,7 @@
 #undef LK_WIDEN_F8
 #undef LK_NARROW_D
 #undef LK_MAXF
+#undef LK_MAXD
 #endif
 
 #define LK_TABLE(PREFIX)                                                                       \

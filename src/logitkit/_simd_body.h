@@ -11,8 +11,8 @@
  *
  * Accuracy (measured against mpmath by bench/accuracy.py):
  *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
- *           degree-13 Taylor polynomial on |r| <= ln2/2 (truncation < 0.05 ulp), the 1 + p
- *           step done last; ~0.55 ulp; subnormal results rounded once (two-step scaling).
+ *           degree-11 polynomial fitted on |r| <= ln2/2 (2^-55.8 relative), the 1 + p step
+ *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling).
  *   exp_lp  the same for float32 data computed in double: degree 8 (truncation ~2e-10, far
  *           below float32's half ulp), d in [-200, 0].
  * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
@@ -21,24 +21,27 @@
 /* exp(dh + dl); dh in [-1000, 0] or NaN, |dl| <= ulp(dh). */
 LK_INLINE LK_TARGET lk_vd LK_FN(exp_dd)(lk_vd dh, lk_vd dl)
 {
-    lk_vd k = (dh * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
-    lk_vd r = ((dh - k * LK_LN2_HI) - k * LK_LN2_LO) + dl;
-    lk_vd q = lk_splat(1.0 / 6227020800.0);           /* 1/13!, Horner down to 1/2! */
-    q = LK_FMA(q, r, lk_splat(1.0 / 479001600.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 39916800.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 3628800.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 362880.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 40320.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 5040.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 720.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 120.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 24.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 6.0));
-    q = LK_FMA(q, r, lk_splat(0.5));
-    lk_vd e = 1.0 + LK_FMA(r * r, q, r);
-    /* two steps so that a subnormal result is rounded once, by the last multiply */
-    lk_vd k1 = ((k * 0.5) + LK_SHIFTER) - LK_SHIFTER;
-    return (e * lk_pow2i(k1)) * lk_pow2i(k - k1);
+    lk_vd t = LK_FMA(dh, lk_splat(LK_LOG2E), lk_splat(LK_SHIFTER));    /* k in low bits */
+    lk_vd k = t - LK_SHIFTER;
+    lk_vd r = LK_FMA(k, lk_splat(-LK_LN2_HI), dh) + LK_FMA(k, lk_splat(-LK_LN2_LO), dl);
+    lk_vd r2 = r * r;
+    /* q(r) = (exp(r) - 1 - r) / r^2, degree 9 (Chebyshev fit, 2^-55.8 relative in exp), as
+     * even(r^2) + r * odd(r^2): two short Horner chains side by side */
+    lk_vd ev = lk_splat(0x1.28917c89a43a7p-22);
+    ev = LK_FMA(ev, r2, lk_splat(0x1.a019b9149a41cp-16));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.6c16c17889ef1p-10));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.5555555553d68p-5));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.0000000000001p-1));
+    lk_vd od = lk_splat(0x1.af389ecfc4b9cp-26);
+    od = LK_FMA(od, r2, lk_splat(0x1.71de0db2f6b19p-19));
+    od = LK_FMA(od, r2, lk_splat(0x1.a01a01a7c2efep-13));
+    od = LK_FMA(od, r2, lk_splat(0x1.11111111109b5p-7));
+    od = LK_FMA(od, r2, lk_splat(0x1.5555555555556p-3));
+    lk_vd q = LK_FMA(od, r, ev);
+    lk_vd e = 1.0 + LK_FMA(r2, q, r);
+    /* 2^(k + 512) then 2^-512: a subnormal result is rounded once, by the last multiply */
+    lk_vd two_k512 = lk_from_bits((lk_bits(t) + (1023 + 512)) << 52);
+    return (e * two_k512) * 0x1p-512;
 }
 
 /* exp(d) to ~1e-10 relative, for float32 results computed in double; d in [-200, 0] or NaN. */
@@ -96,8 +99,8 @@ LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
 #if LK_IS_F64
     lk_vd dl, dh = lk_two_sum(x, -m, &dl);
     lk_vm near = LK_MASK(dh > LK_EXP_FLOOR);       /* false for -inf (and NaN) */
-    return LK_FN(exp_dd)(lk_select(near, dh, lk_splat(LK_EXP_FLOOR)),
-                         lk_select(near, dl, lk_splat(0.0)));
+    return LK_FN(exp_dd)(LK_MAXD(lk_splat(LK_EXP_FLOOR), dh),
+                         lk_from_bits(lk_bits(dl) & near));
 #else
     return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
 #endif
@@ -273,14 +276,16 @@ LK_TARGET void LK_FN(scale)(float *out, ptrdiff_t n, double inv_hi, double inv_l
 /* Largest element and whether any is NaN. */
 LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
 {
-    lk_vd m0 = lk_splat(-INFINITY), m1 = m0;
+    lk_vd m0 = lk_splat(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     ptrdiff_t i = 0;
-    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {          /* two chains: latency-bound otherwise */
+    for (; i + 4 * LK_W <= n; i += 4 * LK_W) {      /* four chains: latency-bound otherwise */
         m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, LK_W, 0.0));
         m1 = LK_FN(max_nan)(m1, LK_FN(load)(x + i + LK_W, LK_W, 0.0));
+        m2 = LK_FN(max_nan)(m2, LK_FN(load)(x + i + 2 * LK_W, LK_W, 0.0));
+        m3 = LK_FN(max_nan)(m3, LK_FN(load)(x + i + 3 * LK_W, LK_W, 0.0));
     }
     for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
-    m0 = LK_FN(max_nan)(m0, m1);
+    m0 = LK_FN(max_nan)(LK_FN(max_nan)(m0, m1), LK_FN(max_nan)(m2, m3));
     double best = -INFINITY;
     int nan = 0;
     for (int j = 0; j < LK_W; j++) {
@@ -292,37 +297,56 @@ LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *
     *has_nan = nan;
 }
 
+LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                         lk_vd *hi, lk_vd *lo, lk_vd *top, const int store)
+{
+    lk_vd v = LK_FN(load)(x, w, -INFINITY);
+    lk_vd e = LK_FN(shifted_exp)(v, m);
+    if (store) LK_FN(store)(out, e, w);
+    LK_FN(accumulate)(v, m, e, hi, lo, top);
+}
+
 /*
  * The exp pass: out[i] = exp(x[i] - m) (when store), and the sum of the terms with x[i] != m
  * as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
- * log1p(sum of the others) without cancellation.
+ * log1p(sum of the others) without cancellation. Two vectors per trip with their own sums:
+ * each exp is a long dependency chain, and the scheduler overlaps them when side by side.
  */
 LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
                                lk_sum *acc, const int store)
 {
-    lk_vd hi = lk_splat(0.0), lo = lk_splat(0.0), top = lk_splat(0.0), mv = lk_splat(m);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd v = LK_FN(load)(x + i, w, -INFINITY);
-        lk_vd e = LK_FN(shifted_exp)(v, mv);
-        if (store) LK_FN(store)(out + i, e, w);
-        LK_FN(accumulate)(v, mv, e, &hi, &lo, &top);
+    lk_vd hi0 = lk_splat(0.0), lo0 = hi0, top0 = hi0, hi1 = hi0, lo1 = hi0, top1 = hi0;
+    lk_vd mv = lk_splat(m);
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_W, mv, &hi0, &lo0, &top0, store);
+        LK_FN(exp_step)(x + i + LK_W, store ? out + i + LK_W : NULL, LK_W, mv, &hi1, &lo1,
+                        &top1, store);
     }
+    for (; i < n; i += LK_W)
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0,
+                        store);
     for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(acc, lk_lane(hi, j));
-        lk_sum_add(acc, lk_lane(lo, j));
-        acc->top += lk_lane(top, j);
+        lk_sum_add(acc, lk_lane(hi0, j));
+        lk_sum_add(acc, lk_lane(hi1, j));
+        lk_sum_add(acc, lk_lane(lo0, j) + lk_lane(lo1, j));
+        acc->top += lk_lane(top0, j) + lk_lane(top1, j);
     }
 }
 
 /* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
+LK_INLINE LK_TARGET void LK_FN(scale_step)(LK_T *out, ptrdiff_t w, lk_vd inv_hi, lk_vd inv_lo)
+{
+    lk_vd e = LK_FN(load)(out, w, 0.0);
+    LK_FN(store)(out, LK_FMA(e, inv_hi, e * inv_lo), w);
+}
+
 LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo)
 {
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd e = LK_FN(load)(out + i, w, 0.0);
-        LK_FN(store)(out + i, LK_FMA(e, lk_splat(inv_hi), e * inv_lo), w);
-    }
+    lk_vd a = lk_splat(inv_hi), b = lk_splat(inv_lo);
+    ptrdiff_t i = 0;
+    for (; i + LK_W <= n; i += LK_W) LK_FN(scale_step)(out + i, LK_W, a, b);
+    if (i < n) LK_FN(scale_step)(out + i, n - i, a, b);
 }
 
 #endif /* LK_IS_F64 */
@@ -337,13 +361,18 @@ LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
     LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
 }
 
+LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                               lk_vd L)
+{
+    LK_FN(store)(out, LK_FN(shifted_log)(LK_FN(load)(x, w, 0.0), m, L), w);
+}
+
 LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double L)
 {
     lk_vd mv = lk_splat(m), Lv = lk_splat(L);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        LK_FN(store)(out + i, LK_FN(shifted_log)(LK_FN(load)(x + i, w, 0.0), mv, Lv), w);
-    }
+    ptrdiff_t i = 0;
+    for (; i + LK_W <= n; i += LK_W) LK_FN(shift_log_step)(x + i, out + i, LK_W, mv, Lv);
+    if (i < n) LK_FN(shift_log_step)(x + i, out + i, n - i, mv, Lv);
 }
 
 /* ---- reductions over a non-last axis: one row of a (n, inner) block at a time, per-column
