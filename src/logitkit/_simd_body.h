@@ -11,8 +11,8 @@
  *
  * Accuracy (measured against mpmath by bench/accuracy.py):
  *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
- *           degree-13 Taylor polynomial on |r| <= ln2/2 (truncation < 0.05 ulp), the 1 + p
- *           step done last; ~0.55 ulp; subnormal results rounded once (two-step scaling).
+ *           degree-11 polynomial fitted on |r| <= ln2/2 (2^-55.8 relative), the 1 + p step
+ *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling).
  *   exp_lp  the same for float32 data computed in double: degree 8 (truncation ~2e-10, far
  *           below float32's half ulp), d in [-200, 0].
  * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
@@ -21,24 +21,27 @@
 /* exp(dh + dl); dh in [-1000, 0] or NaN, |dl| <= ulp(dh). */
 LK_INLINE LK_TARGET lk_vd LK_FN(exp_dd)(lk_vd dh, lk_vd dl)
 {
-    lk_vd k = (dh * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
-    lk_vd r = ((dh - k * LK_LN2_HI) - k * LK_LN2_LO) + dl;
-    lk_vd q = lk_splat(1.0 / 6227020800.0);           /* 1/13!, Horner down to 1/2! */
-    q = LK_FMA(q, r, lk_splat(1.0 / 479001600.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 39916800.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 3628800.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 362880.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 40320.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 5040.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 720.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 120.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 24.0));
-    q = LK_FMA(q, r, lk_splat(1.0 / 6.0));
-    q = LK_FMA(q, r, lk_splat(0.5));
-    lk_vd e = 1.0 + LK_FMA(r * r, q, r);
-    /* two steps so that a subnormal result is rounded once, by the last multiply */
-    lk_vd k1 = ((k * 0.5) + LK_SHIFTER) - LK_SHIFTER;
-    return (e * lk_pow2i(k1)) * lk_pow2i(k - k1);
+    lk_vd t = LK_FMA(dh, lk_splat(LK_LOG2E), lk_splat(LK_SHIFTER));    /* k in low bits */
+    lk_vd k = t - LK_SHIFTER;
+    lk_vd r = LK_FMA(k, lk_splat(-LK_LN2_HI), dh) + LK_FMA(k, lk_splat(-LK_LN2_LO), dl);
+    lk_vd r2 = r * r;
+    /* q(r) = (exp(r) - 1 - r) / r^2, degree 9 (Chebyshev fit, 2^-55.8 relative in exp), as
+     * even(r^2) + r * odd(r^2): two short Horner chains side by side */
+    lk_vd ev = lk_splat(0x1.28917c89a43a7p-22);
+    ev = LK_FMA(ev, r2, lk_splat(0x1.a019b9149a41cp-16));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.6c16c17889ef1p-10));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.5555555553d68p-5));
+    ev = LK_FMA(ev, r2, lk_splat(0x1.0000000000001p-1));
+    lk_vd od = lk_splat(0x1.af389ecfc4b9cp-26);
+    od = LK_FMA(od, r2, lk_splat(0x1.71de0db2f6b19p-19));
+    od = LK_FMA(od, r2, lk_splat(0x1.a01a01a7c2efep-13));
+    od = LK_FMA(od, r2, lk_splat(0x1.11111111109b5p-7));
+    od = LK_FMA(od, r2, lk_splat(0x1.5555555555556p-3));
+    lk_vd q = LK_FMA(od, r, ev);
+    lk_vd e = 1.0 + LK_FMA(r2, q, r);
+    /* 2^(k + 512) then 2^-512: a subnormal result is rounded once, by the last multiply */
+    lk_vd two_k512 = lk_from_bits((lk_bits(t) + (1023 + 512)) << 52);
+    return (e * two_k512) * 0x1p-512;
 }
 
 /* exp(d) to ~1e-10 relative, for float32 results computed in double; d in [-200, 0] or NaN. */
@@ -96,8 +99,8 @@ LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
 #if LK_IS_F64
     lk_vd dl, dh = lk_two_sum(x, -m, &dl);
     lk_vm near = LK_MASK(dh > LK_EXP_FLOOR);       /* false for -inf (and NaN) */
-    return LK_FN(exp_dd)(lk_select(near, dh, lk_splat(LK_EXP_FLOOR)),
-                         lk_select(near, dl, lk_splat(0.0)));
+    return LK_FN(exp_dd)(LK_MAXD(lk_splat(LK_EXP_FLOOR), dh),
+                         lk_from_bits(lk_bits(dl) & near));
 #else
     return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
 #endif
@@ -122,28 +125,6 @@ LK_INLINE LK_TARGET lk_vd LK_FN(max_nan)(lk_vd m, lk_vd v)
     return lk_select(LK_MASK(v > m) | LK_MASK(v != v), v, m);
 }
 
-/* Largest element and whether any is NaN. */
-LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
-{
-    lk_vd m0 = lk_splat(-INFINITY), m1 = m0;
-    ptrdiff_t i = 0;
-    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {          /* two chains: latency-bound otherwise */
-        m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, LK_W, 0.0));
-        m1 = LK_FN(max_nan)(m1, LK_FN(load)(x + i + LK_W, LK_W, 0.0));
-    }
-    for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
-    m0 = LK_FN(max_nan)(m0, m1);
-    double best = -INFINITY;
-    int nan = 0;
-    for (int j = 0; j < LK_W; j++) {
-        double v = lk_lane(m0, j);
-        nan |= (v != v);
-        best = v > best ? v : best;
-    }
-    *max_out = best;
-    *has_nan = nan;
-}
-
 /* Adds one vector of exps to the per-lane sums of the terms below the max and counts the
  * terms equal to it. For double the lane sums are compensated (TwoSum: hi + lo carries the
  * sum to ~2^-100 relative), so a confident row's tiny rest keeps every bit that log1p needs;
@@ -162,28 +143,213 @@ LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi,
 #endif
 }
 
+#if !LK_IS_F64
+/* ---- float32 data: the row passes in LK_WF float lanes ---- */
+
+/* exp(dh + dl) in float lanes, dh in [LK_EXPF_FLOOR, 0] or NaN, |dl| <= ulp(dh) / 2.
+ * Cody-Waite reduction with a 2-part ln 2 (r_hi exact by Sterbenz), degree-6 polynomial fitted
+ * for relative error on |r| <= ln2/2 (2^-28), the r_lo and 1 + u steps last so that only their
+ * roundings remain (~0.75 ulp worst). The 2^k scaling is biased by 2^64 so that a subnormal
+ * result is rounded once, by the last multiply. */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(expf_dd)(lk_vf8 dh, lk_vf8 dl)
+{
+    lk_vf8 t = LK_FMAF(dh, lk_splatf(LK_LOG2EF), lk_splatf(LK_SHIFTERF));  /* k in low bits */
+    lk_vf8 k = t - LK_SHIFTERF;
+    lk_vf8 r_hi = LK_FMAF(k, lk_splatf(-LK_LN2_HIF), dh);
+    lk_vf8 r_lo = LK_FMAF(k, lk_splatf(-LK_LN2_LOF), dl);
+    lk_vf8 r = r_hi + r_lo;
+    lk_vf8 r2 = r * r;                                /* Estrin: a shorter dependency chain */
+    lk_vf8 q01 = LK_FMAF(r, lk_splatf(0x1.55548ep-3f), lk_splatf(0x1.fffff8p-2f));
+    lk_vf8 q23 = LK_FMAF(r, lk_splatf(0x1.123b8ep-7f), lk_splatf(0x1.555b56p-5f));
+    lk_vf8 q = LK_FMAF(r2, LK_FMAF(r2, lk_splatf(0x1.687d90p-10f), q23), q01);
+    lk_vf8 e = 1.0f + (r_hi + LK_FMAF(r2, q, r_lo));
+    lk_vf8 two_k64 = lk_from_bitsf((lk_bitsf(t) + (127 + 64)) << 23);     /* 2^(k + 64) */
+    return (e * two_k64) * 0x1p-64f;
+}
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
+{
+    return lk_selectf(LK_MASKF(v > m) | LK_MASKF(v != v), v, m);
+}
+
+LK_TARGET void LK_FN(row_max)(const float *x, ptrdiff_t n, double *max_out, int *has_nan)
+{
+    lk_vf8 m0 = lk_splatf(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    ptrdiff_t i = 0;
+    for (; i + 4 * LK_WF <= n; i += 4 * LK_WF) {     /* four chains: latency-bound otherwise */
+        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, LK_WF, 0.0f));
+        m1 = LK_FN(max_nanf)(m1, lk_loadf(x + i + LK_WF, LK_WF, 0.0f));
+        m2 = LK_FN(max_nanf)(m2, lk_loadf(x + i + 2 * LK_WF, LK_WF, 0.0f));
+        m3 = LK_FN(max_nanf)(m3, lk_loadf(x + i + 3 * LK_WF, LK_WF, 0.0f));
+    }
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, w, -INFINITY));
+    }
+    m0 = LK_FN(max_nanf)(LK_FN(max_nanf)(m0, m1), LK_FN(max_nanf)(m2, m3));
+    double best = -INFINITY;
+    int nan = 0;
+    for (int j = 0; j < LK_WF; j++) {
+        double v = lk_lanef(m0, j);
+        nan |= (v != v);
+        best = v > best ? v : best;
+    }
+    *max_out = best;
+    *has_nan = nan;
+}
+
+/* exp(x - m) of LK_WF floats, with x - m split exactly (TwoSum); -inf and huge spreads give 0 */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
+{
+    lk_vf8 dl, dh = lk_two_sumf(x, -m, &dl);
+    lk_vmf near = LK_MASKF(dh > LK_EXPF_FLOOR);     /* false for -inf (and NaN) */
+    return LK_FN(expf_dd)(LK_MAXF(lk_splatf(LK_EXPF_FLOOR), dh),
+                          lk_selectf(near, dl, lk_splatf(0.0f)));
+}
+
+/* One vector of exps into the double sum of the terms below the max, and the count of the
+ * terms equal to it. A plain double sum of float terms is ~1e-12 relative, far below float's
+ * half ulp; one add per vector on the loop-carried chain keeps it off the critical path. */
+LK_INLINE LK_TARGET void LK_FN(accumulatef)(lk_vf8 x, lk_vf8 m, lk_vf8 e, lk_vd *sum,
+                                            lk_vmf *top)
+{
+    lk_vmf is_top = LK_MASKF(x == m);
+    lk_vd lo, hi;
+    LK_WIDEN_F8(lk_selectf(is_top, lk_splatf(0.0f), e), lo, hi);
+    *sum += lo + hi;
+    *top -= is_top;                                  /* masks are -1 */
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_step)(const float *x, float *out, ptrdiff_t w, lk_vf8 m,
+                                         lk_vd *sum, lk_vmf *top, const int store)
+{
+    lk_vf8 v = lk_loadf(x, w, -INFINITY);
+    lk_vf8 e = LK_FN(shifted_expf)(v, m);
+    if (store) lk_storef(out, e, w);
+    LK_FN(accumulatef)(v, m, e, sum, top);
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
+                                         lk_sum *acc, const int store)
+{
+    lk_vd sum = lk_splat(0.0);
+    lk_vmf top = LK_MASKF(lk_splatf(0.0f) != 0.0f);
+    lk_vf8 mv = lk_splatf((float)m);                 /* m is one of the floats: exact */
+    ptrdiff_t i = 0;
+    /* two vectors per trip: each exp is a ~60-cycle dependency chain, and the scheduler only
+     * overlaps enough of them when they are side by side; then the tail, padded */
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
+        LK_FN(exp_step)(x + i + LK_WF, store ? out + i + LK_WF : NULL, LK_WF, mv, &sum, &top,
+                        store);
+    }
+    for (; i + LK_WF <= n; i += LK_WF)
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
+    if (i < n) LK_FN(exp_step)(x + i, store ? out + i : NULL, n - i, mv, &sum, &top, store);
+    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(sum, j));
+    for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&top)[j];
+}
+
+/* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
+LK_INLINE LK_TARGET void LK_FN(scale_step)(float *out, ptrdiff_t w, double inv)
+{
+    lk_vf8 e = lk_loadf(out, w, 0.0f);
+#if LK_SCALE_IN_FLOAT
+    lk_storef(out, e * (float)inv, w);
+#else
+    lk_vd lo, hi;
+    LK_WIDEN_F8(e, lo, hi);
+    lk_storef(out, LK_NARROW_D(lo * inv, hi * inv), w);
+#endif
+}
+
+LK_TARGET void LK_FN(scale)(float *out, ptrdiff_t n, double inv_hi, double inv_lo)
+{
+    (void)inv_lo;
+    ptrdiff_t i = 0;
+    for (; i + LK_WF <= n; i += LK_WF) LK_FN(scale_step)(out + i, LK_WF, inv_hi);
+    if (i < n) LK_FN(scale_step)(out + i, n - i, inv_hi);
+}
+
+#else /* LK_IS_F64 */
+
+/* Largest element and whether any is NaN. */
+LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
+{
+    lk_vd m0 = lk_splat(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    ptrdiff_t i = 0;
+    for (; i + 4 * LK_W <= n; i += 4 * LK_W) {      /* four chains: latency-bound otherwise */
+        m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, LK_W, 0.0));
+        m1 = LK_FN(max_nan)(m1, LK_FN(load)(x + i + LK_W, LK_W, 0.0));
+        m2 = LK_FN(max_nan)(m2, LK_FN(load)(x + i + 2 * LK_W, LK_W, 0.0));
+        m3 = LK_FN(max_nan)(m3, LK_FN(load)(x + i + 3 * LK_W, LK_W, 0.0));
+    }
+    for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
+    m0 = LK_FN(max_nan)(LK_FN(max_nan)(m0, m1), LK_FN(max_nan)(m2, m3));
+    double best = -INFINITY;
+    int nan = 0;
+    for (int j = 0; j < LK_W; j++) {
+        double v = lk_lane(m0, j);
+        nan |= (v != v);
+        best = v > best ? v : best;
+    }
+    *max_out = best;
+    *has_nan = nan;
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                         lk_vd *hi, lk_vd *lo, lk_vd *top, const int store)
+{
+    lk_vd v = LK_FN(load)(x, w, -INFINITY);
+    lk_vd e = LK_FN(shifted_exp)(v, m);
+    if (store) LK_FN(store)(out, e, w);
+    LK_FN(accumulate)(v, m, e, hi, lo, top);
+}
+
 /*
  * The exp pass: out[i] = exp(x[i] - m) (when store), and the sum of the terms with x[i] != m
  * as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
- * log1p(sum of the others) without cancellation.
+ * log1p(sum of the others) without cancellation. Two vectors per trip with their own sums:
+ * each exp is a long dependency chain, and the scheduler overlaps them when side by side.
  */
 LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
                                lk_sum *acc, const int store)
 {
-    lk_vd hi = lk_splat(0.0), lo = lk_splat(0.0), top = lk_splat(0.0), mv = lk_splat(m);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd v = LK_FN(load)(x + i, w, -INFINITY);
-        lk_vd e = LK_FN(shifted_exp)(v, mv);
-        if (store) LK_FN(store)(out + i, e, w);
-        LK_FN(accumulate)(v, mv, e, &hi, &lo, &top);
+    lk_vd hi0 = lk_splat(0.0), lo0 = hi0, top0 = hi0, hi1 = hi0, lo1 = hi0, top1 = hi0;
+    lk_vd mv = lk_splat(m);
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_W, mv, &hi0, &lo0, &top0, store);
+        LK_FN(exp_step)(x + i + LK_W, store ? out + i + LK_W : NULL, LK_W, mv, &hi1, &lo1,
+                        &top1, store);
     }
+    for (; i < n; i += LK_W)
+        LK_FN(exp_step)(x + i, store ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0,
+                        store);
     for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(acc, lk_lane(hi, j));
-        lk_sum_add(acc, lk_lane(lo, j));
-        acc->top += lk_lane(top, j);
+        lk_sum_add(acc, lk_lane(hi0, j));
+        lk_sum_add(acc, lk_lane(hi1, j));
+        lk_sum_add(acc, lk_lane(lo0, j) + lk_lane(lo1, j));
+        acc->top += lk_lane(top0, j) + lk_lane(top1, j);
     }
 }
+
+/* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
+LK_INLINE LK_TARGET void LK_FN(scale_step)(LK_T *out, ptrdiff_t w, lk_vd inv_hi, lk_vd inv_lo)
+{
+    lk_vd e = LK_FN(load)(out, w, 0.0);
+    LK_FN(store)(out, LK_FMA(e, inv_hi, e * inv_lo), w);
+}
+
+LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo)
+{
+    lk_vd a = lk_splat(inv_hi), b = lk_splat(inv_lo);
+    ptrdiff_t i = 0;
+    for (; i + LK_W <= n; i += LK_W) LK_FN(scale_step)(out + i, LK_W, a, b);
+    if (i < n) LK_FN(scale_step)(out + i, n - i, a, b);
+}
+
+#endif /* LK_IS_F64 */
 
 LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
 {
@@ -195,23 +361,18 @@ LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
     LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
 }
 
-/* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
-LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo)
+LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                               lk_vd L)
 {
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd e = LK_FN(load)(out + i, w, 0.0);
-        LK_FN(store)(out + i, LK_FMA(e, lk_splat(inv_hi), e * inv_lo), w);
-    }
+    LK_FN(store)(out, LK_FN(shifted_log)(LK_FN(load)(x, w, 0.0), m, L), w);
 }
 
 LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double L)
 {
     lk_vd mv = lk_splat(m), Lv = lk_splat(L);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        LK_FN(store)(out + i, LK_FN(shifted_log)(LK_FN(load)(x + i, w, 0.0), mv, Lv), w);
-    }
+    ptrdiff_t i = 0;
+    for (; i + LK_W <= n; i += LK_W) LK_FN(shift_log_step)(x + i, out + i, LK_W, mv, Lv);
+    if (i < n) LK_FN(shift_log_step)(x + i, out + i, n - i, mv, Lv);
 }
 
 /* ---- reductions over a non-last axis: one row of a (n, inner) block at a time, per-column
@@ -281,6 +442,76 @@ LK_TARGET void LK_FN(col_shift_log)(const LK_T *row, LK_T *out, ptrdiff_t inner,
 
 /* ---- the sigmoid family, elementwise; z = exp(-|x|) in (0, 1] keeps every form finite ---- */
 
+#if !LK_IS_F64
+/* float32: z in float lanes, the rest corrected or in double so that z's error (< 0.8 ulp) and
+ * one final rounding are all that remain */
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_neg_absf)(lk_vf8 x)
+{
+    lk_vf8 a = lk_selectf(LK_MASKF(x < 0.0f), x, -x);   /* -|x|; NaN stays NaN */
+    a = LK_MAXF(lk_splatf(LK_EXPF_FLOOR), a);
+    return LK_FN(expf_dd)(a, lk_splatf(0.0f));
+}
+
+/* sigma(x) = num / (1 + z), num = 1 (x >= 0) or z (x < 0). 1 + z = den + den_lo exactly
+ * (Fast2Sum), and one Newton step with an exact residual (FMA) turns the float quotient into
+ * num / (den + den_lo) rounded about once; 1/den is at hand as q or 1 - q. */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff_t w)
+{
+    lk_vf8 v = lk_loadf(x, w, 0.0f);
+    lk_vf8 z = LK_FN(exp_neg_absf)(v);
+    lk_vmf neg = LK_MASKF(v < 0.0f);
+    lk_vf8 num = lk_selectf(neg, z, lk_splatf(1.0f));
+    lk_vf8 den = 1.0f + z;
+    lk_vf8 den_lo = z - (den - 1.0f);
+    lk_vf8 q = num / den;
+    lk_vf8 residual = LK_FMAF_EXACT(-q, den, num) - q * den_lo;
+    lk_vf8 inv_den = lk_selectf(neg, 1.0f - q, q);
+    lk_storef(out, LK_FMAF(residual, inv_den, q), w);
+}
+
+/* z / (1 + z)^2 in double (1 + z and the square exact to 2^-53), rounded to float once */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const float *x, float *out, ptrdiff_t w)
+{
+    lk_vd lo, hi;
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
+    lk_vd s_lo = 1.0 + lo, s_hi = 1.0 + hi;
+    lk_storef(out, LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi)), w);
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_neg_abs_step)(const float *x, double *out, ptrdiff_t w)
+{
+    lk_vd lo, hi;
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
+    lk_store_d(out, lo, w < LK_W ? w : LK_W);
+    if (w > LK_W) lk_store_d(out + LK_W, hi, w - LK_W);
+}
+
+/* one elementwise loop over float lanes: whole vectors, then the tail (padded) */
+#define LK_ELEMENTWISE_F32(STEP, x, out, n)                                                   \
+    do {                                                                                      \
+        ptrdiff_t i_ = 0;                                                                     \
+        for (; i_ + LK_WF <= (n); i_ += LK_WF) STEP((x) + i_, (out) + i_, LK_WF);             \
+        if (i_ < (n)) STEP((x) + i_, (out) + i_, (n) - i_);                                   \
+    } while (0)
+
+LK_TARGET void LK_FN(sigmoid)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(sigmoid_step), x, out, n);
+}
+
+LK_TARGET void LK_FN(sigmoid_derivative)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(sigmoid_derivative_step), x, out, n);
+}
+
+LK_TARGET void LK_FN(exp_neg_abs_array)(const float *x, double *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE_F32(LK_FN(exp_neg_abs_step), x, out, n);
+}
+
+#else /* LK_IS_F64 */
+
 LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
 {
     lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
@@ -331,3 +562,5 @@ LK_TARGET void LK_FN(exp_neg_abs_array)(const LK_T *x, double *out, ptrdiff_t n)
         lk_store_d(out + i, LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0)), w);
     }
 }
+
+#endif /* LK_IS_F64 */

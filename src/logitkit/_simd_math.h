@@ -33,6 +33,11 @@ typedef __typeof__((lk_vd){0} < (lk_vd){0}) lk_vm; /* lane masks: all ones or al
 #define LK_MASK(cmp) (cmp)
 #define LK_F2D(v) __builtin_convertvector((v), lk_vd)
 #define LK_D2F(v) __builtin_convertvector((v), lk_vf)
+/* lk_vf8: LK_WF floats, the lanes float32 data is computed in (one AVX2 register). */
+#define LK_WF 8
+typedef float lk_vf8 __attribute__((vector_size(32)));
+typedef __typeof__((lk_vf8){0} < (lk_vf8){0}) lk_vmf; /* int32 lane masks */
+#define LK_MASKF(cmp) (cmp)
 #else
 #define LK_W 1
 typedef double lk_vd;
@@ -41,6 +46,10 @@ typedef int64_t lk_vm;
 #define LK_MASK(cmp) (-(int64_t)(cmp))
 #define LK_F2D(v) ((double)(v))
 #define LK_D2F(v) ((float)(v))
+#define LK_WF 1
+typedef float lk_vf8;
+typedef int32_t lk_vmf;
+#define LK_MASKF(cmp) (-(int32_t)(cmp))
 #endif
 
 #define LK_SHIFTER 0x1.8p52            /* adding it rounds a double to an integer in its low bits */
@@ -96,5 +105,95 @@ LK_INLINE void lk_store_d(double *p, lk_vd v, ptrdiff_t w)
 }
 
 LK_INLINE ptrdiff_t lk_width(ptrdiff_t n, ptrdiff_t i) { return n - i < LK_W ? n - i : LK_W; }
+
+/* ---- float lanes (lk_vf8) ---- */
+
+#define LK_SHIFTERF 0x1.8p23f          /* adding it rounds a float to an integer in its low bits */
+#define LK_LOG2EF 0x1.715476p0f
+#define LK_LN2_HIF 0x1.62e4p-1f        /* 15 significant bits: k * LN2_HIF is exact for |k| < 2^9 */
+#define LK_LN2_LOF 0x1.7f7d1cp-20f
+#define LK_EXPF_FLOOR (-104.0f)        /* exp of anything below rounds to 0 in float */
+
+/* softmax's float32 scale pass: a float multiply by the float reciprocal (1), or in double (0) */
+#ifndef LK_SCALE_IN_FLOAT
+#define LK_SCALE_IN_FLOAT 1
+#endif
+
+LK_INLINE lk_vf8 lk_splatf(float c) { lk_vf8 v; for (int j = 0; j < LK_WF; j++) ((float *)&v)[j] = c; return v; }
+LK_INLINE lk_vmf lk_bitsf(lk_vf8 x) { lk_vmf u; memcpy(&u, &x, sizeof u); return u; }
+LK_INLINE lk_vf8 lk_from_bitsf(lk_vmf u) { lk_vf8 x; memcpy(&x, &u, sizeof x); return x; }
+LK_INLINE lk_vf8 lk_selectf(lk_vmf mask, lk_vf8 a, lk_vf8 b)
+{
+    return lk_from_bitsf((lk_bitsf(a) & mask) | (lk_bitsf(b) & ~mask));
+}
+LK_INLINE float lk_lanef(lk_vf8 v, int j) { return ((const float *)&v)[j]; }
+
+/* 2^j for integral j in [-126, 127], built from the bit pattern */
+LK_INLINE lk_vf8 lk_pow2if(lk_vf8 j)
+{
+    return lk_from_bitsf((lk_bitsf(j + LK_SHIFTERF) + 127) << 23);
+}
+
+LK_INLINE lk_vf8 lk_two_sumf(lk_vf8 a, lk_vf8 b, lk_vf8 *err)
+{
+    lk_vf8 s = a + b;
+    lk_vf8 bv = s - a;
+    *err = (a - (s - bv)) + (b - bv);
+    return s;
+}
+
+/* The two halves of a float vector as double vectors (exact); the upper half is 0 for 1 lane. */
+LK_INLINE void lk_f8_to_d(lk_vf8 v, lk_vd *lo, lk_vd *hi)
+{
+#if LK_WF == 2 * LK_W
+    lk_vf h[2];
+    memcpy(h, &v, sizeof h);
+    *lo = LK_F2D(h[0]);
+    *hi = LK_F2D(h[1]);
+#else
+    *lo = (lk_vd)v;
+    *hi = (lk_vd)0.0;
+#endif
+}
+
+/* Two double vectors rounded (once) to one float vector. */
+LK_INLINE lk_vf8 lk_d_to_f8(lk_vd lo, lk_vd hi)
+{
+#if LK_WF == 2 * LK_W
+    lk_vf h[2] = {LK_D2F(lo), LK_D2F(hi)};
+    lk_vf8 v;
+    memcpy(&v, h, sizeof v);
+    return v;
+#else
+    (void)hi;
+    return (lk_vf8)lo;
+#endif
+}
+
+/* a * b + c rounded once, without an FMA instruction: a float product is exact in double; used
+ * where an exact residual matters (the baseline path). */
+LK_INLINE lk_vf8 lk_fmaf_via_double(lk_vf8 a, lk_vf8 b, lk_vf8 c)
+{
+    lk_vd a0, a1, b0, b1, c0, c1;
+    lk_f8_to_d(a, &a0, &a1);
+    lk_f8_to_d(b, &b0, &b1);
+    lk_f8_to_d(c, &c0, &c1);
+    return lk_d_to_f8(a0 * b0 + c0, a1 * b1 + c1);
+}
+
+/* w <= LK_WF floats; missing lanes read as pad */
+LK_INLINE lk_vf8 lk_loadf(const float *p, ptrdiff_t w, float pad)
+{
+    lk_vf8 v = lk_splatf(pad);
+    if (w == LK_WF) memcpy(&v, p, sizeof v);
+    else for (ptrdiff_t j = 0; j < w; j++) ((float *)&v)[j] = p[j];
+    return v;
+}
+
+LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
+{
+    if (w == LK_WF) memcpy(p, &v, sizeof v);
+    else for (ptrdiff_t j = 0; j < w; j++) p[j] = lk_lanef(v, j);
+}
 
 #endif
