@@ -31,7 +31,16 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
         depends=glob.glob("src/logitkit/_simd*.h"),  # rebuild when a SIMD header changes
-    )
+    ),
+    Extension(
+        "logitkit._losses",
+        sources=["src/logitkit/_losses.pyx", "src/logitkit/_losses_simd.c",
+                 "src/logitkit/_simd.c"],
+        include_dirs=["src/logitkit", numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        extra_compile_args=compile_args,
+        depends=glob.glob("src/logitkit/_simd*.h") + glob.glob("src/logitkit/_losses_simd*.h"),
+    ),
 ]
 
 directives = {
