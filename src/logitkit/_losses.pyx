@@ -290,8 +290,11 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
         nll = INFINITY
     else:
         two_sum(m, -xt, &dh, &dl)       # m - x_t exactly
-        two_sum(dh, L_hi, &a, &e)
-        nll = a + (e + (dl + L_lo))
+        if dh == INFINITY:              # overflow (m and -x_t near the dtype's max)
+            nll = INFINITY
+        else:
+            two_sum(dh, L_hi, &a, &e)
+            nll = a + (e + (dl + L_lo))
     if eps == 0.0:
         loss = wy * nll
     else:

@@ -332,8 +332,9 @@ def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, ker
     order = kept + axes
     n = prod(g.shape[a] for a in axes)
     moved_shape = tuple(g.shape[a] for a in order)
-    g2 = np.ascontiguousarray(np.transpose(to_compute(g, calc), order)).reshape(-1, n)
-    y2 = np.ascontiguousarray(np.transpose(to_compute(y, calc), order)).reshape(-1, n)
+    rows = prod(g.shape[a] for a in kept)
+    g2 = np.ascontiguousarray(np.transpose(to_compute(g, calc), order)).reshape(rows, n)
+    y2 = np.ascontiguousarray(np.transpose(to_compute(y, calc), order)).reshape(rows, n)
     buf = np.empty(g2.shape, calc)
     kernel(g2, y2, buf)
     result = np.transpose(buf.reshape(moved_shape), np.argsort(order)).reshape(final_shape)

@@ -55,8 +55,13 @@ def _row_terms(xs: list[float]) -> tuple[float, list[float], float] | None:
 
 
 def _lse_minus(m: float, L: float, v: float) -> float:
-    """logsumexp - v = (m - v) + L, rounded once."""
-    return _INF if v == -_INF else math.fsum([m, -v, L])
+    """logsumexp - v = (m - v) + L, rounded once (+inf past the float range)."""
+    if v == -_INF:
+        return _INF
+    try:
+        return math.fsum([m, -v, L])
+    except OverflowError:
+        return _INF
 
 
 def _ce_row(xs, y, ts, w, eps, want_grad):
@@ -182,17 +187,27 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
 
 
 def _rows_of(grad_output, output, axis):
+    """Rows over `axis` (an int, a tuple of ints or None), the axes moved last."""
     g, y = np.asarray(grad_output), np.asarray(output)
     rt = _dtype(g, y)
-    gm, ym = np.moveaxis(g, axis, -1), np.moveaxis(y, axis, -1)
-    n = gm.shape[-1] if gm.ndim else 1
-    return (gm.reshape(-1, n).astype(np.float64).tolist(),
-            ym.reshape(-1, n).astype(np.float64).tolist(), gm.shape, rt)
+    if g.ndim == 0:
+        return [[float(g)]], [[float(y)]], None, rt
+    axes = tuple(range(g.ndim)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(sorted(a % g.ndim for a in axes))
+    order = tuple(a for a in range(g.ndim) if a not in axes) + axes
+    n = math.prod(g.shape[a] for a in axes)
+    rows = math.prod(g.shape) // n if n else math.prod(g.shape[a] for a in order[:-len(axes)])
+    gm, ym = np.transpose(g, order), np.transpose(y, order)
+    return (gm.reshape(rows, n).astype(np.float64).tolist(),
+            ym.reshape(rows, n).astype(np.float64).tolist(), (gm.shape, order, g.shape), rt)
 
 
-def _finish_rows(rows, moved_shape, axis, rt):
+def _finish_rows(rows, layout, axis, rt):
+    if layout is None:
+        return np.float64(rows[0][0]).astype(rt)[()]
+    moved_shape, order, shape = layout
     out = np.array(rows, dtype=np.float64).reshape(moved_shape)
-    return np.moveaxis(out, -1, axis).astype(rt) if out.ndim else out.astype(rt)[()]
+    return np.transpose(out, np.argsort(order)).astype(rt)
 
 
 def softmax_backward(grad_output, output, axis=-1, *, out=None):
