@@ -31,8 +31,18 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
-        depends=glob.glob("src/logitkit/_*.h"),  # rebuild when a SIMD header changes
-    )
+        depends=glob.glob("src/logitkit/_*.h"),  # rebuild when a C header changes
+    ),
+    Extension(
+        "logitkit._losses",
+        sources=["src/logitkit/_losses.pyx", "src/logitkit/_losses_simd.c",
+                 "src/logitkit/_simd.c"],
+        include_dirs=["src/logitkit", numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        extra_compile_args=compile_args,
+        extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
+        depends=glob.glob("src/logitkit/_*.h"),
+    ),
 ]
 
 directives = {

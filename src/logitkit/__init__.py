@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import os as _os
 
-from logitkit import _kernels, reference, testing
+from logitkit import _kernels, _losses, reference, testing
 from logitkit._core import (log_sigmoid, log_softmax, logsumexp, sigmoid, sigmoid_derivative,
                             softmax, softplus)
+from logitkit._losses_api import (binary_cross_entropy_with_logits, cross_entropy,
+                                  log_softmax_backward, sigmoid_backward, softmax_backward)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
-    "softplus", "simd_path", "simd_paths", "set_num_threads", "get_num_threads", "reference", "testing", "__version__",
+    "softplus", "cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
+    "log_softmax_backward", "sigmoid_backward", "simd_path", "simd_paths", "set_num_threads",
+    "get_num_threads", "reference", "testing", "__version__",
 ]
 
 
@@ -66,7 +70,7 @@ def _default_num_threads() -> int:
 
 
 # Every compiled module with SIMD kernels keeps its own dispatch table; they all follow one choice.
-_SIMD_MODULES = (_kernels,)
+_SIMD_MODULES = (_kernels, _losses)
 
 
 def _set_simd_path(name: str) -> None:

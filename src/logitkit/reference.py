@@ -451,3 +451,12 @@ def softplus(x, *, out=None, dtype=None):
     """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x).
     softplus(+inf) = +inf, softplus(-inf) = 0."""
     return _elementwise(_softplus1, x, out, dtype)
+
+
+# Losses and vector-Jacobian products (issue 4): their twins live in _reference_losses.py.
+from logitkit._reference_losses import (binary_cross_entropy_with_logits,  # noqa: E402
+                                        cross_entropy, log_softmax_backward, sigmoid_backward,
+                                        softmax_backward)
+
+__all__ += ["cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
+            "log_softmax_backward", "sigmoid_backward"]

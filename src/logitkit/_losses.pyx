@@ -1,0 +1,537 @@
+# Design:
+# - Losses and vector-Jacobian products from logits (issue 4). The Python layer (_losses_api.py)
+#   validates, moves the class axis last and hands every call to one function here as a 2-d
+#   (rows, n) view whose rows are contiguous (row stride arbitrary). Targets arrive as a
+#   contiguous intp vector (class indices) or a (rows, n) array like the logits (probabilities).
+# - cross_entropy reads each row twice while it is cache-hot (max, then exp-sum) and allocates
+#   nothing the size of the logits: per row it keeps the max m, the count of terms equal to it
+#   (`top`) and the sum of the others (`rest`), so that loss = (m - x_target) + log(top + rest)
+#   with log1p(rest) when the target is the unique max: a confident row's loss of 1e-18 keeps
+#   every digit (the naive log(softmax) gives 0). With return_grad the exps are stored into the
+#   gradient row in that same pass and scaled in place: no extra pass over the logits.
+# - Loops over contiguous memory are C (_losses_simd_body.h, one variant per instruction set,
+#   function table lkl_f32 / lkl_f64) or the shared tables of _simd.h (lk_f32 / lk_f64); both
+#   follow select_simd_path(). float32 data is computed and accumulated in double.
+# - Class indices are checked in a first pass over the targets, before any logit is read: an
+#   out-of-range index raises, it is never used as an offset.
+# - The per-row helpers (two_sum, log_of_sum, reciprocal) mirror _kernels.pyx's, which exports
+#   no .pxd; they are a dozen lines and must stay in step with it.
+# Directives (boundscheck, wraparound, cdivision) are set once in setup.py.
+
+cimport cython
+from cython cimport floating
+from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log1p
+
+from logitkit._simd cimport (LK_ISA_COUNT, lk_active_isa, lk_f32, lk_f64, lk_isa_name,
+                             lk_isa_supported, lk_select_isa, lk_sum)
+
+cdef extern from "_losses_simd.h" nogil:
+    ctypedef struct lkl_table_f32:
+        void (*ce_sums)(const float *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
+        double (*dot)(const float *a, const float *b, Py_ssize_t n, double *lo) noexcept nogil
+        double (*total)(const float *a, Py_ssize_t n, double *lo) noexcept nogil
+        void (*softmax_bwd)(const float *g, const float *y, float *out, Py_ssize_t n,
+                            double s_hi, double s_lo) noexcept nogil
+        void (*log_softmax_bwd)(const float *g, const float *y, float *out, Py_ssize_t n,
+                                double s_hi, double s_lo) noexcept nogil
+        void (*sigmoid_bwd)(const float *g, const float *y, float *out, Py_ssize_t n) noexcept nogil
+        void (*ce_small)(const float *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
+                         double *m, double *top, double *rest, double *L) noexcept nogil
+
+    ctypedef struct lkl_table_f64:
+        void (*ce_sums)(const double *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
+        double (*dot)(const double *a, const double *b, Py_ssize_t n, double *lo) noexcept nogil
+        double (*total)(const double *a, Py_ssize_t n, double *lo) noexcept nogil
+        void (*softmax_bwd)(const double *g, const double *y, double *out, Py_ssize_t n,
+                            double s_hi, double s_lo) noexcept nogil
+        void (*log_softmax_bwd)(const double *g, const double *y, double *out, Py_ssize_t n,
+                                double s_hi, double s_lo) noexcept nogil
+        void (*sigmoid_bwd)(const double *g, const double *y, double *out, Py_ssize_t n) noexcept nogil
+        void (*ce_small)(const double *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
+                         double *m, double *top, double *rest, double *L) noexcept nogil
+
+    lkl_table_f32 lkl_f32
+    lkl_table_f64 lkl_f64
+    int lkl_select_isa(int isa)
+    int LKL_SMALL_ROWS
+    int LKL_SMALL_N
+
+cdef enum:
+    MEAN = 0
+    SUM = 1
+    NONE = 2
+    SIGMOID_BLOCK = 256         # exp(-|x|) values buffered per call into the C table
+
+# ln 2 = LN2_HI + LN2_LO; LN2_HI has 20 trailing zero bits, so k * LN2_HI is exact (fdlibm's)
+cdef double LN2_HI = 6.93147180369123816490e-01
+cdef double LN2_LO = 1.90821492927058770002e-10
+
+
+# ---------------------------------------------------------------- instruction-set dispatch
+
+def simd_paths():
+    """Names of the code paths this build can run on this CPU, slowest first."""
+    return [lk_isa_name(i).decode() for i in range(LK_ISA_COUNT) if lk_isa_supported(i)]
+
+
+def simd_path():
+    """Name of the active code path."""
+    return lk_isa_name(lk_active_isa()).decode()
+
+
+def select_simd_path(str name):
+    """Switch this module's kernels (its copy of the shared tables and its own) to `name`."""
+    for i in range(LK_ISA_COUNT):
+        if lk_isa_name(i).decode() == name:
+            if lk_select_isa(i) != 0 or lkl_select_isa(i) != 0:
+                raise ValueError(f"SIMD path {name!r} is not supported on this CPU; "
+                                 f"available: {simd_paths()}")
+            return
+    raise ValueError(f"unknown SIMD path {name!r}; expected one of {simd_paths()}")
+
+
+# ---------------------------------------------------------------- per-row numerics
+
+cdef inline void two_sum(double a, double b, double *s, double *err) noexcept nogil:
+    s[0] = a + b
+    cdef double bv = s[0] - a
+    err[0] = (a - (s[0] - bv)) + (b - bv)
+
+
+cdef inline void reciprocal(double top, double hi, double lo, double *inv_hi,
+                            double *inv_lo) noexcept nogil:
+    """1 / (top + hi + lo) as inv_hi + inv_lo, good to ~2^-100."""
+    cdef double s, e, s_hi, s_lo
+    two_sum(top, hi, &s, &e)
+    two_sum(s, e + lo, &s_hi, &s_lo)
+    inv_hi[0] = 1.0 / s_hi
+    inv_lo[0] = (-fma(inv_hi[0], s_hi, -1.0) - inv_hi[0] * s_lo) * inv_hi[0]
+
+
+cdef inline void log_of_sum(double top, double hi, double lo, double *L_hi,
+                            double *L_lo) noexcept nogil:
+    """log(top + hi + lo) as L_hi + L_lo; top >= 1 counts the terms equal to 1, hi + lo sums
+    the rest. A unique max with a small rest takes log1p of the rest (a confident row keeps its
+    tiny loss); otherwise total = 2^k (1 + u), 1 + u in [0.75, 1.5), log = k ln2 + log1p(u)."""
+    cdef double s, e, s_hi, s_lo, u, u_lo
+    cdef int k
+    if top == 1.0:
+        two_sum(hi, lo, &s_hi, &s_lo)
+        if s_hi < 0.5:
+            L_hi[0] = log1p(s_hi)
+            L_lo[0] = s_lo / (1.0 + s_hi)
+            return
+    two_sum(top, hi, &s, &e)
+    two_sum(s, e + lo, &s_hi, &s_lo)
+    u = frexp(s_hi, &k)
+    if u < 0.75:
+        u = 2.0 * u
+        k -= 1
+    u -= 1.0
+    u_lo = ldexp(s_lo, -k)
+    two_sum(k * LN2_HI, log1p(u), L_hi, &e)
+    L_lo[0] = e + (k * LN2_LO + u_lo / (1.0 + u))
+
+
+cdef inline void kahan_add(double *hi, double *lo, double v) noexcept nogil:
+    cdef double s, e
+    two_sum(hi[0], v, &s, &e)
+    hi[0] = s
+    lo[0] += e
+
+
+# ---------------------------------------------------------------- typed access to the C tables
+
+cdef inline void row_sums(const floating *x, Py_ssize_t n, floating *store, double *m,
+                          int *has_nan, lk_sum *acc) noexcept nogil:
+    """max of the row, and the exp-sum of x - max (split as top + hi + lo); with store, the
+    exps are written there too (the shared tables' exact exp) for a gradient."""
+    acc.hi = 0.0
+    acc.lo = 0.0
+    acc.top = 0.0
+    if store != NULL:
+        if floating is float:
+            lk_f32.row_max(x, n, m, has_nan)
+            if not has_nan[0] and m[0] - m[0] == 0.0:
+                lk_f32.exp_store(x, store, n, m[0], acc)
+        else:
+            lk_f64.row_max(x, n, m, has_nan)
+            if not has_nan[0] and m[0] - m[0] == 0.0:
+                lk_f64.exp_store(x, store, n, m[0], acc)
+    else:
+        if floating is float:
+            lkl_f32.ce_sums(x, n, m, has_nan, acc)
+        else:
+            lkl_f64.ce_sums(x, n, m, has_nan, acc)
+
+
+cdef inline void scale_row(floating *out, Py_ssize_t n, double a_hi, double a_lo) noexcept nogil:
+    if floating is float:
+        lk_f32.scale(out, n, a_hi, a_lo)
+    else:
+        lk_f64.scale(out, n, a_hi, a_lo)
+
+
+cdef inline void fill(floating *out, Py_ssize_t n, double value) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = <floating>value
+
+
+cdef inline void dd_mul(double a, double b_hi, double b_lo, double *p_hi, double *p_lo) noexcept nogil:
+    p_hi[0] = a * b_hi
+    p_lo[0] = fma(a, b_hi, -p_hi[0]) + a * b_lo
+
+
+cdef inline double scaled_exp(double v, double m, double c_hi, double c_lo) noexcept nogil:
+    """(c_hi + c_lo) * exp(v - m), v - m split exactly (soft targets' gradients: computed in
+    double and rounded once with the target term, so that T p - q loses no more than it must)."""
+    cdef double dh, dl, e
+    if v == -INFINITY:
+        return 0.0
+    two_sum(v, -m, &dh, &dl)
+    e = exp(dh) * (1.0 + dl)
+    return c_hi * e + c_lo * e
+
+
+# ---------------------------------------------------------------- cross-entropy, class indices
+
+cdef Py_ssize_t check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n,
+                              Py_ssize_t ignore_index, const double *w, double *denom) noexcept nogil:
+    """First bad row (an index outside [0, n) that is not ignore_index), or -1; denom is the
+    sum of the weights of the targets that are not ignored (their count without weights)."""
+    cdef Py_ssize_t r, y
+    cdef double hi = 0.0, lo = 0.0
+    for r in range(rows):
+        y = t[r]
+        if y == ignore_index:
+            continue
+        if y < 0 or y >= n:
+            return r
+        kahan_add(&hi, &lo, w[y] if w != NULL else 1.0)
+    denom[0] = hi + lo
+    return -1
+
+
+def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
+                        const double[::1] weight, floating[::1] loss, floating[:, ::1] grad,
+                        Py_ssize_t ignore_index, double eps, int reduction,
+                        double[::1] result):
+    """Cross-entropy of each row of x against a class index. loss[r] gets the per-row loss
+    (0 where ignored); result[0] the sum of the losses, result[1] the mean's denominator.
+    With grad (shape (rows, n); (0, 0) for none) the gradient of the reduced loss (of the sum
+    of the losses for reduction 'none'). Returns -1, or the first row whose index is bad."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, j, y
+    cdef Py_ssize_t item = <Py_ssize_t>sizeof(floating)
+    if target.shape[0] != rows or loss.shape[0] != rows or result.shape[0] < 2:
+        raise ValueError("internal error: shapes differ")
+    if n > 1 and rows > 0 and x.strides[1] != item:
+        raise ValueError("internal error: rows must be contiguous")
+    if weight.shape[0] != 0 and weight.shape[0] != n:
+        raise ValueError("internal error: weight has the wrong length")
+    cdef bint want_grad = grad.shape[0] != 0
+    if want_grad and (grad.shape[0] != rows or grad.shape[1] != n):
+        raise ValueError("internal error: grad has the wrong shape")
+    cdef const double *w = &weight[0] if weight.shape[0] != 0 else NULL
+    cdef const Py_ssize_t *t = &target[0] if rows > 0 else NULL
+    cdef floating *lp = &loss[0] if rows > 0 else NULL
+    cdef const char *xp = <const char *>&x[0, 0] if rows > 0 and n > 0 else NULL
+    cdef Py_ssize_t xs = x.strides[0]
+    cdef floating *gp = &grad[0, 0] if want_grad and rows > 0 and n > 0 else NULL
+    cdef double denom = 0.0, s, W = 0.0, tot_hi = 0.0, tot_lo = 0.0
+    cdef Py_ssize_t bad
+    with nogil:
+        bad = check_targets(t, rows, n, ignore_index, w, &denom)
+        if bad < 0:
+            s = 1.0 / denom if reduction == MEAN else 1.0
+            if eps != 0.0:
+                for j in range(n):
+                    W += w[j] if w != NULL else 1.0
+            if (not want_grad and eps == 0.0 and floating is float and n <= LKL_SMALL_N
+                    and x.strides[0] == n * item):
+                index_rows_small(<const float *>xp, t, w, <float *>lp, rows, n, ignore_index)
+            else:
+                for r in range(rows):
+                    y = t[r]
+                    lp[r] = <floating>index_row(
+                        <const floating *>(xp + r * xs), n, y, y == ignore_index, w, W, eps, s,
+                        gp + r * n if gp != NULL else NULL)
+            for r in range(rows):
+                kahan_add(&tot_hi, &tot_lo, lp[r])
+    if bad >= 0:
+        return bad
+    result[0] = tot_hi + tot_lo
+    result[1] = denom
+    return -1
+
+
+cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignored,
+                      const double *w, double W, double eps, double s,
+                      floating *g) noexcept nogil:
+    """The loss of one row against class y (and its gradient into g, scaled by s)."""
+    cdef double m, xt, dh, dl, a, e, nll, wy, L_hi, L_lo, rest_hi, rest_lo, inv_hi, inv_lo
+    cdef double c, c_hi, c_lo, A_hi = 0.0, A_lo = 0.0, T, loss, wj
+    cdef int has_nan
+    cdef lk_sum acc
+    cdef Py_ssize_t j
+    if ignored:
+        if g != NULL:
+            fill(g, n, 0.0)
+        return 0.0
+    row_sums(x, n, g if eps == 0.0 else NULL, &m, &has_nan, &acc)
+    if has_nan or m - m != 0.0:         # NaN, +inf, or all -inf: undefined
+        if g != NULL:
+            fill(g, n, NAN)
+        return NAN
+    wy = w[y] if w != NULL else 1.0
+    log_of_sum(acc.top, acc.hi, acc.lo, &L_hi, &L_lo)
+    xt = x[y]
+    if xt == -INFINITY:
+        nll = INFINITY
+    else:
+        two_sum(m, -xt, &dh, &dl)       # m - x_t exactly
+        if dh == INFINITY:              # overflow (m and -x_t near the dtype's max)
+            nll = INFINITY
+        else:
+            two_sum(dh, L_hi, &a, &e)
+            nll = a + (e + (dl + L_lo))
+    if eps == 0.0:
+        loss = wy * nll
+    else:
+        for j in range(n):              # sum of w_j (m - x_j) >= 0: no cancellation
+            wj = w[j] if w != NULL else 1.0
+            if wj != 0.0:
+                kahan_add(&A_hi, &A_lo, wj * (m - x[j]))
+        loss = (1.0 - eps) * wy * nll + (eps / n) * ((A_hi + A_lo) + W * L_hi + W * L_lo)
+    if g == NULL:
+        return loss
+    # gradient: s * (T p_j - q_j), q = (1 - eps) w_y e_y + (eps / n) w
+    reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
+    T = (1.0 - eps) * wy + (eps / n) * W if eps != 0.0 else wy
+    c = s * T
+    dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
+    if eps != 0.0:
+        c = s * (eps / n)
+        for j in range(n):
+            g[j] = <floating>(scaled_exp(x[j], m, c_hi, c_lo) - c * (w[j] if w != NULL else 1.0)
+                              - (s * (1.0 - eps) * wy if j == y else 0.0))
+        return loss
+    scale_row(g, n, c_hi, c_lo)
+    if xt == m and acc.top == 1.0:
+        # the unique max: p_y - 1 = -rest / total, without the cancellation of p_y - 1
+        two_sum(acc.hi, acc.lo, &rest_hi, &rest_lo)
+        g[y] = <floating>(-c * (rest_hi * inv_hi + (rest_lo * inv_hi + rest_hi * inv_lo)))
+    else:
+        g[y] = <floating>(<double>g[y] - c)         # p_y <= 1/2 here: no cancellation
+    return loss
+
+
+cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w, float *loss,
+                           Py_ssize_t rows, Py_ssize_t n, Py_ssize_t ignore_index) noexcept nogil:
+    """Short float32 rows (n <= LKL_SMALL_N, C-contiguous): the C kernel takes blocks of rows
+    at once (rows across vector lanes, logs vectorised); the finish per row is scalar."""
+    cdef double m[64]
+    cdef double top[64]
+    cdef double rest[64]
+    cdef double L[64]
+    cdef Py_ssize_t r0, b, i, y, nb
+    cdef double xt, dh, dl, a, e, nll
+    r0 = 0
+    while r0 < rows:
+        nb = min(<Py_ssize_t>LKL_SMALL_ROWS, rows - r0)
+        lkl_f32.ce_small(x + r0 * n, nb, n, n, m, top, rest, L)
+        for b in range(nb):
+            y = t[r0 + b]
+            if y == ignore_index:
+                loss[r0 + b] = 0.0
+                continue
+            if m[b] - m[b] != 0.0:      # NaN, +inf, all -inf
+                loss[r0 + b] = NAN
+                continue
+            xt = x[(r0 + b) * n + y]
+            if xt == -INFINITY:
+                loss[r0 + b] = INFINITY
+                continue
+            nll = (m[b] - xt) + L[b]      # both >= 0; m - xt exact for float data
+            loss[r0 + b] = <float>(nll * (w[y] if w != NULL else 1.0))
+        r0 += nb
+
+
+# ---------------------------------------------------------------- cross-entropy, probabilities
+
+def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
+                       const double[::1] weight, floating[::1] loss, floating[:, ::1] grad,
+                       double eps, double s, double[::1] result):
+    """Cross-entropy of each row of x against class probabilities (same shape): loss[r] =
+    sum_c q_c (logsumexp - x_c) with q = weight * ((1 - eps) target + eps / n). With grad,
+    s * (T softmax - q) per row, T = sum q. result[0] gets the sum of the losses."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef Py_ssize_t item = <Py_ssize_t>sizeof(floating)
+    if target.shape[0] != rows or target.shape[1] != n or loss.shape[0] != rows:
+        raise ValueError("internal error: shapes differ")
+    if n > 1 and rows > 0 and (x.strides[1] != item or target.strides[1] != item):
+        raise ValueError("internal error: rows must be contiguous")
+    cdef bint want_grad = grad.shape[0] != 0
+    if want_grad and (grad.shape[0] != rows or grad.shape[1] != n):
+        raise ValueError("internal error: grad has the wrong shape")
+    cdef const double *w = &weight[0] if weight.shape[0] != 0 else NULL
+    cdef double tot_hi = 0.0, tot_lo = 0.0
+    if rows == 0:
+        result[0] = 0.0
+        return
+    if n == 0:
+        for r in range(rows):
+            loss[r] = 0.0
+        result[0] = 0.0
+        return
+    cdef const char *xp = <const char *>&x[0, 0]
+    cdef const char *tp = <const char *>&target[0, 0]
+    cdef Py_ssize_t xs = x.strides[0], ts = target.strides[0]
+    cdef floating *gp = &grad[0, 0] if want_grad else NULL
+    with nogil:
+        for r in range(rows):
+            loss[r] = <floating>prob_row(<const floating *>(xp + r * xs),
+                                         <const floating *>(tp + r * ts), n, w, eps, s,
+                                         gp + r * n if gp != NULL else NULL)
+            kahan_add(&tot_hi, &tot_lo, loss[r])
+    result[0] = tot_hi + tot_lo
+
+
+cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const double *w,
+                     double eps, double s, floating *g) noexcept nogil:
+    cdef double m, L_hi, L_lo, inv_hi, inv_lo, q, c_hi, c_lo
+    cdef double A_hi = 0.0, A_lo = 0.0, T_hi = 0.0, T_lo = 0.0, T
+    cdef int has_nan
+    cdef lk_sum acc
+    cdef Py_ssize_t j
+    row_sums(x, n, NULL, &m, &has_nan, &acc)
+    if has_nan or m - m != 0.0:
+        if g != NULL:
+            fill(g, n, NAN)
+        return NAN
+    log_of_sum(acc.top, acc.hi, acc.lo, &L_hi, &L_lo)
+    for j in range(n):
+        q = (1.0 - eps) * t[j] + eps / n
+        if w != NULL:
+            q *= w[j]
+        kahan_add(&T_hi, &T_lo, q)
+        if q != 0.0:                    # 0 * log(0) = 0: a class with no mass takes no part
+            kahan_add(&A_hi, &A_lo, q * (m - x[j]))
+    T = T_hi + T_lo
+    if g != NULL:
+        reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
+        dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
+        for j in range(n):
+            q = (1.0 - eps) * t[j] + eps / n
+            if w != NULL:
+                q *= w[j]
+            g[j] = <floating>(scaled_exp(x[j], m, c_hi, c_lo) - s * q)
+    return (A_hi + A_lo) + (T * L_hi + T * L_lo)
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+
+def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[::1] w,
+                    const double[::1] pw, floating[::1] loss, floating[::1] grad, double s,
+                    double[::1] result):
+    """loss_i = w_i (pw_i t_i softplus(-x_i) + (1 - t_i) softplus(x_i)), both terms >= 0 for
+    t in [0, 1]: no cancellation, exact for |x| up to the dtype's max. grad_i = s w_i
+    ((1 - t_i) sigmoid(x_i) - pw_i t_i sigmoid(-x_i)). w / pw: length 0 (none) or len(x).
+    result[0] gets the sum of the losses."""
+    cdef Py_ssize_t n = x.shape[0], start, i, k
+    cdef bint want_grad = grad.shape[0] != 0
+    if t.shape[0] != n or loss.shape[0] != n or (want_grad and grad.shape[0] != n):
+        raise ValueError("internal error: shapes differ")
+    if (w.shape[0] != 0 and w.shape[0] != n) or (pw.shape[0] != 0 and pw.shape[0] != n):
+        raise ValueError("internal error: weights have the wrong length")
+    cdef double z[SIGMOID_BLOCK]
+    cdef double v, tv, wv, pv, lz, sp_pos, sp_neg, sig_pos, sig_neg, a, b, tot_hi = 0.0, tot_lo = 0.0
+    cdef bint has_w = w.shape[0] != 0, has_pw = pw.shape[0] != 0
+    if n == 0:
+        result[0] = 0.0
+        return
+    cdef const floating *xp = &x[0]
+    with nogil:
+        start = 0
+        while start < n:
+            k = min(<Py_ssize_t>SIGMOID_BLOCK, n - start)
+            if floating is float:
+                lk_f32.exp_neg_abs_array(xp + start, z, k)
+            else:
+                lk_f64.exp_neg_abs_array(xp + start, z, k)
+            for i in range(start, start + k):
+                v = x[i]
+                tv = t[i]
+                wv = w[i] if has_w else 1.0
+                pv = pw[i] if has_pw else 1.0
+                lz = log1p(z[i - start])
+                sp_pos = (v if v > 0 else 0.0) + lz       # softplus(x)
+                sp_neg = (-v if v < 0 else 0.0) + lz      # softplus(-x)
+                a = pv * tv
+                b = 1.0 - tv
+                # a coefficient of 0 takes no part (no 0 * inf at x = +-inf)
+                loss[i] = <floating>(wv * ((a * sp_neg if a != 0.0 else 0.0)
+                                           + (b * sp_pos if b != 0.0 else 0.0)))
+                if v != v:
+                    loss[i] = <floating>NAN
+                kahan_add(&tot_hi, &tot_lo, loss[i])
+                if want_grad:
+                    if v >= 0:
+                        sig_pos = 1.0 / (1.0 + z[i - start])
+                        sig_neg = z[i - start] / (1.0 + z[i - start])
+                    else:
+                        sig_pos = z[i - start] / (1.0 + z[i - start])
+                        sig_neg = 1.0 / (1.0 + z[i - start])
+                    grad[i] = <floating>(s * wv * (b * sig_pos - a * sig_neg))
+                    if v != v:
+                        grad[i] = <floating>NAN
+            start += k
+    result[0] = tot_hi + tot_lo
+
+
+# ---------------------------------------------------------------- vector-Jacobian products
+
+def softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
+                          floating[:, ::1] out):
+    """out = y * (g - sum(g * y)) per row; the dot product is double(-double)."""
+    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1], r
+    cdef double s_hi, s_lo
+    if rows == 0 or n == 0:
+        return
+    with nogil:
+        for r in range(rows):
+            if floating is float:
+                s_hi = lkl_f32.dot(&g[r, 0], &y[r, 0], n, &s_lo)
+                lkl_f32.softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+            else:
+                s_hi = lkl_f64.dot(&g[r, 0], &y[r, 0], n, &s_lo)
+                lkl_f64.softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+
+
+def log_softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
+                              floating[:, ::1] out):
+    """out = g - exp(y) * sum(g) per row."""
+    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1], r
+    cdef double s_hi, s_lo
+    if rows == 0 or n == 0:
+        return
+    with nogil:
+        for r in range(rows):
+            if floating is float:
+                s_hi = lkl_f32.total(&g[r, 0], n, &s_lo)
+                lkl_f32.log_softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+            else:
+                s_hi = lkl_f64.total(&g[r, 0], n, &s_lo)
+                lkl_f64.log_softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+
+
+def sigmoid_backward_flat(const floating[::1] g, const floating[::1] y, floating[::1] out):
+    """out = g * y * (1 - y)."""
+    cdef Py_ssize_t n = g.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            lkl_f32.sigmoid_bwd(&g[0], &y[0], &out[0], n)
+        else:
+            lkl_f64.sigmoid_bwd(&g[0], &y[0], &out[0], n)

@@ -1,0 +1,392 @@
+"""Losses and gradients from logits: validation and dispatch (kernels in _losses.pyx).
+
+Semantics are PyTorch's (`torch.nn.functional.cross_entropy`,
+`binary_cross_entropy_with_logits`, autograd) where SPEC.md is silent, and SPEC.md's for
+dtypes, `out=`, warnings and errors. The pure-Python twin of each function is in
+logitkit.reference (logitkit._reference_losses).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from logitkit import _losses
+from logitkit._validate import (as_array, check_out, compute_dtype, normalize_axes,
+                                result_dtype, to_compute)
+
+_REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
+_NO_WEIGHT = np.empty(0, np.float64)
+_INTP = np.dtype(np.intp)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_CE_INDEX_F32 = _losses.cross_entropy_index["float"]
+_CE_INDEX_F64 = _losses.cross_entropy_index["double"]
+_FINITE_MAX = {np.dtype(np.float16): 65504.0, _F32: 3.4028234663852886e38}
+
+
+# ---------------------------------------------------------------- shared checks
+
+def _reduction(reduction: Any, name: str) -> int:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _REDUCTIONS[reduction]
+
+
+def _real_array(x: Any, name: str, what: str) -> np.ndarray:
+    arr = as_array(x, name)
+    result_dtype(arr, None, name, what=what)           # TypeError for complex, object, ...
+    return arr
+
+
+def _weights(weight: Any, shape: tuple[int, ...], name: str, what: str) -> np.ndarray:
+    """`weight` as a C-contiguous float64 array broadcast to `shape`."""
+    w = _real_array(weight, name, what)
+    try:
+        w = np.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(f"{name}: {what} has shape {w.shape}, which does not broadcast to "
+                         f"{shape}") from None
+    with np.errstate(all="ignore"):
+        return np.ascontiguousarray(w, dtype=np.float64)
+
+
+def _rows(data: np.ndarray, axis: int) -> np.ndarray:
+    """data with `axis` moved last, as a (rows, n) array whose rows are contiguous (a view when
+    the layout allows, else one copy)."""
+    moved = data if axis == data.ndim - 1 else np.moveaxis(data, axis, -1)
+    rows2 = moved.reshape(prod(moved.shape[:-1]), moved.shape[-1])
+    n = rows2.shape[1]
+    if n > 1 and rows2.strides[1] != rows2.itemsize:
+        rows2 = np.ascontiguousarray(rows2)
+    return rows2
+
+
+def _grad_result(buf: np.ndarray, moved_shape: tuple[int, ...], axis: int,
+                 res_dtype: np.dtype) -> np.ndarray:
+    grad = np.moveaxis(buf.reshape(moved_shape), -1, axis)
+    if grad.dtype != res_dtype:
+        with np.errstate(all="ignore"):
+            grad = grad.astype(res_dtype)
+    return grad
+
+
+def _div(a: float, b: float) -> float:
+    """a / b in IEEE arithmetic (0 / 0 is NaN, as PyTorch's mean over nothing), no exception."""
+    a, b = float(a), float(b)
+    if b != 0.0:
+        return a / b
+    if a == 0.0 or a != a:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _scalar(value: float, dtype: np.dtype) -> Any:
+    """value as a NumPy scalar of dtype (rounded once; no overflow warning)."""
+    value = float(value)
+    if dtype == _F64 or not abs(value) > _FINITE_MAX[dtype]:
+        return dtype.type(value)
+    with np.errstate(all="ignore"):
+        return dtype.type(value)
+
+
+# ---------------------------------------------------------------- cross_entropy
+
+def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0,
+                  reduction: str = "mean", return_grad: bool = False) -> Any:
+    """Cross-entropy between the softmax of `logits` over `axis` and `target`.
+
+    `target` is either integer class indices (the shape of `logits` without `axis`) or class
+    probabilities (a floating array of `logits`' shape). As torch.nn.functional.cross_entropy:
+    per sample, loss = -w[y] * log_softmax(logits)[y] for an index y (0 where y ==
+    `ignore_index`), or -sum_c w[c] p[c] log_softmax(logits)[c] for probabilities p;
+    `label_smoothing` eps mixes the target with the uniform distribution ((1 - eps) target +
+    eps / C). `reduction`: "mean" (for indices the weighted mean sum(loss) / sum(w[y]) over
+    the targets not ignored; for probabilities the mean over samples), "sum" or "none" (the
+    per-sample losses, shaped like the indices).
+
+    Computed as (max - x[y]) + log(count_max + sum of the other exp(x - max)), with log1p
+    when the target is the unique max: <= 4 ULP per sample, including confident rows whose
+    loss is 1e-18. One streaming pass per row, no temporary the size of `logits`.
+
+    With `return_grad=True` returns (loss, grad), grad = d loss / d logits (for "none", the
+    gradient of the sum of the per-sample losses), written in the same pass over the logits.
+    Class weights and probabilities with zero mass at -inf logits contribute 0 (PyTorch gives
+    NaN there). Rows containing NaN or +inf, or of all -inf, give NaN.
+    """
+    name = "cross_entropy"
+    if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
+            and label_smoothing == 0.0 and logits.ndim == 2 and (axis == -1 or axis == 1)
+            and type(axis) is int and type(ignore_index) is int
+            and (logits.dtype == _F32 or logits.dtype == _F64) and logits.flags.c_contiguous
+            and target.dtype == _INTP and target.shape == logits.shape[:1]
+            and target.flags.c_contiguous and type(reduction) is str
+            and reduction in _REDUCTIONS and logits.size):
+        return _cross_entropy_fast(logits, target, ignore_index, _REDUCTIONS[reduction],
+                                   bool(return_grad))
+    red = _reduction(reduction, name)
+    arr = as_array(logits, name)
+    res_dtype = result_dtype(arr, None, name, what="logits")
+    calc = compute_dtype(res_dtype)
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: logits must have at least one dimension (the class axis), "
+                         f"got a 0-d array")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+    ax = normalize_axes(axis, arr.ndim, name)[0]
+    try:
+        eps = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: label_smoothing must be a number in [0, 1], "
+                        f"got {label_smoothing!r}") from None
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
+    try:
+        ignore = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}") from None
+
+    n = arr.shape[ax]
+    index_shape = arr.shape[:ax] + arr.shape[ax + 1:]
+    tgt = as_array(target, name)
+    kind = tgt.dtype.kind
+    if kind == "f":
+        if tgt.shape != arr.shape:
+            if tgt.shape == index_shape:
+                raise TypeError(
+                    f"{name}: target has floating dtype {tgt.dtype} and shape {tgt.shape}, the "
+                    f"shape of class indices; expected an integer array of class indices "
+                    f"(e.g. target.astype(int)) or class probabilities of the logits' shape "
+                    f"{arr.shape}")
+            raise ValueError(f"{name}: target (class probabilities) has shape {tgt.shape}; "
+                             f"expected the logits' shape {arr.shape}")
+        probs = True
+    elif kind in "iu":
+        if tgt.shape != index_shape:
+            raise ValueError(f"{name}: target (class indices) has shape {tgt.shape}; expected "
+                             f"{index_shape}, the logits' shape {arr.shape} without axis {ax}")
+        probs = False
+    else:
+        raise TypeError(f"{name}: unsupported target dtype {tgt.dtype}; expected integer "
+                        f"class indices or floating class probabilities")
+
+    w = _NO_WEIGHT
+    if weight is not None:
+        w = _real_array(weight, name, "weight")
+        if w.shape != (n,):
+            raise ValueError(f"{name}: weight has shape {w.shape}; expected ({n},), one weight "
+                             f"per class along axis {ax}")
+        with np.errstate(all="ignore"):
+            w = np.ascontiguousarray(w, dtype=np.float64)
+
+    x2 = _rows(to_compute(arr, calc), ax)
+    rows = x2.shape[0]
+    moved_shape = index_shape + (n,)
+    loss = np.empty(rows, calc)
+    grad = np.empty((rows, n), calc) if return_grad else np.empty((0, 0), calc)
+    result = np.zeros(2)
+    if probs:
+        t2 = _rows(to_compute(tgt, calc), ax)
+        scale = _div(1.0, rows) if red == 0 else 1.0
+        _losses.cross_entropy_prob(x2, t2, w, loss, grad, eps, scale, result)
+        denom = float(rows)
+    else:
+        t1 = np.ascontiguousarray(tgt, dtype=_INTP).reshape(-1)
+        if tgt.dtype.kind == "u" and tgt.dtype.itemsize >= _INTP.itemsize and t1.size:
+            t1 = np.where(tgt.reshape(-1) > np.iinfo(_INTP).max, -1 if ignore != -1 else -2, t1)
+        bad = _losses.cross_entropy_index(x2, t1, w, loss, grad, ignore, eps, red, result)
+        if bad >= 0:
+            where = np.unravel_index(bad, index_shape) if index_shape else ()
+            raise ValueError(f"{name}: target[{', '.join(map(str, where))}] = "
+                             f"{tgt.reshape(-1)[bad]} is not a class index; expected 0 <= "
+                             f"index < {n} (the size of axis {ax}) or ignore_index="
+                             f"{ignore}")
+        denom = float(result[1])
+
+    if red == 2:
+        value = loss.reshape(index_shape)
+        if value.dtype != res_dtype:
+            with np.errstate(all="ignore"):
+                value = value.astype(res_dtype)
+        value = value if value.ndim else value[()]
+    elif red == 1:
+        value = _scalar(result[0], res_dtype)
+    else:
+        value = _scalar(_div(result[0], denom), res_dtype)
+    if not return_grad:
+        return value
+    return value, _grad_result(grad, moved_shape, ax, res_dtype)
+
+
+def _cross_entropy_fast(x: np.ndarray, t: np.ndarray, ignore: int, red: int,
+                        return_grad: bool) -> Any:
+    """The common call (C-ordered float32/float64 (rows, classes), intp indices, no weight,
+    no smoothing) without the general bookkeeping: most of a small call's cost."""
+    rows, n = x.shape
+    loss = np.empty(rows, x.dtype)
+    grad = np.empty((rows, n) if return_grad else (0, 0), x.dtype)
+    result = np.zeros(2)
+    kernel = _CE_INDEX_F32 if x.dtype == _F32 else _CE_INDEX_F64
+    bad = kernel(x, t, _NO_WEIGHT, loss, grad, ignore, 0.0, red, result)
+    if bad >= 0:
+        raise ValueError(f"cross_entropy: target[{bad}] = {t[bad]} is not a class index; "
+                         f"expected 0 <= index < {n} (the size of axis 1) or "
+                         f"ignore_index={ignore}")
+    if red == 2:
+        value = loss
+    elif red == 1:
+        value = _scalar(result[0], x.dtype)
+    else:
+        value = _scalar(_div(result[0], result[1]), x.dtype)
+    return (value, grad) if return_grad else value
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = None,
+                                     pos_weight: Any = None, reduction: str = "mean",
+                                     return_grad: bool = False) -> Any:
+    """Binary cross-entropy between sigmoid(logits) and `target` (same shape), as
+    torch.nn.functional.binary_cross_entropy_with_logits:
+
+        loss = weight * (pos_weight * t * softplus(-x) + (1 - t) * softplus(x))
+
+    with softplus(v) = max(v, 0) + log1p(exp(-|v|)): no overflow and no cancellation, exact for
+    |logits| up to the dtype's max. `weight` and `pos_weight` broadcast to the logits' shape
+    (pos_weight usually has one entry per class, the last axis). `reduction`: "mean" (over all
+    elements), "sum" or "none". With `return_grad=True` returns (loss, grad), grad =
+    weight * ((1 - t) sigmoid(x) - pos_weight * t * sigmoid(-x)) (divided by the element
+    count for "mean").
+    """
+    name = "binary_cross_entropy_with_logits"
+    red = _reduction(reduction, name)
+    arr = as_array(logits, name)
+    res_dtype = result_dtype(arr, None, name, what="logits")
+    calc = compute_dtype(res_dtype)
+    tgt = _real_array(target, name, "target")
+    if tgt.shape != arr.shape:
+        raise ValueError(f"{name}: target has shape {tgt.shape}; expected the logits' shape "
+                         f"{arr.shape}")
+    w = _NO_WEIGHT if weight is None else _weights(weight, arr.shape, name, "weight").reshape(-1)
+    pw = (_NO_WEIGHT if pos_weight is None else
+          _weights(pos_weight, arr.shape, name, "pos_weight").reshape(-1))
+    x1 = np.ascontiguousarray(to_compute(arr, calc)).reshape(-1)
+    t1 = np.ascontiguousarray(to_compute(tgt, calc)).reshape(-1)
+    count = x1.shape[0]
+    loss = np.empty(count, calc)
+    grad = np.empty(count if return_grad else 0, calc)
+    result = np.zeros(1)
+    scale = _div(1.0, count) if red == 0 else 1.0
+    _losses.bce_with_logits(x1, t1, w, pw, loss, grad, scale, result)
+    if red == 2:
+        value = loss.reshape(arr.shape)
+        if value.dtype != res_dtype:
+            with np.errstate(all="ignore"):
+                value = value.astype(res_dtype)
+        value = value if value.ndim else value[()]
+    elif red == 1:
+        value = _scalar(result[0], res_dtype)
+    else:
+        value = _scalar(_div(result[0], count), res_dtype)
+    if not return_grad:
+        return value
+    g = grad.reshape(arr.shape)
+    if g.dtype != res_dtype:
+        with np.errstate(all="ignore"):
+            g = g.astype(res_dtype)
+    return value, g
+
+
+# ---------------------------------------------------------------- vector-Jacobian products
+
+def _pair(grad_output: Any, output: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    g = as_array(grad_output, name)
+    y = as_array(output, name)
+    dt_g = result_dtype(g, None, name, what="grad_output")
+    dt_y = result_dtype(y, None, name, what="output")
+    if g.shape != y.shape:
+        raise ValueError(f"{name}: grad_output has shape {g.shape} and output {y.shape}; "
+                         f"expected the same shape")
+    return g, y, np.result_type(dt_g, dt_y)
+
+
+def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel) -> Any:
+    g, y, res_dtype = _pair(grad_output, output, name)
+    calc = compute_dtype(res_dtype)
+    if out is not None:
+        check_out(out, g.shape, res_dtype, name)
+    if g.ndim == 0:
+        g, y = g.reshape(1), y.reshape(1)
+        axes: tuple[int, ...] = (0,)
+        final_shape: tuple[int, ...] = ()
+    else:
+        axes = normalize_axes(axis, g.ndim, name)
+        final_shape = g.shape
+    kept = tuple(a for a in range(g.ndim) if a not in axes)
+    order = kept + axes
+    n = prod(g.shape[a] for a in axes)
+    moved_shape = tuple(g.shape[a] for a in order)
+    rows = prod(g.shape[a] for a in kept)
+    g2 = np.ascontiguousarray(np.transpose(to_compute(g, calc), order)).reshape(rows, n)
+    y2 = np.ascontiguousarray(np.transpose(to_compute(y, calc), order)).reshape(rows, n)
+    buf = np.empty(g2.shape, calc)
+    kernel(g2, y2, buf)
+    result = np.transpose(buf.reshape(moved_shape), np.argsort(order)).reshape(final_shape)
+    return _done(result, out, res_dtype)
+
+
+def _done(result: np.ndarray, out: Any, res_dtype: np.dtype) -> Any:
+    if out is not None:
+        with np.errstate(all="ignore"):
+            np.copyto(out, result, casting="unsafe")
+        return out
+    if result.dtype != res_dtype:
+        with np.errstate(all="ignore"):
+            result = result.astype(res_dtype)
+    return result if result.ndim else result[()]
+
+
+def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
+                     out: np.ndarray | None = None) -> Any:
+    """The vector-Jacobian product of softmax: given output = softmax(x, axis) and
+    grad_output = dL/d output, returns dL/dx = output * (grad_output - sum(grad_output *
+    output, axis)), with the sum as a double-double (float32: in double)."""
+    return _vjp_rows(grad_output, output, axis, out, "softmax_backward",
+                     _losses.softmax_backward_rows)
+
+
+def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
+                         out: np.ndarray | None = None) -> Any:
+    """The vector-Jacobian product of log_softmax: given output = log_softmax(x, axis) and
+    grad_output, returns grad_output - exp(output) * sum(grad_output, axis)."""
+    return _vjp_rows(grad_output, output, axis, out, "log_softmax_backward",
+                     _losses.log_softmax_backward_rows)
+
+
+def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
+    """The vector-Jacobian product of sigmoid: given output = sigmoid(x) and grad_output,
+    returns grad_output * output * (1 - output) (elementwise, same shapes)."""
+    name = "sigmoid_backward"
+    if (out is None and type(grad_output) is np.ndarray and type(output) is np.ndarray
+            and grad_output.dtype == output.dtype and grad_output.shape == output.shape
+            and grad_output.dtype in (np.float32, np.float64) and grad_output.ndim
+            and grad_output.flags.c_contiguous and output.flags.c_contiguous):
+        result = np.empty_like(grad_output)
+        _losses.sigmoid_backward_flat(grad_output.reshape(-1), output.reshape(-1),
+                                      result.reshape(-1))
+        return result
+    g, y, res_dtype = _pair(grad_output, output, name)
+    calc = compute_dtype(res_dtype)
+    if out is not None:
+        check_out(out, g.shape, res_dtype, name)
+    g1 = np.ascontiguousarray(to_compute(g, calc)).reshape(-1)
+    y1 = np.ascontiguousarray(to_compute(y, calc)).reshape(-1)
+    buf = np.empty(g1.shape, calc)
+    _losses.sigmoid_backward_flat(g1, y1, buf)
+    return _done(buf.reshape(g.shape), out, res_dtype)

@@ -1,0 +1,104 @@
+/*
+ * Compiles the loops of _losses_simd_body.h once per (storage type, instruction set), exactly
+ * as _simd.c does for _simd_body.h (whose inline helpers, exp_dd / exp_lp / load / store, the
+ * loops here reuse: _simd_body.h is included by _losses_simd_body.h under this file's names).
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "_losses_simd.h"
+#include "_simd_math.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define LKL_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define LKL_HAVE_AVX2 0
+#endif
+
+#define LK_TARGET
+#define LK_FMA(a, b, c) ((a) * (b) + (c))
+#define LKL_FMAF(a, b, c) ((a) * (b) + (c))
+#define LKL_FUSED 0
+#define LK_T double
+#define LK_IS_F64 1
+#define LK_FN(name) lkl_sb_base_f64_##name
+#define LKL_FN(name) lkl_base_f64_##name
+#include "_losses_simd_body.h"
+#undef LK_T
+#undef LK_IS_F64
+#undef LK_FN
+#undef LKL_FN
+#define LK_T float
+#define LK_IS_F64 0
+#define LK_FN(name) lkl_sb_base_f32_##name
+#define LKL_FN(name) lkl_base_f32_##name
+#include "_losses_simd_body.h"
+#undef LK_T
+#undef LK_IS_F64
+#undef LK_FN
+#undef LKL_FN
+#undef LK_TARGET
+#undef LK_FMA
+#undef LKL_FMAF
+#undef LKL_FUSED
+
+#if LKL_HAVE_AVX2
+#define LK_TARGET __attribute__((target("avx2,fma")))
+#define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define LKL_FMAF(a, b, c) ((lkl_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define LKL_FUSED 1
+#define LK_T double
+#define LK_IS_F64 1
+#define LK_FN(name) lkl_sb_avx2_f64_##name
+#define LKL_FN(name) lkl_avx2_f64_##name
+#include "_losses_simd_body.h"
+#undef LK_T
+#undef LK_IS_F64
+#undef LK_FN
+#undef LKL_FN
+#define LK_T float
+#define LK_IS_F64 0
+#define LK_FN(name) lkl_sb_avx2_f32_##name
+#define LKL_FN(name) lkl_avx2_f32_##name
+#include "_losses_simd_body.h"
+#undef LK_T
+#undef LK_IS_F64
+#undef LK_FN
+#undef LKL_FN
+#undef LK_TARGET
+#undef LK_FMA
+#undef LKL_FMAF
+#undef LKL_FUSED
+#endif
+
+#define LKL_TABLE(P)                                                                           \
+    { P##ce_sums, P##dot, P##total, P##softmax_bwd, P##log_softmax_bwd, P##sigmoid_bwd,        \
+      P##ce_small }
+
+static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
+static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);
+#if LKL_HAVE_AVX2
+static const lkl_table_f32 avx2_f32 = LKL_TABLE(lkl_avx2_f32_);
+static const lkl_table_f64 avx2_f64 = LKL_TABLE(lkl_avx2_f64_);
+#endif
+
+lkl_table_f32 lkl_f32 = LKL_TABLE(lkl_base_f32_);
+lkl_table_f64 lkl_f64 = LKL_TABLE(lkl_base_f64_);
+
+int lkl_select_isa(int isa)
+{
+    if (!lk_isa_supported(isa)) return -1;
+    switch (isa) {
+#if LKL_HAVE_AVX2
+    case LK_ISA_AVX2:
+        lkl_f32 = avx2_f32;
+        lkl_f64 = avx2_f64;
+        break;
+#endif
+    default:
+        lkl_f32 = base_f32;
+        lkl_f64 = base_f64;
+    }
+    return 0;
+}

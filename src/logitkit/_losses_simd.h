@@ -1,0 +1,41 @@
+/*
+ * The vector loops of logitkit._losses (issue 4): the cross-entropy row sums, the short-row
+ * cross-entropy block, and the vector-Jacobian products of softmax, log_softmax and sigmoid.
+ * One table of function pointers per storage type, filled for the instruction set chosen at
+ * run time (lkl_select_isa follows the numbering of _simd.h). The loops are in
+ * _losses_simd_body.h, compiled once per (type, ISA) by _losses_simd.c.
+ */
+#ifndef LOGITKIT_LOSSES_SIMD_H
+#define LOGITKIT_LOSSES_SIMD_H
+
+#include <stddef.h>
+#include "_simd.h"
+
+/* the short-row cross-entropy kernel takes blocks of up to LKL_SMALL_ROWS rows of up to
+ * LKL_SMALL_N classes */
+#define LKL_SMALL_ROWS 64
+#define LKL_SMALL_N 32
+
+#define LKL_DECLARE_TABLE(T, NAME)                                                             \
+    typedef struct {                                                                           \
+        void (*ce_sums)(const T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc);       \
+        double (*dot)(const T *a, const T *b, ptrdiff_t n, double *lo);                        \
+        double (*total)(const T *a, ptrdiff_t n, double *lo);                                  \
+        void (*softmax_bwd)(const T *g, const T *y, T *out, ptrdiff_t n, double s_hi,          \
+                            double s_lo);                                                      \
+        void (*log_softmax_bwd)(const T *g, const T *y, T *out, ptrdiff_t n, double s_hi,      \
+                                double s_lo);                                                  \
+        void (*sigmoid_bwd)(const T *g, const T *y, T *out, ptrdiff_t n);                      \
+        void (*ce_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride, double *m,  \
+                         double *top, double *rest, double *L);                                \
+    } NAME;
+
+LKL_DECLARE_TABLE(float, lkl_table_f32)
+LKL_DECLARE_TABLE(double, lkl_table_f64)
+
+extern lkl_table_f32 lkl_f32;
+extern lkl_table_f64 lkl_f64;
+
+int lkl_select_isa(int isa);            /* 0 on success, -1 if not supported */
+
+#endif

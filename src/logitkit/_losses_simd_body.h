@@ -1,0 +1,310 @@
+/*
+ * The loops of logitkit._losses for one storage type and one instruction set; included by
+ * _losses_simd.c with LK_T, LK_IS_F64, LK_FN, LK_TARGET, LK_FMA (see _simd_body.h) and
+ *   LKL_FN(name)  this file's names
+ *   LKL_FMAF      a*b + c on 8-float vectors (fused where the ISA has it)
+ *   LKL_FUSED     1 when LK_FMA is a true fused multiply-add (exact product errors)
+ * _simd_body.h is included first, under LK_FN, for its inline helpers (exp_dd, exp_lp, load,
+ * store, shifted_exp, max_nan, accumulate, row_max, exp_sum).
+ */
+#include "_simd_body.h"
+
+#ifndef LKL_ONCE
+#define LKL_ONCE
+#if defined(__GNUC__)
+#define LKL_VF8 1
+typedef float lkl_vf8 __attribute__((vector_size(32)));
+typedef int32_t lkl_vi8 __attribute__((vector_size(32)));
+#else
+#define LKL_VF8 0
+#endif
+#define LKL_SQRT2 1.41421356237309504880
+#endif
+
+/* a * b = p + err exactly (TwoProduct): FMA where fused, Dekker's product otherwise */
+LK_INLINE LK_TARGET lk_vd LKL_FN(two_prod)(lk_vd a, lk_vd b, lk_vd *err)
+{
+    lk_vd p = a * b;
+#if LKL_FUSED
+    *err = LK_FMA(a, b, -p);
+#else
+    lk_vd ca = 134217729.0 * a, cb = 134217729.0 * b;
+    lk_vd ah = ca - (ca - a), al = a - ah, bh = cb - (cb - b), bl = b - bh;
+    *err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+#endif
+    return p;
+}
+
+/* log1p(a) for a >= 0, ~1e-14 relative (atanh series on [sqrt(1/2), sqrt(2)), one correction
+ * for the rounding of 1 + a); used where the result is rounded to float32 */
+LK_INLINE LK_TARGET lk_vd LKL_FN(log1p_v)(lk_vd a)
+{
+    lk_vd s = 1.0 + a;
+    lk_vd c = (a - (s - 1.0)) / s;
+    lk_vm b = lk_bits(s);
+    lk_vm eb = (b >> 52) & 0x7ff;
+    lk_vd f = lk_from_bits((b & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);   /* [1, 2) */
+    lk_vm big = LK_MASK(f > LKL_SQRT2);
+    f = lk_select(big, f * 0.5, f);
+    eb = eb + (big & 1);
+    lk_vd k = (lk_from_bits(eb | 0x4330000000000000LL) - 0x1p52) - 1023.0;
+    lk_vd u = (f - 1.0) / (f + 1.0);
+    lk_vd u2 = u * u;
+    lk_vd q = lk_splat(1.0 / 15.0);
+    q = LK_FMA(q, u2, lk_splat(1.0 / 13.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 11.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 9.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 7.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 5.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 3.0));
+    lk_vd u2x = u + u;
+    lk_vd lf = LK_FMA(u2x * u2, q, u2x);
+    return k * 6.93147180369123816490e-01 + (lf + (k * 1.90821492927058770002e-10 + c));
+}
+
+/*
+ * max of a row and the sums of exp(x - max): top (terms equal to 1) and hi + lo (the rest).
+ * float32: the max and the exps in 8 float lanes. x - m is split exactly into dh + dl (TwoSum
+ * in float) and dl joins the reduced argument, so the only errors are the polynomial's
+ * (Cephes' expf, ~1 ulp of float) and none of them reaches the top terms, which are exactly 1;
+ * the sums are in double. Terms below e^-87 (< 1.7e-38, against a sum >= 1) count as 0.
+ * float64: the shared loops (exact x - m, exp_dd, compensated sums).
+ */
+LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc)
+{
+#if LK_IS_F64 || !LKL_VF8
+    LK_FN(row_max)(x, n, m, has_nan);
+    if (*has_nan || *m - *m != 0.0) return;
+    LK_FN(exp_sum)(x, n, *m, acc);
+#else
+    const lkl_vf8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                          -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    lkl_vf8 m0 = ninf, m1 = ninf, v;
+    lkl_vi8 nan0 = {0}, mask;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lkl_vf8 a, b;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 8, sizeof b);
+        nan0 |= (a != a) | (b != b);
+        mask = a > m0;
+        m0 = (lkl_vf8)(((lkl_vi8)a & mask) | ((lkl_vi8)m0 & ~mask));
+        mask = b > m1;
+        m1 = (lkl_vf8)(((lkl_vi8)b & mask) | ((lkl_vi8)m1 & ~mask));
+    }
+    float best = -INFINITY;
+    int nan = 0;
+    for (int j = 0; j < 8; j++) {
+        best = m0[j] > best ? m0[j] : best;
+        best = m1[j] > best ? m1[j] : best;
+        nan |= nan0[j] != 0;
+    }
+    for (; i < n; i++) {
+        nan |= x[i] != x[i];
+        best = x[i] > best ? x[i] : best;
+    }
+    *m = best;
+    *has_nan = nan;
+    if (nan || best - best != 0.0f) return;
+
+    const float mf = best;
+    const lkl_vf8 M = mf - (lkl_vf8){0};
+    lk_vd hi0 = lk_splat(0.0), hi1 = hi0;
+    lkl_vf8 topc = {0};
+    for (i = 0; i < n; i += 8) {
+        ptrdiff_t w = n - i < 8 ? n - i : 8;
+        if (w == 8) {
+            memcpy(&v, x + i, sizeof v);
+        } else {
+            v = ninf;
+            for (ptrdiff_t j = 0; j < w; j++) v[j] = x[i + j];
+        }
+        lkl_vf8 dh = v - M;
+        lkl_vf8 bv = dh - v;
+        lkl_vf8 dl = (v - (dh - bv)) + (-M - bv);
+        lkl_vi8 tiny = dh < -87.0f;
+        lkl_vi8 is_top = v == M;
+        lkl_vf8 d = (lkl_vf8)(((lkl_vi8)dh & ~tiny) | ((lkl_vi8)(M - M - 87.0f) & tiny));
+        dl = (lkl_vf8)((lkl_vi8)dl & ~tiny);
+        lkl_vf8 k = (d * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+        lkl_vf8 r = (d - k * 0.693359375f) - k * -2.12194440e-4f + dl;
+        lkl_vf8 p = (M - M) + 1.9875691500e-4f;
+        p = LKL_FMAF(p, r, (M - M) + 1.3981999507e-3f);
+        p = LKL_FMAF(p, r, (M - M) + 8.3334519073e-3f);
+        p = LKL_FMAF(p, r, (M - M) + 4.1665795894e-2f);
+        p = LKL_FMAF(p, r, (M - M) + 1.6666665459e-1f);
+        p = LKL_FMAF(p, r, (M - M) + 5.0000001201e-1f);
+        lkl_vf8 e = LKL_FMAF(p, r * r, r) + 1.0f;
+        lkl_vi8 ki = __builtin_convertvector(k, lkl_vi8);
+        e = e * (lkl_vf8)((ki + 127) << 23);
+        e = (lkl_vf8)((lkl_vi8)e & ~(tiny | is_top));
+        topc += (lkl_vf8)((lkl_vi8)((M - M) + 1.0f) & is_top);
+        lk_vf lo4, hi4;
+        memcpy(&lo4, &e, sizeof lo4);
+        memcpy(&hi4, (const char *)&e + sizeof lo4, sizeof hi4);
+        hi0 += LK_F2D(lo4);
+        hi1 += LK_F2D(hi4);
+    }
+    hi0 += hi1;
+    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(hi0, j));
+    for (int j = 0; j < 8; j++) acc->top += topc[j];
+#endif
+}
+
+/* Rows as vector lanes, for rows of n <= LKL_SMALL_N classes (stride elements apart): per row
+ * the max m, top and rest (as in ce_sums) and L = log(top + rest), all vertical operations. */
+LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride,
+                                double *m_out, double *top_out, double *rest_out, double *L_out)
+{
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LK_W) {
+        ptrdiff_t w = lk_width(rows, r0);
+        const LK_T *p[LK_W];
+        for (int j = 0; j < LK_W; j++) p[j] = x + (r0 + (j < w ? j : 0)) * stride;
+        lk_vd mx = lk_splat(-INFINITY), v = mx;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = (double)p[j][k];
+            mx = LK_FN(max_nan)(mx, v);
+        }
+        lk_vd ms = lk_select(LK_MASK(mx - mx == 0.0), mx, lk_splat(0.0));   /* finite rows */
+        lk_vd hi = lk_splat(0.0), lo = hi, top = hi;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = (double)p[j][k];
+            LK_FN(accumulate)(v, ms, LK_FN(shifted_exp)(v, ms), &hi, &lo, &top);
+        }
+        hi += lo;
+        lk_vd L = LKL_FN(log1p_v)((top - 1.0) + hi);
+        for (int j = 0; j < w; j++) {
+            m_out[r0 + j] = lk_lane(mx, j);
+            top_out[r0 + j] = lk_lane(top, j);
+            rest_out[r0 + j] = lk_lane(hi, j);
+            L_out[r0 + j] = lk_lane(L, j);
+        }
+    }
+}
+
+/* a * b = p + err: exact by TwoProduct for float64; float32 data's products are exact in
+ * double (24 + 24 bits) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(prod)(lk_vd a, lk_vd b, lk_vd *err)
+{
+#if LK_IS_F64
+    return LKL_FN(two_prod)(a, b, err);
+#else
+    *err = lk_splat(0.0);
+    return a * b;
+#endif
+}
+
+/* sum(a * b) as hi + lo, compensated per lane (TwoSum; TwoProduct for float64): the exact
+ * dot product to ~2^-100 relative, so that g - sum(g * y) keeps its digits when it cancels
+ * (the top class of a confident row) */
+LK_TARGET double LKL_FN(dot)(const LK_T *a, const LK_T *b, ptrdiff_t n, double *lo)
+{
+    lk_vd s0 = lk_splat(0.0), s1 = s0, c0 = s0, c1 = s0;
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        lk_vd x0 = LK_FN(load)(a + i, LK_W, 0.0), y0 = LK_FN(load)(b + i, LK_W, 0.0);
+        lk_vd x1 = LK_FN(load)(a + i + LK_W, LK_W, 0.0), y1 = LK_FN(load)(b + i + LK_W, LK_W, 0.0);
+        lk_vd pe0, pe1, se0, se1;
+        lk_vd p0 = LKL_FN(prod)(x0, y0, &pe0), p1 = LKL_FN(prod)(x1, y1, &pe1);
+        s0 = lk_two_sum(s0, p0, &se0);
+        s1 = lk_two_sum(s1, p1, &se1);
+        c0 += se0 + pe0;
+        c1 += se1 + pe1;
+    }
+    for (; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd x0 = LK_FN(load)(a + i, w, 0.0), y0 = LK_FN(load)(b + i, w, 0.0);
+        lk_vd pe0, se0;
+        lk_vd p0 = LKL_FN(prod)(x0, y0, &pe0);
+        s0 = lk_two_sum(s0, p0, &se0);
+        c0 += se0 + pe0;
+    }
+    lk_sum acc = {0.0, 0.0, 0.0};
+    for (int j = 0; j < LK_W; j++) {
+        lk_sum_add(&acc, lk_lane(s0, j));
+        lk_sum_add(&acc, lk_lane(s1, j));
+        acc.lo += lk_lane(c0, j) + lk_lane(c1, j);
+    }
+    double h = acc.hi + acc.lo;
+    *lo = acc.lo - (h - acc.hi);
+    return h;
+}
+
+/* sum(a) as hi + lo, compensated per lane */
+LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
+{
+    lk_vd s0 = lk_splat(0.0), s1 = s0, c0 = s0, c1 = s0;
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        lk_vd x0 = LK_FN(load)(a + i, LK_W, 0.0), x1 = LK_FN(load)(a + i + LK_W, LK_W, 0.0);
+        lk_vd e0, e1;
+        s0 = lk_two_sum(s0, x0, &e0);
+        s1 = lk_two_sum(s1, x1, &e1);
+        c0 += e0;
+        c1 += e1;
+    }
+    for (; i < n; i += LK_W) {
+        lk_vd x0 = LK_FN(load)(a + i, lk_width(n, i), 0.0);
+        lk_vd e0;
+        s0 = lk_two_sum(s0, x0, &e0);
+        c0 += e0;
+    }
+    lk_sum acc = {0.0, 0.0, 0.0};
+    for (int j = 0; j < LK_W; j++) {
+        lk_sum_add(&acc, lk_lane(s0, j));
+        lk_sum_add(&acc, lk_lane(s1, j));
+        acc.lo += lk_lane(c0, j) + lk_lane(c1, j);
+    }
+    double h = acc.hi + acc.lo;
+    *lo = acc.lo - (h - acc.hi);
+    return h;
+}
+
+/* out = y * (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
+LK_TARGET void LKL_FN(softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n,
+                                   double s_hi, double s_lo)
+{
+    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
+        lk_vd dl, dh = lk_two_sum(gv, -sh, &dl);
+        dl = dl - sl;
+        LK_FN(store)(out + i, LK_FMA(yv, dh, yv * dl), w);
+    }
+}
+
+/* out = g - exp(y) * S, S = s_hi + s_lo */
+LK_TARGET void LKL_FN(log_softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n,
+                                       double s_hi, double s_lo)
+{
+    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
+#if LK_IS_F64
+        yv = lk_clamp_below(yv, LK_EXP_FLOOR);
+        yv = lk_select(LK_MASK(yv > 709.0), lk_splat(709.0), yv);
+        lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
+        lk_vd pe, p = LKL_FN(two_prod)(e, sh, &pe);
+        pe = LK_FMA(e, sl, pe);
+        lk_vd de, d = lk_two_sum(gv, -p, &de);
+        LK_FN(store)(out + i, d + (de - pe), w);
+#else
+        yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);
+        yv = lk_select(LK_MASK(yv > 88.0), lk_splat(88.0), yv);
+        lk_vd e = LK_FN(exp_lp)(yv);
+        LK_FN(store)(out + i, gv - e * (sh + sl), w);
+#endif
+    }
+}
+
+/* out = g * y * (1 - y) */
+LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
+        LK_FN(store)(out + i, (gv * yv) * (1.0 - yv), w);
+    }
+}

@@ -1,0 +1,253 @@
+"""Pure-Python twins of logitkit's losses and vector-Jacobian products (issue 4).
+
+Plain Python floats, ``math`` and ``math.fsum`` (exact rationals, ``fractions.Fraction``, for
+the products of the backward functions), written to be read, not to be fast. The tricks that
+keep them accurate:
+
+* ``x - m`` is split exactly into ``hi + lo`` (TwoSum) and ``exp(x - m)`` is taken as
+  ``exp(hi) * (1 + lo)``.
+* ``logsumexp - x[y] = (m - x[y]) + log1p(count_of_max - 1 + sum of the other terms)``, added
+  with ``fsum``: a confident row ([0, -40] against class 0) gives 4.25e-18, not 0.
+* The gradient at the target of a hard label is ``-(sum of the other terms) / total``, never
+  ``p - 1``.
+
+NumPy only converts inputs and results; every result is computed in float64 and rounded to the
+result dtype once (float32 for float32 logits, float16 for float16, float64 otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
+           "log_softmax_backward", "sigmoid_backward"]
+
+_NAN, _INF = math.nan, math.inf
+
+
+def _dtype(*arrays: np.ndarray) -> np.dtype:
+    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
+    return np.result_type(*kinds)
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    s = a + b
+    bv = s - a
+    return s, (a - (s - bv)) + (b - bv)
+
+
+def _row_terms(xs: list[float]) -> tuple[float, list[float], float] | None:
+    """(m, terms exp(x_j - m) for x_j != m, count of x_j == m), or None for a row that has NaN
+    or +inf or is all -inf (its loss is NaN)."""
+    if any(v != v for v in xs) or _INF in xs or all(v == -_INF for v in xs):
+        return None
+    m = max(xs)
+    terms = []
+    for v in xs:
+        if v != m:
+            hi, lo = _two_sum(v, -m)
+            terms.append(math.exp(hi) * (1.0 + lo) if hi != -_INF else 0.0)
+    return m, terms, float(xs.count(m))
+
+
+def _lse_minus(m: float, L: float, v: float) -> float:
+    """logsumexp - v = (m - v) + L, rounded once (+inf past the float range)."""
+    if v == -_INF:
+        return _INF
+    try:
+        return math.fsum([m, -v, L])
+    except OverflowError:
+        return _INF
+
+
+def _ce_row(xs, y, ts, w, eps, want_grad):
+    """(loss, grad list scaled by 1) of one row: y a class index or ts probabilities."""
+    n = len(xs)
+    w = w if w is not None else [1.0] * n
+    row = _row_terms(xs)
+    if row is None:
+        return _NAN, [_NAN] * n
+    m, terms, top = row
+    L = math.log1p(math.fsum([top - 1.0] + terms))           # log(total), total = top + rest
+    if ts is None:
+        q = [(eps / n) * w[j] for j in range(n)]
+        q[y] += (1.0 - eps) * w[y]
+    else:
+        q = [w[j] * ((1.0 - eps) * ts[j] + eps / n) for j in range(n)]
+    loss = math.fsum(q[j] * _lse_minus(m, L, xs[j]) for j in range(n) if q[j] != 0.0)
+    if not want_grad:
+        return loss, None
+    total = math.fsum([top] + terms)
+    e = [1.0 if v == m else math.exp(_two_sum(v, -m)[0]) * (1.0 + _two_sum(v, -m)[1])
+         if v != -_INF else 0.0 for v in xs]
+    T = math.fsum(q)
+    grad = [T * e[j] / total - q[j] for j in range(n)]
+    if ts is None and eps == 0.0:                             # hard label: no p_y - 1
+        others = math.fsum(e[j] for j in range(n) if j != y)
+        grad[y] = -w[y] * others / total
+    return loss, grad
+
+
+def _reduce(losses: list[float], denom: float, reduction: str, shape, rt) -> Any:
+    if reduction == "none":
+        return np.array(losses, dtype=np.float64).reshape(shape).astype(rt)
+    total = math.fsum(losses)
+    if reduction == "sum":
+        return rt.type(total)
+    if denom == 0.0:
+        return rt.type(_NAN)
+    return rt.type(total / denom)
+
+
+def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", return_grad=False):
+    """Cross-entropy of softmax(logits) over `axis` against class indices or probabilities,
+    with PyTorch's weight, ignore_index, label_smoothing and reductions."""
+    x = np.asarray(logits)
+    rt = _dtype(x)
+    t = np.asarray(target)
+    probs = t.dtype.kind == "f"
+    xm = np.moveaxis(x, axis, -1)
+    n = xm.shape[-1]
+    rows = xm.reshape(-1, n).astype(np.float64).tolist()
+    w = None if weight is None else [float(v) for v in np.asarray(weight).tolist()]
+    eps = float(label_smoothing)
+    if probs:
+        tr = np.moveaxis(t, axis, -1).reshape(-1, n).astype(np.float64).tolist()
+    else:
+        tr = [int(v) for v in t.reshape(-1).tolist()]
+    losses, grads, denom = [], [], 0.0
+    for r, xs in enumerate(rows):
+        if not probs:
+            y = tr[r]
+            if y == ignore_index:
+                losses.append(0.0)
+                grads.append([0.0] * n)
+                continue
+            if not 0 <= y < n:
+                raise ValueError(f"target {y} is out of range for {n} classes")
+            denom += w[y] if w is not None else 1.0
+            loss, grad = _ce_row(xs, y, None, w, eps, return_grad)
+        else:
+            denom += 1.0
+            loss, grad = _ce_row(xs, None, tr[r], w, eps, return_grad)
+        losses.append(loss)
+        grads.append(grad)
+    value = _reduce(losses, denom, reduction, xm.shape[:-1], rt)
+    if not return_grad:
+        return value
+    scale = 1.0 / denom if reduction == "mean" and denom != 0.0 else 1.0
+    if reduction == "mean" and denom == 0.0:
+        scale = _NAN
+    g = np.array([[v * scale if v == v else v for v in row] for row in grads] or
+                 np.zeros((0, n)), dtype=np.float64)
+    g = np.moveaxis(g.reshape(xm.shape), -1, axis)
+    return value, g.astype(rt)
+
+
+def _softplus(v: float) -> float:
+    return (v if v > 0 else 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+def _sigmoid(v: float) -> float:
+    z = math.exp(-abs(v))
+    return 1.0 / (1.0 + z) if v >= 0 else z / (1.0 + z)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
+                                     reduction="mean", return_grad=False):
+    """weight * (pos_weight * t * softplus(-x) + (1 - t) * softplus(x)), elementwise."""
+    x = np.asarray(logits)
+    rt = _dtype(x)
+    shape = x.shape
+    xs = x.astype(np.float64).reshape(-1).tolist()
+    ts = np.asarray(target).astype(np.float64).reshape(-1).tolist()
+    ws = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64),
+                         shape).reshape(-1).tolist()
+    ps = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64),
+                         shape).reshape(-1).tolist()
+    losses, grads = [], []
+    for v, t, w, p in zip(xs, ts, ws, ps):
+        if v != v:
+            losses.append(_NAN)
+            grads.append(_NAN)
+            continue
+        a, b = p * t, 1.0 - t
+        losses.append(w * ((a * _softplus(-v) if a else 0.0) + (b * _softplus(v) if b else 0.0)))
+        grads.append(w * (b * _sigmoid(v) - a * _sigmoid(-v)))
+    value = _reduce(losses, float(len(xs)), reduction, shape, rt)
+    if not return_grad:
+        return value
+    scale = (1.0 / len(xs) if xs else _NAN) if reduction == "mean" else 1.0
+    return value, (np.array(grads, dtype=np.float64) * scale).reshape(shape).astype(rt)
+
+
+def _rows_of(grad_output, output, axis):
+    """Rows over `axis` (an int, a tuple of ints or None), the axes moved last."""
+    g, y = np.asarray(grad_output), np.asarray(output)
+    rt = _dtype(g, y)
+    if g.ndim == 0:
+        return [[float(g)]], [[float(y)]], None, rt
+    axes = tuple(range(g.ndim)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(sorted(a % g.ndim for a in axes))
+    order = tuple(a for a in range(g.ndim) if a not in axes) + axes
+    n = math.prod(g.shape[a] for a in axes)
+    rows = math.prod(g.shape) // n if n else math.prod(g.shape[a] for a in order[:-len(axes)])
+    gm, ym = np.transpose(g, order), np.transpose(y, order)
+    return (gm.reshape(rows, n).astype(np.float64).tolist(),
+            ym.reshape(rows, n).astype(np.float64).tolist(), (gm.shape, order, g.shape), rt)
+
+
+def _finish_rows(rows, layout, axis, rt):
+    if layout is None:
+        return np.float64(rows[0][0]).astype(rt)[()]
+    moved_shape, order, shape = layout
+    out = np.array(rows, dtype=np.float64).reshape(moved_shape)
+    return np.transpose(out, np.argsort(order)).astype(rt)
+
+
+def softmax_backward(grad_output, output, axis=-1, *, out=None):
+    """output * (grad_output - sum(grad_output * output)), exactly (Fractions), rounded once."""
+    gs, ys, shape, rt = _rows_of(grad_output, output, axis)
+    res = []
+    for g, y in zip(gs, ys):
+        if not all(math.isfinite(v) for v in g + y):
+            s = math.fsum(a * b for a, b in zip(g, y))
+            res.append([b * (a - s) for a, b in zip(g, y)])
+            continue
+        s = sum(Fraction(a) * Fraction(b) for a, b in zip(g, y))
+        res.append([float(Fraction(b) * (Fraction(a) - s)) for a, b in zip(g, y)])
+    return _finish_rows(res, shape, axis, rt)
+
+
+def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
+    """grad_output - exp(output) * sum(grad_output), rounded once after math.exp."""
+    gs, ys, shape, rt = _rows_of(grad_output, output, axis)
+    res = []
+    for g, y in zip(gs, ys):
+        if not all(math.isfinite(v) for v in g) or any(v != v or v == _INF for v in y):
+            s = math.fsum(g)
+            res.append([a - math.exp(b) * s for a, b in zip(g, y)])
+            continue
+        s = sum(Fraction(a) for a in g)
+        res.append([float(Fraction(a) - Fraction(math.exp(b)) * s) for a, b in zip(g, y)])
+    return _finish_rows(res, shape, axis, rt)
+
+
+def sigmoid_backward(grad_output, output, *, out=None):
+    """grad_output * output * (1 - output), exactly, rounded once."""
+    g, y = np.asarray(grad_output), np.asarray(output)
+    rt = _dtype(g, y)
+    vals = []
+    for a, b in zip(g.astype(np.float64).reshape(-1).tolist(),
+                    y.astype(np.float64).reshape(-1).tolist()):
+        if math.isfinite(a) and math.isfinite(b):
+            vals.append(float(Fraction(a) * Fraction(b) * (1 - Fraction(b))))
+        else:
+            vals.append(a * b * (1.0 - b))
+    res = np.array(vals, dtype=np.float64).reshape(g.shape).astype(rt)
+    return res if res.ndim else res[()]

@@ -1,0 +1,663 @@
+"""Tests of the losses and vector-Jacobian products (issue 4): cross_entropy,
+binary_cross_entropy_with_logits, softmax_backward, log_softmax_backward, sigmoid_backward.
+
+Checked against the pure-Python twins (logitkit.reference), PyTorch's values and autograd
+gradients (when torch is installed), finite differences, and an mpmath oracle in ULPs; plus the
+bad-argument matrix and SPEC.md's edge rules (no warnings: pytest turns them into errors).
+"""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.exceptions import AxisError
+
+import logitkit as lk
+from logitkit import reference as R
+
+mp = mpmath.mp
+mp.dps = 60
+F32, F64 = np.float32, np.float64
+DTYPES = [F32, F64]
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+def ulp_error(got, exact, dtype):
+    """|got - exact| in ULPs of `exact` (an mpf) in dtype; subnormal ULPs below the range."""
+    info = np.finfo(dtype)
+    exact = mp.mpf(exact)
+    got = float(got)
+    if exact == 0:
+        return 0.0 if got == 0 else math.inf
+    if abs(exact) >= mp.ldexp(1, info.maxexp) - mp.ldexp(1, info.maxexp - info.nmant - 2):
+        return 0.0 if got == mp.sign(exact) * math.inf else math.inf     # rounds to +-inf
+    if not math.isfinite(got):
+        return math.inf
+    _, e = mp.frexp(exact)
+    unit = mp.ldexp(1, max(int(e) - info.nmant - 1, int(info.minexp) - info.nmant))
+    return float(abs(mp.mpf(got) - exact) / unit)
+
+
+def exact_ce(row, y):
+    """logsumexp(row) - row[y] = (m - row[y]) + log1p(sum of the terms but one max), to 60
+    digits even when the log1p is 1e-119."""
+    xs = [mp.mpf(float(v)) for v in row if v != -np.inf]
+    top = max(range(len(xs)), key=lambda i: xs[i])
+    m = xs[top]
+    L = mp.log1p(mp.fsum(mp.exp(v - m) for i, v in enumerate(xs) if i != top))
+    return (m - mp.mpf(float(row[y]))) + L
+
+
+def exact_softmax(row):
+    xs = [mp.mpf(float(v)) for v in row]
+    m = max(xs)
+    es = [mp.exp(v - m) for v in xs]
+    s = mp.fsum(es)
+    return [e / s for e in es]
+
+
+def exact_ce_grad(row, y):
+    """softmax(row) - onehot(y); at y as -(sum of the other terms) / total (no 1 - p)."""
+    xs = [mp.mpf(float(v)) for v in row]
+    m = max(xs)
+    es = [mp.exp(v - m) for v in xs]
+    s = mp.fsum(es)
+    g = [e / s for e in es]
+    g[y] = -mp.fsum(e for k, e in enumerate(es) if k != y) / s
+    return g
+
+
+def close_ulps(a, b, dtype, max_ulp):
+    """a and b agree to max_ulp ULPs of the larger (NaNs and infs must match)."""
+    a = np.atleast_1d(np.asarray(a, np.float64))
+    b = np.atleast_1d(np.asarray(b, np.float64))
+    assert a.shape == b.shape
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.finfo(dtype).tiny)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(a - b) / np.spacing(scale.astype(dtype)).astype(np.float64))
+    worst = np.nanmax(np.where(np.isnan(diff), np.inf, diff)) if diff.size else 0.0
+    assert worst <= max_ulp, f"worst difference {worst} ULP at {np.unravel_index(np.argmax(diff), diff.shape)}"
+
+
+def logits(rng, shape, dtype, spread=3.0):
+    return (rng.standard_normal(shape) * spread).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# the seeds' worked example
+# ---------------------------------------------------------------------------------------------
+
+def test_seeds_example():
+    # logits [2.0, 1.0, 0.1] against class 0: softmax[0] = 0.659..., loss = -log(0.659) = 0.417
+    loss = lk.cross_entropy([2.0, 1.0, 0.1], 0)
+    assert isinstance(loss, np.float64)
+    p0 = lk.softmax([2.0, 1.0, 0.1])[0]
+    assert abs(p0 - 0.6590011388859679) < 1e-15
+    assert abs(loss - (-math.log(p0))) < 1e-15
+    assert round(float(loss), 3) == 0.417
+    exact = mp.log(mp.exp(2) + mp.exp(1) + mp.exp(mp.mpf(0.1))) - 2
+    assert ulp_error(loss, exact, F64) <= 0.5                    # correctly rounded here
+    assert ulp_error(R.cross_entropy([2.0, 1.0, 0.1], 0), exact, F64) <= 2
+    loss, grad = lk.cross_entropy([[2.0, 1.0, 0.1]], [0], return_grad=True)
+    np.testing.assert_allclose(grad, [lk.softmax([2.0, 1.0, 0.1]) - [1, 0, 0]], rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# against the reference twins
+# ---------------------------------------------------------------------------------------------
+
+CE_OPTIONS = [{}, {"weight": True}, {"label_smoothing": 0.1}, {"weight": True, "label_smoothing": 0.3},
+              {"ignore_index": 1}]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 10, 33, 100])
+@pytest.mark.parametrize("opts", CE_OPTIONS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_index_matches_reference(dtype, n, opts, reduction):
+    rng = np.random.default_rng(n)
+    x = logits(rng, (17, n), dtype)
+    x[0] = -40
+    x[0, 0] = 0                                         # a confident row
+    y = rng.integers(0, n, 17)
+    y[0] = 0
+    y[3] = opts.get("ignore_index", -100)
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.random(n) + 0.1
+    loss, grad = lk.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
+    rloss, rgrad = R.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
+    assert loss.dtype == dtype and grad.dtype == dtype and grad.shape == x.shape
+    close_ulps(loss, rloss, dtype, 8 if reduction != "none" else 4)
+    assert np.array_equal(lk.cross_entropy(x, y, reduction=reduction, **kw), loss, equal_nan=True) \
+        or close_ulps(lk.cross_entropy(x, y, reduction=reduction, **kw), loss, dtype, 4) is None
+    if opts.get("label_smoothing"):
+        # T p - q cancels: agreement to the rounding of the larger term
+        scale = max(np.abs(rgrad).max(), 1.0 / len(x))
+        np.testing.assert_allclose(grad, rgrad, rtol=0, atol=8 * np.finfo(dtype).eps * scale)
+    else:
+        close_ulps(grad, rgrad, dtype, 8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 4, 40])
+@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"label_smoothing": 0.2}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probabilities_match_reference(dtype, n, opts, reduction):
+    rng = np.random.default_rng(7 + n)
+    x = logits(rng, (9, n), dtype)
+    p = rng.random((9, n)).astype(dtype)
+    p /= p.sum(axis=1, keepdims=True)
+    p[1, 0] = 0                                        # a class with no mass
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.random(n) + 0.1
+    loss, grad = lk.cross_entropy(x, p, reduction=reduction, return_grad=True, **kw)
+    rloss, rgrad = R.cross_entropy(x, p, reduction=reduction, return_grad=True, **kw)
+    close_ulps(loss, rloss, dtype, 8)
+    np.testing.assert_allclose(grad, rgrad, rtol=0, atol=8 * np.finfo(dtype).eps * max(np.abs(rgrad).max(), 1.0 / len(x)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"pos_weight": True}, {"weight": True, "pos_weight": True}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_matches_reference(dtype, opts, reduction):
+    rng = np.random.default_rng(3)
+    x = logits(rng, (13, 6), dtype, spread=10)
+    x[0, :3] = [np.finfo(dtype).max, -np.finfo(dtype).max, 0]
+    t = (rng.random((13, 6)) < 0.4).astype(dtype)
+    t[1] = rng.random(6)                                # soft labels
+    kw = {}
+    if opts.get("weight"):
+        kw["weight"] = rng.random((13, 1)) + 0.5
+    if opts.get("pos_weight"):
+        kw["pos_weight"] = rng.random(6) * 3
+    loss, grad = lk.binary_cross_entropy_with_logits(x, t, reduction=reduction, return_grad=True, **kw)
+    rloss, rgrad = R.binary_cross_entropy_with_logits(x, t, reduction=reduction, return_grad=True, **kw)
+    close_ulps(loss, rloss, dtype, 8)
+    np.testing.assert_allclose(grad, rgrad, rtol=0, atol=8 * np.finfo(dtype).eps * np.abs(rgrad).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", [((7, 1), -1), ((5, 12), -1), ((4, 37), 1), ((6, 5, 3), 1),
+                                        ((3, 4, 5), (0, 2)), ((9,), 0)])
+def test_backward_functions_match_reference(dtype, shape, axis, each_simd_path):
+    rng = np.random.default_rng(11)
+    x = logits(rng, shape, dtype, spread=5)
+    x.reshape(-1)[0] = 40
+    go = rng.standard_normal(shape).astype(dtype)
+    s, ls, sg = lk.softmax(x, axis), lk.log_softmax(x, axis), lk.sigmoid(x)
+    close_ulps(lk.softmax_backward(go, s, axis), R.softmax_backward(go, s, axis), dtype, 2)
+    ref = R.log_softmax_backward(go, ls, axis)
+    got = lk.log_softmax_backward(go, ls, axis)
+    np.testing.assert_allclose(got, ref, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps * np.abs(ref).max())
+    close_ulps(lk.sigmoid_backward(go, sg), R.sigmoid_backward(go, sg), dtype, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy against mpmath (SIMD paths: each one this CPU has)
+# ---------------------------------------------------------------------------------------------
+
+def adversarial_rows(dtype, n, rng):
+    big = float(np.finfo(dtype).max)
+    rows = [
+        np.r_[0.0, np.full(n - 1, -40.0)],                     # confident: loss ~1e-18 (f64)
+        np.r_[0.0, np.full(n - 1, -17.0)],                     # confident in float32
+        np.r_[30.0, rng.standard_normal(n - 1)],
+        rng.standard_normal(n) * 1e-3,                         # nearly uniform
+        rng.standard_normal(n) * 30 + 1e4,                     # large common offset
+        rng.standard_normal(n) * 300,
+        np.r_[big, big * 0.5, -big, rng.standard_normal(n - 3)] if n > 3 else np.r_[big, -big, 0.0][:n],
+        np.r_[-np.inf, 1.0, rng.standard_normal(n - 2)] if n > 2 else np.r_[1.0, 0.0][:n],
+        np.r_[5.0, 5.0, rng.standard_normal(n - 2)] if n > 2 else np.r_[5.0, 5.0][:n],   # tied max
+    ]
+    return np.array(rows).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 10, 41, 300])
+def test_cross_entropy_ulp_vs_mpmath(dtype, n, each_simd_path):
+    rng = np.random.default_rng(n)
+    x = adversarial_rows(dtype, n, rng)
+    worst_loss = worst_grad = 0.0
+    for y_pick in ("max", "min", "mid"):
+        if y_pick == "max":
+            y = np.argmax(x, axis=1)
+        elif y_pick == "min":
+            y = np.argmin(np.where(np.isinf(x), 0, x), axis=1)
+        else:
+            y = np.full(len(x), n // 2)
+        loss, grad = lk.cross_entropy(x, y, reduction="none", return_grad=True)
+        loss_only = lk.cross_entropy(x, y, reduction="none")
+        for r in range(len(x)):
+            exact = exact_ce(x[r], y[r])
+            worst_loss = max(worst_loss, ulp_error(loss[r], exact, dtype),
+                             ulp_error(loss_only[r], exact, dtype))
+            g = exact_ce_grad(x[r], y[r])
+            for j in range(n):
+                worst_grad = max(worst_grad, ulp_error(grad[r, j], g[j], dtype))
+    assert worst_loss <= 4, worst_loss
+    assert worst_grad <= 4, worst_grad
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_confident_row_keeps_its_tiny_loss(dtype):
+    x = np.array([[0.0, -40.0], [0.0, -17.0], [-40.0, 0.0]], dtype)
+    loss = lk.cross_entropy(x, [0, 0, 0], reduction="none")
+    assert ulp_error(loss[0], mp.log1p(mp.exp(-40)), dtype) <= 1      # naive log(softmax): 0
+    assert loss[0] > 0 and loss[1] > 0
+    assert ulp_error(loss[2], 40 + mp.log1p(mp.exp(-40)), dtype) <= 1   # huge-margin wrong
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
+    big = float(np.finfo(dtype).max)
+    x = np.array([0.0, 1e-30, -1e-30, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 100.0, -100.0,
+                  700.0, -700.0, big, -big], dtype)
+    for tv in (0.0, 1.0):
+        t = np.full(x.shape, tv, dtype)
+        loss, grad = lk.binary_cross_entropy_with_logits(x, t, reduction="none", return_grad=True)
+        for i, v in enumerate(x.tolist()):
+            v = mp.mpf(v)
+            exact = mp.log1p(mp.exp(-v)) if tv == 1 else mp.log1p(mp.exp(v))
+            assert ulp_error(loss[i], exact, dtype) <= 2, (v, tv, loss[i])
+            exact_grad = 1 / (1 + mp.exp(-v)) if tv == 0 else -1 / (1 + mp.exp(v))
+            assert ulp_error(grad[i], exact_grad, dtype) <= 2, (v, tv, grad[i])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_ulp_vs_mpmath(dtype, each_simd_path):
+    rng = np.random.default_rng(5)
+    x = adversarial_rows(dtype, 12, rng)[:7]
+    go = rng.standard_normal(x.shape).astype(dtype)
+    s = lk.softmax(x)
+    got = lk.softmax_backward(go, s)
+    sg = lk.sigmoid(x)
+    got_sig = lk.sigmoid_backward(go, sg)
+    for r in range(len(x)):
+        dot = mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) for a, b in zip(go[r], s[r]))
+        for j in range(x.shape[1]):
+            exact = mp.mpf(float(s[r, j])) * (mp.mpf(float(go[r, j])) - dot)
+            # the dot product is a double-double: g - dot is exact unless it cancels past
+            # 2^-100 of dot (the top class of a float64 row spread by 300)
+            err = abs(mp.mpf(float(got[r, j])) - exact)
+            assert (ulp_error(got[r, j], exact, dtype) <= 2
+                    or err <= mp.ldexp(abs(dot) * mp.mpf(float(s[r, j])), -100)), (r, j)
+            b = mp.mpf(float(sg[r, j]))
+            assert ulp_error(got_sig[r, j], mp.mpf(float(go[r, j])) * b * (1 - b), dtype) <= 2
+    ls = lk.log_softmax(x)
+    got = lk.log_softmax_backward(go, ls)
+    for r in range(len(x)):
+        tot = mp.fsum(mp.mpf(float(a)) for a in go[r])
+        for j in range(x.shape[1]):
+            term = mp.exp(mp.mpf(float(ls[r, j]))) * tot
+            exact = mp.mpf(float(go[r, j])) - term
+            # exp's own rounding (<= 1 ulp of the term) is the only error: measured on the term
+            err = abs(mp.mpf(float(got[r, j])) - exact)
+            bound = 2 * mp.mpf(float(np.finfo(dtype).eps)) * max(abs(term), abs(exact)) + mp.mpf(float(np.finfo(dtype).tiny))
+            assert err <= bound, (r, j, got[r, j], exact)
+
+
+# ---------------------------------------------------------------------------------------------
+# finite differences (float64, 4th-order central)
+# ---------------------------------------------------------------------------------------------
+
+def fd_grad(f, x, h=1e-4):
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        def at(d):
+            z = x.copy()
+            z[idx] += d
+            return float(f(z))
+        g[idx] = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h)
+    return g
+
+
+@pytest.mark.parametrize("case", ["index", "weighted", "smooth", "probs", "bce", "bce_pw"])
+def test_gradients_match_finite_differences(case):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 5))
+    y = np.array([0, 4, 2, -100])
+    w = rng.random(5) + 0.5
+    p = rng.random((4, 5))
+    p /= p.sum(1, keepdims=True)
+    t = rng.random((4, 5))
+    fns = {
+        "index": lambda z, **k: lk.cross_entropy(z, y, **k),
+        "weighted": lambda z, **k: lk.cross_entropy(z, y, weight=w, **k),
+        "smooth": lambda z, **k: lk.cross_entropy(z, y, weight=w, label_smoothing=0.2, **k),
+        "probs": lambda z, **k: lk.cross_entropy(z, p, weight=w, label_smoothing=0.1, **k),
+        "bce": lambda z, **k: lk.binary_cross_entropy_with_logits(z, t, **k),
+        "bce_pw": lambda z, **k: lk.binary_cross_entropy_with_logits(z, t, weight=w, pos_weight=2 * w, **k),
+    }
+    f = fns[case]
+    for red in ("mean", "sum"):
+        _, g = f(x, reduction=red, return_grad=True)
+        np.testing.assert_allclose(g, fd_grad(lambda z: f(z, reduction=red), x), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_backward_functions_match_finite_differences(axis):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4))
+    go = rng.standard_normal((3, 4))
+    for fwd, bwd in [(lk.softmax, lk.softmax_backward), (lk.log_softmax, lk.log_softmax_backward)]:
+        got = bwd(go, fwd(x, axis), axis)
+        np.testing.assert_allclose(got, fd_grad(lambda z: np.sum(go * fwd(z, axis)), x), rtol=1e-8, atol=1e-10)
+    got = lk.sigmoid_backward(go, lk.sigmoid(x))
+    np.testing.assert_allclose(got, fd_grad(lambda z: np.sum(go * lk.sigmoid(z)), x), rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# against PyTorch (values and autograd)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"label_smoothing": 0.15},
+                                  {"weight": True, "label_smoothing": 0.3, "ignore_index": 2},
+                                  {"probs": True}, {"probs": True, "weight": True, "label_smoothing": 0.1}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("layout", ["rows", "nd"])
+def test_cross_entropy_matches_torch(dtype, opts, reduction, layout):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(1)
+    C = 7
+    shape = (6, C) if layout == "rows" else (3, C, 4)      # PyTorch's (N, C, d1) with axis=1
+    axis = -1 if layout == "rows" else 1
+    x = logits(rng, shape, dtype)
+    tshape = shape[:1] + shape[2:]
+    y = rng.integers(0, C, tshape)
+    y.reshape(-1)[1] = opts.get("ignore_index", -100)
+    w = rng.random(C) + 0.2
+    kw, tkw = {}, {}
+    if opts.get("weight"):
+        kw["weight"], tkw["weight"] = w, torch.from_numpy(w.astype(dtype))
+    for key in ("label_smoothing", "ignore_index"):
+        if key in opts:
+            kw[key] = tkw[key] = opts[key]
+    if opts.get("probs"):
+        tgt = rng.random(shape).astype(dtype)
+        tgt /= tgt.sum(axis=axis, keepdims=True)
+        ttgt = torch.from_numpy(tgt)
+    else:
+        tgt, ttgt = y, torch.from_numpy(y)
+    tx = torch.from_numpy(x).requires_grad_()
+    tl = F.cross_entropy(tx, ttgt, reduction=reduction, **tkw)
+    tl.sum().backward()
+    loss, grad = lk.cross_entropy(x, tgt, axis, reduction=reduction, return_grad=True, **kw)
+    tol = 2e-6 if dtype == F32 else 1e-13
+    np.testing.assert_allclose(loss, tl.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=tol, atol=tol * 0.1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"pos_weight": True}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_matches_torch(dtype, opts, reduction):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(8)
+    x = logits(rng, (5, 6), dtype, spread=6)
+    t = rng.random((5, 6)).astype(dtype)
+    t[0] = [0, 1, 0, 1, 0, 1]
+    kw, tkw = {}, {}
+    if opts.get("weight"):
+        w = (rng.random((5, 1)) + 0.5).astype(dtype)
+        kw["weight"], tkw["weight"] = w, torch.from_numpy(w)
+    if opts.get("pos_weight"):
+        pw = (rng.random(6) * 3).astype(dtype)
+        kw["pos_weight"], tkw["pos_weight"] = pw, torch.from_numpy(pw)
+    tx = torch.from_numpy(x).requires_grad_()
+    tl = F.binary_cross_entropy_with_logits(tx, torch.from_numpy(t), reduction=reduction, **tkw)
+    tl.sum().backward()
+    loss, grad = lk.binary_cross_entropy_with_logits(x, t, reduction=reduction, return_grad=True, **kw)
+    tol = 2e-6 if dtype == F32 else 1e-13
+    np.testing.assert_allclose(loss, tl.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=tol, atol=tol * 0.1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_functions_match_torch_autograd(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = logits(rng, (4, 9, 3), dtype)
+    go = rng.standard_normal(x.shape).astype(dtype)
+    tol = 2e-6 if dtype == F32 else 1e-13
+    for axis in (1, -1):
+        for fwd, t_fwd, bwd in [(lk.softmax, torch.softmax, lk.softmax_backward),
+                                (lk.log_softmax, torch.log_softmax, lk.log_softmax_backward)]:
+            tx = torch.from_numpy(x).requires_grad_()
+            out = t_fwd(tx, axis)
+            out.backward(torch.from_numpy(go))
+            got = bwd(go, out.detach().numpy(), axis)
+            np.testing.assert_allclose(got, tx.grad.numpy(), rtol=tol, atol=tol)
+    tx = torch.from_numpy(x).requires_grad_()
+    out = torch.sigmoid(tx)
+    out.backward(torch.from_numpy(go))
+    np.testing.assert_allclose(lk.sigmoid_backward(go, out.detach().numpy()), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------------------------------------
+# edges: layouts, dtypes, special values
+# ---------------------------------------------------------------------------------------------
+
+def test_layouts_and_dtypes_agree():
+    rng = np.random.default_rng(12)
+    x = logits(rng, (6, 5), F64)
+    y = rng.integers(0, 5, 6)
+    base = lk.cross_entropy(x, y, reduction="none")
+    # transposed (F-ordered), strided, negative strides, big-endian, lists, int32 targets
+    assert np.array_equal(lk.cross_entropy(np.asfortranarray(x), y, reduction="none"), base)
+    xs = np.zeros((6, 10))
+    xs[:, ::2] = x
+    assert np.array_equal(lk.cross_entropy(xs[:, ::2], y, reduction="none"), base)
+    assert np.array_equal(lk.cross_entropy(x[::-1], y[::-1], reduction="none"), base[::-1])
+    assert np.array_equal(lk.cross_entropy(x.astype(">f8"), y.astype(np.int32), reduction="none"), base)
+    assert np.array_equal(lk.cross_entropy(x.tolist(), y.tolist(), reduction="none"), base)
+    assert np.array_equal(lk.cross_entropy(x.T, y, axis=0, reduction="none"), base)
+    ro = x.copy()
+    ro.flags.writeable = False
+    assert np.array_equal(lk.cross_entropy(ro, y, reduction="none"), base)
+    # float16 in float32, returned as float16; ints as float64
+    h = lk.cross_entropy(x.astype(np.float16), y, reduction="none")
+    assert h.dtype == np.float16
+    assert lk.cross_entropy(np.array([[2, 1, 0]]), [0]).dtype == np.float64
+    l16, g16 = lk.cross_entropy(x.astype(np.float16), y, return_grad=True)
+    assert l16.dtype == np.float16 and g16.dtype == np.float16
+
+
+def test_inputs_not_modified():
+    rng = np.random.default_rng(13)
+    x = logits(rng, (4, 6), F32)
+    y = np.array([0, 1, 2, 3])
+    x0, y0 = x.copy(), y.copy()
+    lk.cross_entropy(x, y, return_grad=True)
+    lk.cross_entropy(x, lk.softmax(x), return_grad=True, label_smoothing=0.1)
+    lk.binary_cross_entropy_with_logits(x, lk.sigmoid(x), return_grad=True)
+    assert np.array_equal(x, x0) and np.array_equal(y, y0)
+
+
+def test_one_row_and_scalar_target():
+    loss, grad = lk.cross_entropy([1.0, 2.0, 3.0], 2, reduction="none", return_grad=True)
+    assert np.ndim(loss) == 0 and grad.shape == (3,)
+    np.testing.assert_allclose(loss, math.log(math.exp(1) + math.exp(2) + math.exp(3)) - 3)
+
+
+def test_special_values():
+    x = np.array([[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [-np.inf] * 3, [0.0, -np.inf, 1.0],
+                  [0.0, 1.0, 2.0]])
+    y = np.array([0, 1, 2, 1, 2])
+    loss, grad = lk.cross_entropy(x, y, reduction="none", return_grad=True)
+    assert np.isnan(loss[:3]).all() and np.isnan(grad[:3]).all()
+    assert loss[3] == np.inf                                  # target logit -inf
+    assert grad[3, 1] == -1.0 and grad[3, 0] > 0
+    assert np.isfinite(loss[4])
+    rl = R.cross_entropy(x, y, reduction="none")
+    assert np.array_equal(loss, rl, equal_nan=True)
+    # BCE at the extremes: finite, exact
+    big = np.finfo(F64).max
+    lb = lk.binary_cross_entropy_with_logits([big, -big, np.inf, -np.inf], [1.0, 0.0, 1.0, 0.0],
+                                             reduction="none")
+    assert np.array_equal(lb, [0.0, 0.0, 0.0, 0.0])
+    lb = lk.binary_cross_entropy_with_logits([big, -big], [0.0, 1.0], reduction="none")
+    assert np.array_equal(lb, [big, big])
+
+
+def test_ignored_and_empty():
+    x = np.zeros((3, 4))
+    assert np.isnan(lk.cross_entropy(x, [-100, -100, -100]))        # mean over nothing
+    assert lk.cross_entropy(x, [-100, -100, -100], reduction="sum") == 0.0
+    loss, grad = lk.cross_entropy(x, [-100, 1, -100], return_grad=True)
+    assert np.array_equal(grad[[0, 2]], np.zeros((2, 4)))
+    np.testing.assert_allclose(grad[1], [0.25, -0.75, 0.25, 0.25])
+    e = np.zeros((0, 4))
+    assert np.isnan(lk.cross_entropy(e, np.zeros(0, int)))
+    assert lk.cross_entropy(e, np.zeros(0, int), reduction="sum") == 0.0
+    assert lk.cross_entropy(e, np.zeros(0, int), reduction="none").shape == (0,)
+    loss, grad = lk.cross_entropy(e, np.zeros(0, int), return_grad=True)
+    assert grad.shape == (0, 4)
+    assert lk.binary_cross_entropy_with_logits(np.zeros(0), np.zeros(0), reduction="none").shape == (0,)
+    assert np.isnan(lk.binary_cross_entropy_with_logits(np.zeros(0), np.zeros(0)))
+    assert lk.softmax_backward(np.zeros((2, 0)), np.zeros((2, 0))).shape == (2, 0)
+    assert lk.sigmoid_backward(np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def test_backward_out_and_in_place():
+    rng = np.random.default_rng(14)
+    x = logits(rng, (5, 6), F32)
+    go = rng.standard_normal((5, 6)).astype(F32)
+    s = lk.softmax(x)
+    want = lk.softmax_backward(go, s)
+    out = np.empty_like(go)
+    assert lk.softmax_backward(go, s, out=out) is out and np.array_equal(out, want)
+    g2 = go.copy()
+    lk.softmax_backward(g2, s, out=g2)                       # in place over grad_output
+    assert np.array_equal(g2, want)
+    ls = lk.log_softmax(x)
+    want = lk.log_softmax_backward(go, ls)
+    o = np.empty((6, 5), F32).T                              # any layout
+    lk.log_softmax_backward(go, ls, out=o)
+    assert np.array_equal(o, want)
+    sg = lk.sigmoid(x)
+    y2 = sg.copy()
+    assert np.array_equal(lk.sigmoid_backward(go, y2, out=y2), lk.sigmoid_backward(go, sg))
+    assert np.ndim(lk.sigmoid_backward(1.0, 0.5)) == 0 and lk.sigmoid_backward(1.0, 0.5) == 0.25
+
+
+# ---------------------------------------------------------------------------------------------
+# the bad-argument matrix
+# ---------------------------------------------------------------------------------------------
+
+X = np.zeros((3, 4))
+Y = np.array([0, 1, 3])
+
+BAD_CE = [
+    ({"target": [0, 1, 4]}, ValueError, r"target\[2\] = 4 is not a class index; expected 0 <= index < 4"),
+    ({"target": [0, -1, 2]}, ValueError, r"target\[1\] = -1"),
+    ({"target": [0, 1, 2 ** 40]}, ValueError, "not a class index"),
+    ({"target": np.array([0, 1, 2 ** 63 + 5], np.uint64)}, ValueError, "not a class index"),
+    ({"target": [0, 1]}, ValueError, r"shape \(2,\); expected \(3,\)"),
+    ({"target": [[0], [1], [2]]}, ValueError, "expected"),
+    ({"target": [0.0, 1.0, 2.0]}, TypeError, "floating dtype .* the shape of class indices; expected an integer"),
+    ({"target": np.zeros((3, 5))}, ValueError, r"expected the logits' shape \(3, 4\)"),
+    ({"target": [True, False, True]}, TypeError, "unsupported target dtype bool"),
+    ({"target": ["a", "b", "c"]}, TypeError, "unsupported target dtype"),
+    ({"reduction": "avg"}, ValueError, "reduction must be 'mean', 'sum' or 'none', got 'avg'"),
+    ({"reduction": None}, ValueError, "reduction must be"),
+    ({"weight": [1.0, 2.0]}, ValueError, r"weight has shape \(2,\); expected \(4,\)"),
+    ({"weight": np.ones((4, 1))}, ValueError, "weight has shape"),
+    ({"weight": [1j, 1, 1, 1]}, TypeError, "unsupported weight dtype complex128"),
+    ({"label_smoothing": -0.1}, ValueError, r"label_smoothing must be in \[0, 1\], got -0.1"),
+    ({"label_smoothing": 1.5}, ValueError, "label_smoothing must be in"),
+    ({"label_smoothing": float("nan")}, ValueError, "label_smoothing must be in"),
+    ({"label_smoothing": "0.1x"}, TypeError, "label_smoothing must be a number"),
+    ({"ignore_index": 1.5}, TypeError, "ignore_index must be an int"),
+    ({"axis": 2}, AxisError, "out of bounds"),
+    ({"axis": 1.0}, TypeError, "axis must be an int"),
+    ({"logits": 3.0}, ValueError, "at least one dimension"),
+    ({"logits": np.zeros((3, 4), complex)}, TypeError, "unsupported logits dtype complex128"),
+    ({"logits": [[1, 2], [3]]}, ValueError, "could not convert"),
+]
+
+
+@pytest.mark.parametrize("args,exc,match", BAD_CE)
+def test_cross_entropy_bad_arguments(args, exc, match):
+    kw = dict(args)
+    x = kw.pop("logits", X)
+    y = kw.pop("target", Y)
+    with pytest.raises(exc, match=match):
+        lk.cross_entropy(x, y, **kw)
+    if isinstance(y, list):
+        y = np.array(y)
+    with pytest.raises(exc, match=match):        # the fast path of C-ordered rows as well
+        lk.cross_entropy(x, y, return_grad=True, **kw)
+
+
+def test_out_of_range_index_is_checked_before_any_read():
+    x = np.zeros((2, 3), F32)
+    for bad in (3, -2, 10 ** 12, -10 ** 12):
+        with pytest.raises(ValueError, match="not a class index"):
+            lk.cross_entropy(x, np.array([0, bad], np.intp))
+    assert lk.cross_entropy(x, np.array([0, -7]), ignore_index=-7, reduction="sum") > 0
+
+
+BAD_BCE = [
+    ({"target": np.zeros(3)}, ValueError, r"target has shape \(3,\); expected the logits' shape \(3, 4\)"),
+    ({"target": np.zeros((3, 4), complex)}, TypeError, "unsupported target dtype"),
+    ({"weight": np.ones(3)}, ValueError, r"weight has shape \(3,\), which does not broadcast to \(3, 4\)"),
+    ({"pos_weight": np.ones(5)}, ValueError, "pos_weight has shape"),
+    ({"reduction": "mean "}, ValueError, "reduction must be"),
+    ({"logits": np.zeros((3, 4), object)}, TypeError, "unsupported logits dtype object"),
+]
+
+
+@pytest.mark.parametrize("args,exc,match", BAD_BCE)
+def test_bce_bad_arguments(args, exc, match):
+    kw = dict(args)
+    x = kw.pop("logits", X)
+    t = kw.pop("target", np.zeros((3, 4)))
+    with pytest.raises(exc, match=match):
+        lk.binary_cross_entropy_with_logits(x, t, **kw)
+
+
+@pytest.mark.parametrize("fn", [lk.softmax_backward, lk.log_softmax_backward])
+def test_backward_bad_arguments(fn):
+    with pytest.raises(ValueError, match=r"grad_output has shape \(3, 4\) and output \(3, 5\)"):
+        fn(np.zeros((3, 4)), np.zeros((3, 5)))
+    with pytest.raises(TypeError, match="unsupported grad_output dtype complex128"):
+        fn(np.zeros((3, 4), complex), np.zeros((3, 4)))
+    with pytest.raises(AxisError):
+        fn(np.zeros((3, 4)), np.zeros((3, 4)), 2)
+    with pytest.raises(ValueError, match=r"out has shape \(4, 3\); expected \(3, 4\)"):
+        fn(np.zeros((3, 4)), np.zeros((3, 4)), out=np.zeros((4, 3)))
+    with pytest.raises(TypeError, match="out has dtype float32; expected float64"):
+        fn(np.zeros((3, 4)), np.zeros((3, 4)), out=np.zeros((3, 4), F32))
+    with pytest.raises(ValueError, match="shape"):
+        lk.sigmoid_backward(np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        lk.sigmoid_backward(np.zeros(3), np.zeros(3), out=[0, 0, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# properties
+# ---------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(0, 5), n=st.integers(1, 40), spread=st.sampled_from([1e-3, 1.0, 30.0, 300.0]),
+       seed=st.integers(0, 2 ** 32 - 1), dtype=st.sampled_from(DTYPES), smooth=st.sampled_from([0.0, 0.25]))
+def test_property_matches_reference(rows, n, spread, seed, dtype, smooth):
+    rng = np.random.default_rng(seed)
+    x = logits(rng, (rows, n), dtype, spread)
+    y = rng.integers(0, n, rows)
+    got = lk.cross_entropy(x, y, label_smoothing=smooth, reduction="none")
+    ref = R.cross_entropy(x, y, label_smoothing=smooth, reduction="none")
+    close_ulps(got, ref, dtype, 4)
+    assert (got >= 0).all()
