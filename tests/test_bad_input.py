@@ -435,15 +435,13 @@ def test_bad_axis(func, axis, exc, words, dtype):
     expect_error(exc, [func.name] + words, func.fast, x, axis=axis)
 
 
-AXIS_ARRAY_BUG = known_bug(
-    "softmax/log_softmax(any ndarray, axis=np.array([0, 1])) raise NumPy's 'truth value of an "
-    "array with more than one element is ambiguous' (ValueError) from _core._fast_rows "
-    "(axis == -1 is evaluated before type(axis) is int) instead of the axis TypeError")
+# (regression: axis=np.array([0, 1]) used to fail inside the fast-path check with NumPy's
+# 'truth value of an array is ambiguous' instead of the axis TypeError)
 
 
 @pytest.mark.parametrize("func, dtype", [
     pytest.param(f, d, id=f"{f.name}-{np.dtype(d).name}",
-                 marks=AXIS_ARRAY_BUG if f.kind == "normalize" else ())
+                 )
     for f in REDUCTIONS for d in (np.float64, np.float32, np.int32)])
 def test_bad_axis_array_of_two(func, dtype):
     x = _values((2, 3)).astype(dtype)
