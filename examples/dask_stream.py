@@ -59,6 +59,13 @@ def in_memory_cross_entropy(x, t, smoothing):
     return np.mean((1 - smoothing) * nll - smoothing * logp.mean(axis=1))
 
 
+def cpu_seconds() -> float:
+    """CPU time this process has used (user + system): unlike wall time, it does not grow when
+    other programs share the machine's cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident memory (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -142,24 +149,31 @@ def main() -> None:
         want = np.asarray(want, got.dtype)
         assert abs(got - want) <= 4 * np.spacing(abs(want)), (got, want)
 
+        cpu0 = client.run(cpu_seconds)
         t = time.perf_counter()
         value = client.compute(loss).result()
         elapsed = time.perf_counter() - t
+        cpu = sum(client.run(cpu_seconds).values()) - sum(cpu0.values())
         peaks = client.run(peak_rss_mib)
         if args.baseline:
+            cpu0 = client.run(cpu_seconds)
             t = time.perf_counter()
             client.compute(logits.sum(dtype=np.float64)).result()
             base = time.perf_counter() - t
+            base_cpu = sum(client.run(cpu_seconds).values()) - sum(cpu0.values())
 
     print(f"mean cross-entropy: {float(value):.7g} (checked on the first chunk against the "
           f"in-memory result: within 4 ULP)")
     print(f"time: {elapsed:.1f} s   throughput: {nbytes / elapsed / 1e9:.2f} GB/s of logits, "
           f"{tokens / elapsed:,.0f} tokens/s   ({nbytes / elapsed / 1e9 / args.workers:.2f} "
           f"GB/s per worker, generation or reading included)")
+    print(f"worker CPU time: {cpu:.1f} s, {nbytes / cpu / 1e9:.2f} GB per CPU-second "
+          f"({tokens / cpu:,.0f} tokens per CPU-second)")
     if args.baseline:
-        print(f"baseline, producing the logits and summing them: {base:.1f} s "
-              f"({nbytes / base / 1e9:.2f} GB/s); cross-entropy's own share about "
-              f"{max(elapsed - base, 0.0):.1f} s")
+        print(f"baseline, producing the logits and summing them: {base:.1f} s wall "
+              f"({nbytes / base / 1e9:.2f} GB/s), {base_cpu:.1f} s worker CPU; the "
+              f"cross-entropy's own share: {max(cpu - base_cpu, 0.0):.1f} CPU-s, "
+              f"{nbytes / max(cpu - base_cpu, 1e-9) / 1e9:.2f} GB per CPU-second")
     for address, peak in sorted(peaks.items()):
         print(f"peak RSS {address}: {peak:,.0f} MiB (at start {start_rss[address]:,.0f} MiB)")
 

@@ -545,14 +545,16 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
                 tb = tb if probs else tb[..., 0]
                 loss = inner(xb, tb, -1, weight=w_user, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction="none")
-                return np.asarray(loss, dtype=_F64)
+                return np.asarray(loss, dtype=_F64)[..., None]
         else:
             def block(xb: np.ndarray, tb: np.ndarray) -> np.ndarray:
-                return _ce_partial(xb, tb, None, 0, **params)[..., 0]
+                return _ce_partial(xb, tb, None, 0, **params)
 
-        per_sample = da.map_blocks(block, x, tt, drop_axis=last,
-                                   dtype=_F64, meta=_meta(x.ndim - 1, _F64),
-                                   token="logitkit-cross-entropy")
+        # keepdims blocks, then a cheap index: drop_axis= would make Dask copy every block
+        # of logits through np.concatenate
+        per_sample = da.map_blocks(block, x, tt, chunks=x.chunks[:-1] + ((1,),), dtype=_F64,
+                                   meta=_meta(x.ndim, _F64),
+                                   token="logitkit-cross-entropy")[..., 0]
     else:
         state = _global_state(x, None, (last,))
 
