@@ -107,43 +107,41 @@ LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_n
     *has_nan = nan;
     if (nan || best - best != 0.0f) return;
 
-    const float mf = best;
-    const lkl_vf8 M = mf - (lkl_vf8){0};
+    const lkl_vf8 M = best - (lkl_vf8){0};
+    const lkl_vf8 zero = {0}, one = zero + 1.0f;
     lk_vd hi0 = lk_splat(0.0), hi1 = hi0;
-    lkl_vf8 topc = {0};
+    lkl_vf8 topc = zero;
     for (i = 0; i < n; i += 8) {
-        ptrdiff_t w = n - i < 8 ? n - i : 8;
-        if (w == 8) {
+        if (n - i >= 8) {
             memcpy(&v, x + i, sizeof v);
-        } else {
-            v = ninf;
-            for (ptrdiff_t j = 0; j < w; j++) v[j] = x[i + j];
+        } else {                        /* the tail, padded with -inf (terms 0) */
+            float pad[8];
+            for (int j = 0; j < 8; j++) pad[j] = i + j < n ? x[i + j] : -INFINITY;
+            memcpy(&v, pad, sizeof v);
         }
-        lkl_vf8 dh = v - M;
+        lkl_vf8 dh = v - M;                             /* x - m = dh + dl exactly */
         lkl_vf8 bv = dh - v;
         lkl_vf8 dl = (v - (dh - bv)) + (-M - bv);
-        lkl_vi8 tiny = dh < -87.0f;
-        lkl_vi8 is_top = v == M;
-        lkl_vf8 d = (lkl_vf8)(((lkl_vi8)dh & ~tiny) | ((lkl_vi8)(M - M - 87.0f) & tiny));
-        dl = (lkl_vf8)((lkl_vi8)dl & ~tiny);
-        lkl_vf8 k = (d * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-        lkl_vf8 r = (d - k * 0.693359375f) - k * -2.12194440e-4f + dl;
-        lkl_vf8 p = (M - M) + 1.9875691500e-4f;
-        p = LKL_FMAF(p, r, (M - M) + 1.3981999507e-3f);
-        p = LKL_FMAF(p, r, (M - M) + 8.3334519073e-3f);
-        p = LKL_FMAF(p, r, (M - M) + 4.1665795894e-2f);
-        p = LKL_FMAF(p, r, (M - M) + 1.6666665459e-1f);
-        p = LKL_FMAF(p, r, (M - M) + 5.0000001201e-1f);
+        /* Cephes expf: exp(dh + dl) = 2^k exp(r); lanes below -87 (and -inf, whose
+         * arithmetic is garbage) are masked to 0 at the end */
+        lkl_vf8 k = LKL_FMAF(dh, zero + 1.44269504088896341f, zero + 12582912.0f) - 12582912.0f;
+        lkl_vf8 r = LKL_FMAF(k, zero - 0.693359375f, dh);
+        r = LKL_FMAF(k, zero + 2.12194440e-4f, r) + dl;
+        lkl_vf8 p = LKL_FMAF(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
+        p = LKL_FMAF(p, r, zero + 8.3334519073e-3f);
+        p = LKL_FMAF(p, r, zero + 4.1665795894e-2f);
+        p = LKL_FMAF(p, r, zero + 1.6666665459e-1f);
+        p = LKL_FMAF(p, r, zero + 5.0000001201e-1f);
         lkl_vf8 e = LKL_FMAF(p, r * r, r) + 1.0f;
-        lkl_vi8 ki = __builtin_convertvector(k, lkl_vi8);
-        e = e * (lkl_vf8)((ki + 127) << 23);
-        e = (lkl_vf8)((lkl_vi8)e & ~(tiny | is_top));
-        topc += (lkl_vf8)((lkl_vi8)((M - M) + 1.0f) & is_top);
-        lk_vf lo4, hi4;
-        memcpy(&lo4, &e, sizeof lo4);
-        memcpy(&hi4, (const char *)&e + sizeof lo4, sizeof hi4);
-        hi0 += LK_F2D(lo4);
-        hi1 += LK_F2D(hi4);
+        e = e * (lkl_vf8)((__builtin_convertvector(k, lkl_vi8) + 127) << 23);
+        lkl_vi8 is_top = v == M;
+        lkl_vi8 drop = (dh < -87.0f) | is_top;
+        e = (lkl_vf8)((lkl_vi8)e & ~drop);
+        topc += (lkl_vf8)((lkl_vi8)one & is_top);
+        lk_vd lo4, hi4;
+        LKL_SPLIT_F2D(e, lo4, hi4);
+        hi0 += lo4;
+        hi1 += hi4;
     }
     hi0 += hi1;
     for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(hi0, j));
