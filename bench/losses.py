@@ -84,6 +84,13 @@ def make_inputs(case):
     return x, rng.standard_normal(case.shape).astype(case.dtype)
 
 
+def forward_output(lk, op, x):
+    """The forward result a backward case starts from, shared by both libraries (computed
+    once with logitkit, so that both get bit-identical inputs)."""
+    return {"softmax_backward": lk.softmax, "log_softmax_backward": lk.log_softmax,
+            "sigmoid_backward": lk.sigmoid}[op](x)
+
+
 def logitkit_call(lk, case, x, other):
     op = case.op
     if op.startswith("cross_entropy"):
@@ -93,13 +100,12 @@ def logitkit_call(lk, case, x, other):
     if op.startswith("bce"):
         grad = op.endswith("+grad")
         return lambda: lk.binary_cross_entropy_with_logits(x, other, return_grad=grad)
-    y = {"softmax_backward": lk.softmax, "log_softmax_backward": lk.log_softmax,
-         "sigmoid_backward": lk.sigmoid}[op](x)
+    y = forward_output(lk, op, x)
     fn = getattr(lk, op)
     return lambda: fn(other, y)
 
 
-def torch_call(torch, case, x, other):
+def torch_call(torch, lk, case, x, other):
     F = torch.nn.functional
     op = case.op
     tx = torch.from_numpy(x)
@@ -129,13 +135,11 @@ def torch_call(torch, case, x, other):
         return fwd_bwd_bce
     aten = torch.ops.aten
     dt = tx.dtype
+    y = torch.from_numpy(forward_output(lk, op, x))
     if op == "softmax_backward":
-        y = torch.softmax(tx, -1)
         return lambda: aten._softmax_backward_data(to, y, -1, dt)
     if op == "log_softmax_backward":
-        y = torch.log_softmax(tx, -1)
         return lambda: aten._log_softmax_backward_data(to, y, -1, dt)
-    y = torch.sigmoid(tx)
     return lambda: aten.sigmoid_backward(to, y)
 
 
@@ -185,7 +189,7 @@ def run_case(case, lk, torch, budget, repeats, timer):
         res["us"]["logitkit"] = measure(f_lk, budget, repeats, timer)
         res["peak_mb"] = peak_mb(f_lk)
         if torch is not None:
-            f_t = torch_call(torch, case, x, other)
+            f_t = torch_call(torch, lk, case, x, other)
             res["us"]["torch"] = measure(f_t, budget, repeats, timer)
             res["ratio"]["torch"] = res["us"]["torch"] / res["us"]["logitkit"]
             if not agree(f_lk(), f_t(), case.dtype):
@@ -206,6 +210,111 @@ def table(results):
     return run._render(head, rows)
 
 
+# --------------------------------------------------------------------------------------------
+# accuracy: worst ULPs against mpmath, logitkit and torch side by side (--accuracy)
+# --------------------------------------------------------------------------------------------
+def _adversarial(dtype, n, rng):
+    big = float(np.finfo(dtype).max)
+    rows = [np.r_[0.0, np.full(n - 1, -40.0)], np.r_[0.0, np.full(n - 1, -17.0)],
+            np.r_[30.0, rng.standard_normal(n - 1)], rng.standard_normal(n) * 1e-3,
+            rng.standard_normal(n) * 30 + 1e4, rng.standard_normal(n) * 300,
+            np.r_[big, big * 0.5, -big, rng.standard_normal(n - 3)],
+            np.r_[-np.inf, 1.0, rng.standard_normal(n - 2)], np.r_[5.0, 5.0, rng.standard_normal(n - 2)]]
+    return np.array(rows).astype(dtype)
+
+
+def accuracy(torch):
+    import mpmath
+    mp = mpmath.mp
+    mp.dps = 60
+
+    def ulp(got, exact, dtype):
+        info = np.finfo(dtype)
+        exact = mp.mpf(exact)
+        got = float(got)
+        if exact == 0:
+            return 0.0 if got == 0 else float("inf")
+        if abs(exact) >= mp.ldexp(1, info.maxexp) - mp.ldexp(1, info.maxexp - info.nmant - 2):
+            return 0.0 if got == mp.sign(exact) * float("inf") else float("inf")
+        if not np.isfinite(got):
+            return float("inf")
+        _, e = mp.frexp(exact)
+        unit = mp.ldexp(1, max(int(e) - info.nmant - 1, int(info.minexp) - info.nmant))
+        return float(abs(mp.mpf(got) - exact) / unit)
+
+    lk = _peers.load("logitkit")
+    F = torch.nn.functional if torch is not None else None
+    rows = []
+    for dtype in (np.float32, np.float64):
+        worst = {}
+        rng = np.random.default_rng(1)
+        for n in (2, 10, 300, 32000):
+            x = _adversarial(dtype, n, rng)
+            for y in (np.argmax(x, 1), np.full(len(x), n // 2)):
+                res = {"logitkit": lk.cross_entropy(x, y, reduction="none", return_grad=True)}
+                if F is not None:
+                    tx = torch.from_numpy(x).requires_grad_()
+                    tl = F.cross_entropy(tx, torch.from_numpy(y), reduction="none")
+                    tl.sum().backward()
+                    res["torch"] = (tl.detach().numpy(), tx.grad.numpy())
+                for r in range(len(x)):
+                    xs = [mp.mpf(float(v)) for v in x[r] if v != -np.inf]
+                    top = max(range(len(xs)), key=lambda i: xs[i])
+                    m = xs[top]
+                    es = [mp.exp(v - m) for v in (mp.mpf(float(u)) for u in x[r])]
+                    L = mp.log1p(mp.fsum(e for i, e in enumerate(es) if i != int(np.argmax(x[r]))))
+                    exact_loss = (m - mp.mpf(float(x[r, y[r]]))) + L
+                    S = mp.fsum(es)
+                    for lib, (loss, grad) in res.items():
+                        k = (lib, "cross_entropy loss")
+                        worst[k] = max(worst.get(k, 0.0), ulp(loss[r], exact_loss, dtype))
+                        k = (lib, "cross_entropy grad")
+                        for j in range(n) if n <= 300 else (0, 1, y[r], n - 1):
+                            g = es[j] / S if j != y[r] else -mp.fsum(e for i, e in enumerate(es) if i != y[r]) / S
+                            worst[k] = max(worst.get(k, 0.0), ulp(grad[r, j], g, dtype))
+        big = float(np.finfo(dtype).max)
+        xb = np.array([0.0, 1e-30, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 100.0, -100.0, 700.0,
+                       -700.0, big, -big], dtype)
+        for tv in (0.0, 1.0):
+            t = np.full(xb.shape, tv, dtype)
+            res = {"logitkit": lk.binary_cross_entropy_with_logits(xb, t, reduction="none", return_grad=True)}
+            if F is not None:
+                tx = torch.from_numpy(xb).requires_grad_()
+                tl = F.binary_cross_entropy_with_logits(tx, torch.from_numpy(t), reduction="none")
+                tl.sum().backward()
+                res["torch"] = (tl.detach().numpy(), tx.grad.numpy())
+            for i, v in enumerate(xb.tolist()):
+                v = mp.mpf(v)
+                el = mp.log1p(mp.exp(-v)) if tv == 1 else mp.log1p(mp.exp(v))
+                eg = 1 / (1 + mp.exp(-v)) if tv == 0 else -1 / (1 + mp.exp(v))
+                for lib, (loss, grad) in res.items():
+                    k = (lib, "bce_with_logits loss")
+                    worst[k] = max(worst.get(k, 0.0), ulp(loss[i], el, dtype))
+                    k = (lib, "bce_with_logits grad")
+                    worst[k] = max(worst.get(k, 0.0), ulp(grad[i], eg, dtype))
+        x = _adversarial(dtype, 12, rng)[:7]
+        go = rng.standard_normal(x.shape).astype(dtype)
+        for name, fwd in (("softmax_backward", lk.softmax), ("sigmoid_backward", lk.sigmoid)):
+            yv = fwd(x)
+            res = {"logitkit": getattr(lk, name)(go, yv)}
+            if torch is not None:
+                tg, ty = torch.from_numpy(go), torch.from_numpy(yv)
+                res["torch"] = (torch.ops.aten._softmax_backward_data(tg, ty, -1, ty.dtype)
+                                if name == "softmax_backward" else
+                                torch.ops.aten.sigmoid_backward(tg, ty)).numpy()
+            for r in range(len(x)):
+                dot = mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) for a, b in zip(go[r], yv[r]))
+                for j in range(x.shape[1]):
+                    b = mp.mpf(float(yv[r, j]))
+                    exact = (b * (mp.mpf(float(go[r, j])) - dot) if name == "softmax_backward"
+                             else mp.mpf(float(go[r, j])) * b * (1 - b))
+                    for lib, got in res.items():
+                        worst[(lib, name)] = max(worst.get((lib, name), 0.0), ulp(got[r, j], exact, dtype))
+        for (lib, fn), v in sorted(worst.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            rows.append([fn, np.dtype(dtype).name, lib, f"{v:.3g}"])
+    print(run._render(["quantity", "dtype", "library", "worst ULP vs mpmath"], rows))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -214,7 +323,12 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, default=None)
     ap.add_argument("--cpu-time", action="store_true",
                     help="measure with time.thread_time (CPU time of this thread)")
+    ap.add_argument("--accuracy", action="store_true",
+                    help="print worst ULPs against mpmath (logitkit and torch) and exit")
     args = ap.parse_args(argv)
+    if args.accuracy:
+        accuracy(_peers.load("torch"))
+        return 0
     cases = [c for c in CASES if c.quick] if args.quick else list(CASES)
     if args.cases:
         subs = [s.lower() for s in args.cases.split(",") if s]

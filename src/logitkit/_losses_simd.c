@@ -90,7 +90,7 @@
 
 #define LKL_TABLE(P)                                                                           \
     { P##ce_sums, P##dot, P##total, P##softmax_bwd, P##log_softmax_bwd, P##sigmoid_bwd,        \
-      P##ce_small }
+      P##ce_small, P##bce }
 
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
 static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);
