@@ -248,7 +248,7 @@ def accuracy(torch):
     for dtype in (np.float32, np.float64):
         worst = {}
         rng = np.random.default_rng(1)
-        for n in (2, 10, 300, 32000):
+        for n in (3, 10, 300, 4000):
             x = _adversarial(dtype, n, rng)
             for y in (np.argmax(x, 1), np.full(len(x), n // 2)):
                 res = {"logitkit": lk.cross_entropy(x, y, reduction="none", return_grad=True)}
