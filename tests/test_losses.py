@@ -491,11 +491,14 @@ def test_one_row_and_scalar_target():
     np.testing.assert_allclose(loss, math.log(math.exp(1) + math.exp(2) + math.exp(3)) - 3)
 
 
-def test_special_values():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_values(dtype):
     x = np.array([[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [-np.inf] * 3, [0.0, -np.inf, 1.0],
-                  [0.0, 1.0, 2.0]])
+                  [0.0, 1.0, 2.0]], dtype)
     y = np.array([0, 1, 2, 1, 2])
+    only = lk.cross_entropy(x, y, reduction="none")           # float32: the short-row kernel
     loss, grad = lk.cross_entropy(x, y, reduction="none", return_grad=True)
+    assert np.array_equal(only, loss, equal_nan=True)
     assert np.isnan(loss[:3]).all() and np.isnan(grad[:3]).all()
     assert loss[3] == np.inf                                  # target logit -inf
     assert grad[3, 1] == -1.0 and grad[3, 0] > 0
@@ -503,11 +506,13 @@ def test_special_values():
     rl = R.cross_entropy(x, y, reduction="none")
     assert np.array_equal(loss, rl, equal_nan=True)
     # BCE at the extremes: finite, exact
-    big = np.finfo(F64).max
-    lb = lk.binary_cross_entropy_with_logits([big, -big, np.inf, -np.inf], [1.0, 0.0, 1.0, 0.0],
+    big = np.finfo(dtype).max
+    lb = lk.binary_cross_entropy_with_logits(np.array([big, -big, np.inf, -np.inf, np.nan], dtype),
+                                             np.array([1.0, 0.0, 1.0, 0.0, 1.0], dtype),
                                              reduction="none")
-    assert np.array_equal(lb, [0.0, 0.0, 0.0, 0.0])
-    lb = lk.binary_cross_entropy_with_logits([big, -big], [0.0, 1.0], reduction="none")
+    assert np.array_equal(lb, [0.0, 0.0, 0.0, 0.0, np.nan], equal_nan=True)
+    lb = lk.binary_cross_entropy_with_logits(np.array([big, -big], dtype), np.array([0.0, 1.0], dtype),
+                                             reduction="none")
     assert np.array_equal(lb, [big, big])
 
 

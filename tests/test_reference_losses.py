@@ -90,6 +90,9 @@ def test_backward_twins():
     np.testing.assert_allclose(R.sigmoid_backward(g, y), g * y * (1 - y), rtol=1e-15)
     assert R.softmax_backward(g.T, y.T, 0).shape == (3, 1)
     assert R.softmax_backward(g, y, None).shape == (1, 3)
+    out = np.empty((1, 3))
+    assert R.sigmoid_backward(g, y, out=out) is out
+    np.testing.assert_allclose(out, g * y * (1 - y), rtol=1e-15)
 
 
 def test_special_rows():

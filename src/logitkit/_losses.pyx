@@ -37,6 +37,8 @@ cdef extern from "_losses_simd.h" nogil:
         void (*sigmoid_bwd)(const float *g, const float *y, float *out, Py_ssize_t n) noexcept nogil
         void (*ce_small)(const float *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
                          double *m, double *top, double *rest, double *L) noexcept nogil
+        double (*bce)(const float *x, const float *t, const double *w, const double *pw,
+                      float *loss, float *grad, Py_ssize_t n, double s) noexcept nogil
 
     ctypedef struct lkl_table_f64:
         void (*ce_sums)(const double *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
@@ -49,6 +51,8 @@ cdef extern from "_losses_simd.h" nogil:
         void (*sigmoid_bwd)(const double *g, const double *y, double *out, Py_ssize_t n) noexcept nogil
         void (*ce_small)(const double *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
                          double *m, double *top, double *rest, double *L) noexcept nogil
+        double (*bce)(const double *x, const double *t, const double *w, const double *pw,
+                      double *loss, double *grad, Py_ssize_t n, double s) noexcept nogil
 
     lkl_table_f32 lkl_f32
     lkl_table_f64 lkl_f64
@@ -200,7 +204,7 @@ cdef Py_ssize_t check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n
                               Py_ssize_t ignore_index, const double *w, double *denom) noexcept nogil:
     """First bad row (an index outside [0, n) that is not ignore_index), or -1; denom is the
     sum of the weights of the targets that are not ignored (their count without weights)."""
-    cdef Py_ssize_t r, y
+    cdef Py_ssize_t r, y, count = 0
     cdef double hi = 0.0, lo = 0.0
     for r in range(rows):
         y = t[r]
@@ -208,8 +212,11 @@ cdef Py_ssize_t check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n
             continue
         if y < 0 or y >= n:
             return r
-        kahan_add(&hi, &lo, w[y] if w != NULL else 1.0)
-    denom[0] = hi + lo
+        if w != NULL:
+            kahan_add(&hi, &lo, w[y])
+        else:
+            count += 1
+    denom[0] = hi + lo if w != NULL else <double>count
     return -1
 
 
@@ -256,8 +263,12 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
                     lp[r] = <floating>index_row(
                         <const floating *>(xp + r * xs), n, y, y == ignore_index, w, W, eps, s,
                         gp + r * n if gp != NULL else NULL)
-            for r in range(rows):
-                kahan_add(&tot_hi, &tot_lo, lp[r])
+            if floating is float:           # float losses: a double sum is exact enough
+                for r in range(rows):
+                    tot_hi += lp[r]
+            else:
+                for r in range(rows):
+                    kahan_add(&tot_hi, &tot_lo, lp[r])
     if bad >= 0:
         return bad
     result[0] = tot_hi + tot_lo
@@ -451,42 +462,45 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
         result[0] = 0.0
         return
     cdef const floating *xp = &x[0]
-    with nogil:
-        start = 0
-        while start < n:
-            k = min(<Py_ssize_t>SIGMOID_BLOCK, n - start)
-            if floating is float:
-                lk_f32.exp_neg_abs_array(xp + start, z, k)
-            else:
-                lk_f64.exp_neg_abs_array(xp + start, z, k)
-            for i in range(start, start + k):
-                v = x[i]
-                tv = t[i]
-                wv = w[i] if has_w else 1.0
-                pv = pw[i] if has_pw else 1.0
-                lz = log1p(z[i - start])
-                sp_pos = (v if v > 0 else 0.0) + lz       # softplus(x)
-                sp_neg = (-v if v < 0 else 0.0) + lz      # softplus(-x)
-                a = pv * tv
-                b = 1.0 - tv
-                # a coefficient of 0 takes no part (no 0 * inf at x = +-inf)
-                loss[i] = <floating>(wv * ((a * sp_neg if a != 0.0 else 0.0)
-                                           + (b * sp_pos if b != 0.0 else 0.0)))
-                if v != v:
-                    loss[i] = <floating>NAN
-                kahan_add(&tot_hi, &tot_lo, loss[i])
-                if want_grad:
-                    if v >= 0:
-                        sig_pos = 1.0 / (1.0 + z[i - start])
-                        sig_neg = z[i - start] / (1.0 + z[i - start])
-                    else:
-                        sig_pos = z[i - start] / (1.0 + z[i - start])
-                        sig_neg = 1.0 / (1.0 + z[i - start])
-                    grad[i] = <floating>(s * wv * (b * sig_pos - a * sig_neg))
+    if floating is float:               # vectorised (log1p_v is ample for float results)
+        with nogil:
+            result[0] = lkl_f32.bce(xp, &t[0], &w[0] if has_w else NULL,
+                                    &pw[0] if has_pw else NULL, &loss[0],
+                                    &grad[0] if want_grad else NULL, n, s)
+    else:                               # float64: libm's log1p, scalar
+        with nogil:
+            start = 0
+            while start < n:
+                k = min(<Py_ssize_t>SIGMOID_BLOCK, n - start)
+                lk_f64.exp_neg_abs_array(<const double *>xp + start, z, k)
+                for i in range(start, start + k):
+                    v = x[i]
+                    tv = t[i]
+                    wv = w[i] if has_w else 1.0
+                    pv = pw[i] if has_pw else 1.0
+                    lz = log1p(z[i - start])
+                    sp_pos = (v if v > 0 else 0.0) + lz       # softplus(x)
+                    sp_neg = (-v if v < 0 else 0.0) + lz      # softplus(-x)
+                    a = pv * tv
+                    b = 1.0 - tv
+                    # a coefficient of 0 takes no part (no 0 * inf at x = +-inf)
+                    loss[i] = <floating>(wv * ((a * sp_neg if a != 0.0 else 0.0)
+                                               + (b * sp_pos if b != 0.0 else 0.0)))
                     if v != v:
-                        grad[i] = <floating>NAN
-            start += k
-    result[0] = tot_hi + tot_lo
+                        loss[i] = <floating>NAN
+                    kahan_add(&tot_hi, &tot_lo, loss[i])
+                    if want_grad:
+                        if v >= 0:
+                            sig_pos = 1.0 / (1.0 + z[i - start])
+                            sig_neg = z[i - start] / (1.0 + z[i - start])
+                        else:
+                            sig_pos = z[i - start] / (1.0 + z[i - start])
+                            sig_neg = 1.0 / (1.0 + z[i - start])
+                        grad[i] = <floating>(s * wv * (b * sig_pos - a * sig_neg))
+                        if v != v:
+                            grad[i] = <floating>NAN
+                start += k
+        result[0] = tot_hi + tot_lo
 
 
 # ---------------------------------------------------------------- vector-Jacobian products

@@ -27,6 +27,15 @@
 #define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
 #define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
+/* 8 floats to two vectors of 4 doubles */
+#define LKL_SPLIT_F2D(e, lo, hi)                                                               \
+    do {                                                                                       \
+        lk_vf lo_f_, hi_f_;                                                                    \
+        memcpy(&lo_f_, &(e), sizeof lo_f_);                                                    \
+        memcpy(&hi_f_, (const char *)&(e) + sizeof lo_f_, sizeof hi_f_);                       \
+        (lo) = LK_F2D(lo_f_);                                                                  \
+        (hi) = LK_F2D(hi_f_);                                                                  \
+    } while (0)
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lkl_sb_base_f64_##name
@@ -55,6 +64,7 @@
 #undef LK_NARROW_D
 #undef LK_MAXF
 #undef LK_MAXD
+#undef LKL_SPLIT_F2D
 
 #if LKL_HAVE_AVX2
 #define LK_TARGET __attribute__((target("avx2,fma")))
@@ -74,6 +84,11 @@
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
                                   _mm256_cvtpd_ps((__m256d)(hi)), 1))
+#define LKL_SPLIT_F2D(e, lo, hi)                                                               \
+    do {                                                                                       \
+        (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)(e)));                    \
+        (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)(e), 1));                  \
+    } while (0)
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lkl_sb_avx2_f64_##name
@@ -102,11 +117,12 @@
 #undef LK_NARROW_D
 #undef LK_MAXF
 #undef LK_MAXD
+#undef LKL_SPLIT_F2D
 #endif
 
 #define LKL_TABLE(P)                                                                           \
     { P##ce_sums, P##dot, P##total, P##softmax_bwd, P##log_softmax_bwd, P##sigmoid_bwd,        \
-      P##ce_small }
+      P##ce_small, P##bce }
 
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
 static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);

@@ -28,6 +28,8 @@
         void (*sigmoid_bwd)(const T *g, const T *y, T *out, ptrdiff_t n);                      \
         void (*ce_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride, double *m,  \
                          double *top, double *rest, double *L);                                \
+        double (*bce)(const T *x, const T *t, const double *w, const double *pw, T *loss,      \
+                      T *grad, ptrdiff_t n, double s);                                         \
     } NAME;
 
 LKL_DECLARE_TABLE(float, lkl_table_f32)

@@ -62,6 +62,31 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(log1p_v)(lk_vd a)
     return k * 6.93147180369123816490e-01 + (lf + (k * 1.90821492927058770002e-10 + c));
 }
 
+#if !LK_IS_F64 && LKL_VF8
+/* exp(v - M) in 8 float lanes (Cephes' expf on the exact split dh + dl of v - M); lanes with
+ * v == M (exactly 1: counted in *is_top instead) or v - M < -87 (< 1.7e-38, and -inf) are 0 */
+LK_INLINE LK_TARGET lkl_vf8 LKL_FN(exp_terms8)(lkl_vf8 v, lkl_vf8 M, lkl_vi8 *is_top)
+{
+    const lkl_vf8 zero = {0};
+    lkl_vf8 dh = v - M;                                 /* x - m = dh + dl exactly */
+    lkl_vf8 bv = dh - v;
+    lkl_vf8 dl = (v - (dh - bv)) + (-M - bv);
+    lkl_vf8 k = LKL_FMAF(dh, zero + 1.44269504088896341f, zero + 12582912.0f) - 12582912.0f;
+    lkl_vf8 r = LKL_FMAF(k, zero - 0.693359375f, dh);
+    r = LKL_FMAF(k, zero + 2.12194440e-4f, r) + dl;
+    lkl_vf8 p = LKL_FMAF(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
+    p = LKL_FMAF(p, r, zero + 8.3334519073e-3f);
+    p = LKL_FMAF(p, r, zero + 4.1665795894e-2f);
+    p = LKL_FMAF(p, r, zero + 1.6666665459e-1f);
+    p = LKL_FMAF(p, r, zero + 5.0000001201e-1f);
+    lkl_vf8 e = LKL_FMAF(p, r * r, r) + 1.0f;
+    e = e * (lkl_vf8)((__builtin_convertvector(k, lkl_vi8) + 127) << 23);
+    *is_top = v == M;
+    lkl_vi8 drop = (dh < -87.0f) | *is_top;
+    return (lkl_vf8)((lkl_vi8)e & ~drop);
+}
+#endif
+
 /*
  * max of a row and the sums of exp(x - max): top (terms equal to 1) and hi + lo (the rest).
  * float32: the max and the exps in 8 float lanes. x - m is split exactly into dh + dl (TwoSum
@@ -107,43 +132,25 @@ LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_n
     *has_nan = nan;
     if (nan || best - best != 0.0f) return;
 
-    const float mf = best;
-    const lkl_vf8 M = mf - (lkl_vf8){0};
+    const lkl_vf8 M = best - (lkl_vf8){0};
+    const lkl_vf8 zero = {0}, one = zero + 1.0f;
     lk_vd hi0 = lk_splat(0.0), hi1 = hi0;
-    lkl_vf8 topc = {0};
+    lkl_vf8 topc = zero;
     for (i = 0; i < n; i += 8) {
-        ptrdiff_t w = n - i < 8 ? n - i : 8;
-        if (w == 8) {
+        if (n - i >= 8) {
             memcpy(&v, x + i, sizeof v);
-        } else {
-            v = ninf;
-            for (ptrdiff_t j = 0; j < w; j++) v[j] = x[i + j];
+        } else {                        /* the tail, padded with -inf (terms 0) */
+            float pad[8];
+            for (int j = 0; j < 8; j++) pad[j] = i + j < n ? x[i + j] : -INFINITY;
+            memcpy(&v, pad, sizeof v);
         }
-        lkl_vf8 dh = v - M;
-        lkl_vf8 bv = dh - v;
-        lkl_vf8 dl = (v - (dh - bv)) + (-M - bv);
-        lkl_vi8 tiny = dh < -87.0f;
-        lkl_vi8 is_top = v == M;
-        lkl_vf8 d = (lkl_vf8)(((lkl_vi8)dh & ~tiny) | ((lkl_vi8)(M - M - 87.0f) & tiny));
-        dl = (lkl_vf8)((lkl_vi8)dl & ~tiny);
-        lkl_vf8 k = (d * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-        lkl_vf8 r = (d - k * 0.693359375f) - k * -2.12194440e-4f + dl;
-        lkl_vf8 p = (M - M) + 1.9875691500e-4f;
-        p = LKL_FMAF(p, r, (M - M) + 1.3981999507e-3f);
-        p = LKL_FMAF(p, r, (M - M) + 8.3334519073e-3f);
-        p = LKL_FMAF(p, r, (M - M) + 4.1665795894e-2f);
-        p = LKL_FMAF(p, r, (M - M) + 1.6666665459e-1f);
-        p = LKL_FMAF(p, r, (M - M) + 5.0000001201e-1f);
-        lkl_vf8 e = LKL_FMAF(p, r * r, r) + 1.0f;
-        lkl_vi8 ki = __builtin_convertvector(k, lkl_vi8);
-        e = e * (lkl_vf8)((ki + 127) << 23);
-        e = (lkl_vf8)((lkl_vi8)e & ~(tiny | is_top));
-        topc += (lkl_vf8)((lkl_vi8)((M - M) + 1.0f) & is_top);
-        lk_vf lo4, hi4;
-        memcpy(&lo4, &e, sizeof lo4);
-        memcpy(&hi4, (const char *)&e + sizeof lo4, sizeof hi4);
-        hi0 += LK_F2D(lo4);
-        hi1 += LK_F2D(hi4);
+        lkl_vi8 is_top;
+        lkl_vf8 e = LKL_FN(exp_terms8)(v, M, &is_top);
+        topc += (lkl_vf8)((lkl_vi8)one & is_top);
+        lk_vd lo4, hi4;
+        LKL_SPLIT_F2D(e, lo4, hi4);
+        hi0 += lo4;
+        hi1 += hi4;
     }
     hi0 += hi1;
     for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(hi0, j));
@@ -152,7 +159,57 @@ LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_n
 }
 
 /* Rows as vector lanes, for rows of n <= LKL_SMALL_N classes (stride elements apart): per row
- * the max m, top and rest (as in ce_sums) and L = log(top + rest), all vertical operations. */
+ * the max m, top and rest (as in ce_sums) and L = log(top + rest), all vertical operations.
+ * float32: 8 rows at a time, transposed through a small buffer, exps as in ce_sums. */
+#if !LK_IS_F64 && LKL_VF8
+LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride,
+                                double *m_out, double *top_out, double *rest_out, double *L_out)
+{
+    float buf[LKL_SMALL_N * 8];
+    const lkl_vf8 zero = {0}, one = zero + 1.0f, ninf = zero - INFINITY;
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += 8) {
+        ptrdiff_t w = rows - r0 < 8 ? rows - r0 : 8;
+        for (int j = 0; j < 8; j++) {
+            const float *p = x + (r0 + (j < w ? j : 0)) * stride;
+            for (ptrdiff_t k = 0; k < n; k++) buf[k * 8 + j] = p[k];
+        }
+        lkl_vf8 mx = ninf, v;
+        lkl_vi8 nan = {0}, mask;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            memcpy(&v, buf + k * 8, sizeof v);
+            nan |= v != v;
+            mask = v > mx;
+            mx = (lkl_vf8)(((lkl_vi8)v & mask) | ((lkl_vi8)mx & ~mask));
+        }
+        mx = (lkl_vf8)(((lkl_vi8)(zero + NAN) & nan) | ((lkl_vi8)mx & ~nan));
+        lkl_vi8 finite = (mx - mx) == zero;
+        lkl_vf8 M = (lkl_vf8)((lkl_vi8)mx & finite);     /* non-finite rows: the caller's */
+        lk_vd h0 = lk_splat(0.0), h1 = h0, lo4, hi4;
+        lkl_vf8 topc = zero;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            lkl_vi8 is_top;
+            memcpy(&v, buf + k * 8, sizeof v);
+            lkl_vf8 e = LKL_FN(exp_terms8)(v, M, &is_top);
+            topc += (lkl_vf8)((lkl_vi8)one & is_top);
+            LKL_SPLIT_F2D(e, lo4, hi4);
+            h0 += lo4;
+            h1 += hi4;
+        }
+        lk_vd t0, t1, m0, m1;
+        LKL_SPLIT_F2D(topc, t0, t1);
+        LKL_SPLIT_F2D(mx, m0, m1);
+        lk_vd L0 = LKL_FN(log1p_v)((t0 - 1.0) + h0), L1 = LKL_FN(log1p_v)((t1 - 1.0) + h1);
+        for (int j = 0; j < w; j++) {
+            int hi = j >= LK_W;
+            int jj = j - hi * LK_W;
+            m_out[r0 + j] = lk_lane(hi ? m1 : m0, jj);
+            top_out[r0 + j] = lk_lane(hi ? t1 : t0, jj);
+            rest_out[r0 + j] = lk_lane(hi ? h1 : h0, jj);
+            L_out[r0 + j] = lk_lane(hi ? L1 : L0, jj);
+        }
+    }
+}
+#else
 LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride,
                                 double *m_out, double *top_out, double *rest_out, double *L_out)
 {
@@ -181,6 +238,7 @@ LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrd
         }
     }
 }
+#endif
 
 /* a * b = p + err: exact by TwoProduct for float64; float32 data's products are exact in
  * double (24 + 24 bits) */
@@ -299,12 +357,75 @@ LK_TARGET void LKL_FN(log_softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, 
     }
 }
 
-/* out = g * y * (1 - y) */
+/* out = g * y * (1 - y); float32 in 8 float lanes (three roundings: <= 2 ulp), float64 in
+ * double */
 LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n)
 {
+#if !LK_IS_F64 && LKL_VF8
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        lkl_vf8 gv, yv, ov;
+        memcpy(&gv, g + i, sizeof gv);
+        memcpy(&yv, y + i, sizeof yv);
+        ov = (gv * yv) * (1.0f - yv);
+        memcpy(out + i, &ov, sizeof ov);
+    }
+    for (; i < n; i++) out[i] = (g[i] * y[i]) * (1.0f - y[i]);
+#else
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t w = lk_width(n, i);
         lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
         LK_FN(store)(out + i, (gv * yv) * (1.0 - yv), w);
     }
+#endif
+}
+
+/* exp(-|x|) in double lanes for either storage type (the shared body keeps float32 in float
+ * lanes, which this loop does not use) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_neg_abs)(lk_vd x)
+{
+    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
+#if LK_IS_F64
+    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
+#else
+    return LK_FN(exp_lp)(lk_clamp_below(a, LK_EXP_FLOOR_LP));
+#endif
+}
+
+/* Binary cross-entropy with logits, elementwise, for float32 data (all arithmetic in double):
+ * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
+ * pw t sigmoid(-x)), with z = exp(-|x|) and log1p_v (1e-14 relative: far below float's half
+ * ulp; the float64 kernel stays scalar with libm's log1p). w, pw: NULL or n doubles; grad may
+ * be NULL. Returns the sum of the losses. */
+LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, const double *pw,
+                             LK_T *loss, LK_T *grad, ptrdiff_t n, double s)
+{
+    lk_vd total = lk_splat(0.0), zero = total, one = lk_splat(1.0), nan = lk_splat(NAN);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t wd = lk_width(n, i);
+        lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
+        lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
+        lk_vd z = LKL_FN(exp_neg_abs)(v);
+        lk_vd lz = LKL_FN(log1p_v)(lk_select(LK_MASK(v != v), zero, z));
+        lk_vd sp_pos = lk_select(LK_MASK(v > 0.0), v, zero) + lz;
+        lk_vd sp_neg = lk_select(LK_MASK(v < 0.0), -v, zero) + lz;
+        lk_vd a = pv * tv, b = 1.0 - tv;
+        lk_vd l = wv * (lk_select(LK_MASK(a != 0.0), a * sp_neg, zero)
+                        + lk_select(LK_MASK(b != 0.0), b * sp_pos, zero));
+        l = lk_select(LK_MASK(v != v), nan, l);
+        LK_FN(store)(loss + i, l, wd);
+        for (ptrdiff_t j = wd; j < LK_W; j++) ((double *)&l)[j] = 0.0;   /* tail padding */
+        total += l;
+        if (grad) {
+            lk_vd inv = 1.0 / (1.0 + z);
+            lk_vm nonneg = LK_MASK(v >= 0.0);
+            lk_vd sig_pos = lk_select(nonneg, inv, z * inv);
+            lk_vd sig_neg = lk_select(nonneg, z * inv, inv);
+            lk_vd g = (s * wv) * (b * sig_pos - a * sig_neg);
+            LK_FN(store)(grad + i, lk_select(LK_MASK(v != v), nan, g), wd);
+        }
+    }
+    double sum = 0.0;
+    for (int j = 0; j < LK_W; j++) sum += lk_lane(total, j);
+    return sum;
 }

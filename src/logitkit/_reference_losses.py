@@ -210,6 +210,14 @@ def _finish_rows(rows, layout, axis, rt):
     return np.transpose(out, np.argsort(order)).astype(rt)
 
 
+def _to_out(res, out):
+    """The result, or copied into `out` (rounded to its dtype) and `out` returned."""
+    if out is None:
+        return res
+    np.copyto(out, res, casting="unsafe")
+    return out
+
+
 def softmax_backward(grad_output, output, axis=-1, *, out=None):
     """output * (grad_output - sum(grad_output * output)), exactly (Fractions), rounded once."""
     gs, ys, shape, rt = _rows_of(grad_output, output, axis)
@@ -221,7 +229,7 @@ def softmax_backward(grad_output, output, axis=-1, *, out=None):
             continue
         s = sum(Fraction(a) * Fraction(b) for a, b in zip(g, y))
         res.append([float(Fraction(b) * (Fraction(a) - s)) for a, b in zip(g, y)])
-    return _finish_rows(res, shape, axis, rt)
+    return _to_out(_finish_rows(res, shape, axis, rt), out)
 
 
 def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
@@ -235,7 +243,7 @@ def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
             continue
         s = sum(Fraction(a) for a in g)
         res.append([float(Fraction(a) - Fraction(math.exp(b)) * s) for a, b in zip(g, y)])
-    return _finish_rows(res, shape, axis, rt)
+    return _to_out(_finish_rows(res, shape, axis, rt), out)
 
 
 def sigmoid_backward(grad_output, output, *, out=None):
@@ -250,4 +258,4 @@ def sigmoid_backward(grad_output, output, *, out=None):
         else:
             vals.append(a * b * (1.0 - b))
     res = np.array(vals, dtype=np.float64).reshape(g.shape).astype(rt)
-    return res if res.ndim else res[()]
+    return _to_out(res if res.ndim else res[()], out)
