@@ -19,8 +19,8 @@ from numpy.exceptions import AxisError
 from numpy.lib.stride_tricks import as_strided
 
 import logitkit
-from _strategies import (CORE, ELEMENTWISE, FUNCTIONS, LOSSES, REDUCTIONS, assert_matches,
-                         expected_dtype, quiet)
+from _strategies import (CORE, ELEMENTWISE, FUNCTIONS, LOSSES, REDUCTIONS, _fresh,
+                         assert_matches, quiet, run_case)
 
 RNG = np.random.default_rng(6)
 
@@ -38,60 +38,6 @@ def fids(funcs):
 # ---------------------------------------------------------------------------------------------
 # Running one case
 # ---------------------------------------------------------------------------------------------
-
-def run_case(func, x, **kwargs):
-    """Call the fast function and its reference on x; both raise the same exception type
-    (the fast one naming the function), or the results match."""
-    x_before = np.array(x, copy=True) if isinstance(x, np.ndarray) else None
-    ref_exc = None
-    # `out` is the fast path's business (the reference is stricter: no big-endian out)
-    ref_kwargs = {k: v for k, v in kwargs.items() if k != "out"}
-    try:
-        ref = func.ref(_fresh(x), **ref_kwargs)
-    except Exception as exc:  # noqa: BLE001 - compared below
-        ref_exc = exc
-    if ref_exc is not None:
-        with pytest.raises(type(ref_exc)) as info:
-            quiet(func.fast, x, **kwargs)
-        assert func.name in str(info.value), f"message does not name {func.name}: {info.value}"
-        return None
-    got = quiet(func.fast, x, **kwargs)
-    in_dtype = np.asarray(x).dtype if not isinstance(x, list) or x else np.dtype(np.float64)
-    if kwargs.get("out") is not None:
-        want_dtype = kwargs["out"].dtype
-    else:
-        want_dtype = expected_dtype(in_dtype, kwargs.get("dtype"))
-    # logsumexp's result can be small through cancellation (m + log(sum) ~ 0), where its
-    # error is a few ULP of m, not of the result: test_logsumexp_near_cancellation tracks that
-    tol = 4 * float(np.finfo(want_dtype).eps) if func.kind == "reduce" else 0.0
-    if kwargs.get("return_sign"):
-        assert isinstance(got, tuple) and len(got) == 2
-        assert_matches(got[0], ref[0], want_dtype, func.max_ulp, f"{func.name} value", tol)
-        assert_matches(got[1], ref[1], expected_dtype(in_dtype, kwargs.get("dtype")), 0,
-                       f"{func.name} sign")
-        value = got[0]
-    else:
-        assert_matches(got, ref, want_dtype, func.max_ulp, func.name, tol)
-        value = got
-    if kwargs.get("out") is None:
-        # a 0-d result is a NumPy scalar; anything else a new array, never a view of x
-        if np.ndim(value) == 0:
-            assert isinstance(value, np.generic), f"{func.name}: 0-d result is {type(value)}"
-        else:
-            assert isinstance(value, np.ndarray)
-            if isinstance(x, np.ndarray):
-                assert not np.shares_memory(value, x), f"{func.name} returned a view of x"
-    else:
-        assert value is kwargs["out"]
-    if x_before is not None and kwargs.get("out") is not x:
-        np.testing.assert_array_equal(x, x_before, err_msg=f"{func.name} modified its input")
-    return got
-
-
-def _fresh(x):
-    """The reference must not see the very array the fast path may write into."""
-    return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
-
 
 def expect_error(exc_type, words, fn, *args, **kwargs):
     """fn raises exc_type (no warning first) with a message containing each of `words`."""
@@ -475,7 +421,8 @@ def test_good_dtype_spellings(func, dtype):
 
 
 DOWNCASTS = [np.array([1e300, 0.0, -1e300]), np.array([7e4, 0.0, 1.0]),
-             np.array([3e38, 3.3e38, 0.0], np.float32), np.array([1e-320, -1e-46, 5e-8])]
+             np.array([3e38, 3.3e38, 0.0], np.float32), np.array([1e-320, -1e-46, 5e-8]),
+             np.array([-8.41688393, -15.3, 9.17])]
 
 
 @pytest.mark.parametrize("func", CORE, ids=fids(CORE))
@@ -490,6 +437,11 @@ def test_dtype_narrower_than_input(func, case, dtype):
                      "logits beyond its range become inf and the whole slice NaN "
                      "(softmax(np.array([1e300, 0.0]), dtype=np.float32) is [nan, nan], the "
                      "reference [1, 0])")
+    if case == 4:
+        pytest.xfail("known bug: x is rounded to the result dtype before computing, which costs "
+                     "|x| * 2**-24 relative error in exp-like results: softplus(np.array("
+                     "-8.41688393), dtype=np.float32) is 7 ULP from the correctly rounded "
+                     "result (bar: 2); compute in the input's precision (float64), round once")
     run_case(func, x, dtype=dtype)
 
 
@@ -718,6 +670,16 @@ def test_logsumexp_b_with_where(return_sign):
                                np.array([np.inf, 0.0], np.float32), 3.0, np.float16(2)])
 def test_logsumexp_return_sign_without_b(x):
     run_case(next(f for f in CORE if f.name == "logsumexp"), x, return_sign=True)
+
+
+@known_bug("logsumexp(x, keepdims=np.zeros(2)) / return_sign=np.zeros(2) raise NumPy's bare "
+           "'truth value of an array ... is ambiguous' ValueError that names neither logsumexp nor "
+           "the argument (NumPy's own reductions do the same; suggest operator.index/bool check "
+           "naming keepdims/return_sign in _core.logsumexp)")
+@pytest.mark.parametrize("flag", ["keepdims", "return_sign"])
+def test_flag_arguments_that_are_arrays(flag):
+    expect_error((TypeError, ValueError), ["logsumexp", flag], logitkit.logsumexp, [1.0, 2.0],
+                 **{flag: np.zeros(2)})
 
 
 def test_logsumexp_b_errors():
