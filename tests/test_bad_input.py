@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -70,6 +71,12 @@ def _readonly(values):
     values = np.array(values)
     values.flags.writeable = False
     return values
+
+
+def _matrix(values):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix(values)
 
 
 def _int_extremes(dtype):
@@ -153,6 +160,10 @@ X_CASES = {
     "broadcast_stride0": lambda: np.broadcast_to(_values(4), (3, 4)),
     "broadcast_stride0_cols": lambda: np.broadcast_to(_values((3, 1)), (3, 4)),
     "overlapping_rows": lambda: as_strided(_values(8), (5, 4), (8, 8), writeable=False),
+    "np_matrix": lambda: _matrix([[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]]),
+    "np_matrix_f32": lambda: _matrix(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)),
+    "masked_array": lambda: np.ma.masked_array([[1.0, 2.0, 3.0]], mask=[[0, 1, 0]]),
+    "memmap_like_readonly_buffer": lambda: np.frombuffer(_values(6).tobytes()).reshape(2, 3),
     "f16_view_of_big_endian_bytes": lambda: np.frombuffer(
         _values(6).astype(">f2").tobytes(), dtype=">f2").reshape(2, 3),
     # every accepted dtype, at its extremes
@@ -203,8 +214,16 @@ def _axes_for(x, func):
     return variants
 
 
+MATRIX_BUG = known_bug(
+    "the sigmoid family on an np.matrix raises Cython's bare 'TypeError: No matching signature "
+    "found' (np.matrix.reshape(-1) stays 2-d, so the 1-d memoryview does not match): "
+    "logitkit.sigmoid(np.matrix([[1.0, 2.0]])); fix: _validate.as_array should return "
+    "np.asarray(x) for ndarray subclasses too (or _core._flat use np.ravel on a base view)")
+
 MATRIX = [
-    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}")
+    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}",
+                 marks=MATRIX_BUG if name.startswith("np_matrix") and func.kind == "elementwise"
+                 else ())
     for func in CORE for name, make in X_CASES.items()
     for kwargs in (_axes_for(make(), func) if name not in REJECTED and name != "ragged_list"
                    else [{}])
