@@ -827,3 +827,50 @@ def test_table_covers_the_public_api():
     helpers = {"simd_path", "simd_paths", "set_num_threads", "get_num_threads"}
     missing = public - helpers - {f.name for f in FUNCTIONS}
     assert not missing, f"add these to tests/_strategies.FUNCTIONS: {sorted(missing)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What reaches the kernels: aligned, native memory only (UBSan found misaligned loads)
+# ---------------------------------------------------------------------------------------------
+
+UNALIGNED_BUG = known_bug(
+    "misaligned memory reaches the C kernels: the fast paths (_core._fast_rows for softmax/"
+    "log_softmax, the shortcut at the top of _core._elementwise for the sigmoid family) take "
+    "any C-contiguous float32/float64 array without checking x.flags.aligned; UBSan: "
+    "'load of misaligned address ... for type const double' in softplus_family. Undefined "
+    "behaviour (a crash with aligned SIMD loads or on strict-alignment CPUs); fix: add "
+    "`and x.flags.aligned` to both conditions")
+
+
+@pytest.fixture
+def kernels_check_alignment(monkeypatch):
+    """Wrap every kernel entry point so that an unaligned or byte-swapped array argument fails
+    the test (works in any build, no sanitizer needed)."""
+    from logitkit import _kernels
+    seen = []
+    for name in ("softmax_3d", "logsumexp_3d", "elementwise", "logsumexp_scaled"):
+        original = getattr(_kernels, name, None)
+        if original is None:
+            continue
+
+        def wrapper(*args, _original=original, _name=name):
+            for a in args:
+                if isinstance(a, np.ndarray):
+                    seen.append((_name, a.flags.aligned, a.dtype.isnative))
+            return _original(*args)
+        monkeypatch.setattr(_kernels, name, wrapper)
+    return seen
+
+
+@pytest.mark.parametrize("func", [
+    pytest.param(f, id=f.name, marks=UNALIGNED_BUG if f.kind != "reduce" else ())
+    for f in CORE])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_only_see_aligned_memory(func, dtype, kernels_check_alignment):
+    for x in (_unaligned(_values((3, 5), dtype)), _unaligned(_values((3, 5), dtype)[0]),
+              _unaligned(_values((3, 5), dtype).astype(np.dtype(dtype).newbyteorder(">")))):
+        got = func.fast(x)
+        assert_matches(got, func.ref(np.array(x)), np.dtype(dtype), func.max_ulp, func.name)
+    assert kernels_check_alignment, "no kernel was called"
+    bad = [s for s in kernels_check_alignment if not (s[1] and s[2])]
+    assert not bad, f"{func.name}: kernels got unaligned/byte-swapped arrays: {bad[:3]}"
