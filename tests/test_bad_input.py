@@ -28,7 +28,7 @@ RNG = np.random.default_rng(6)
 
 def known_bug(reason: str):
     if os.environ.get("LOGITKIT_SHOW_BUGS") == "1":
-        return pytest.mark.usefixtures()
+        return pytest.mark.skipif(False, reason="known bug, shown: " + reason)  # a no-op mark
     return pytest.mark.xfail(strict=True, reason="known bug: " + reason)
 
 
