@@ -836,10 +836,13 @@ def test_table_covers_the_public_api():
 UNALIGNED_BUG = known_bug(
     "misaligned memory reaches the C kernels: the fast paths (_core._fast_rows for softmax/"
     "log_softmax, the shortcut at the top of _core._elementwise for the sigmoid family) take "
-    "any C-contiguous float32/float64 array without checking x.flags.aligned; UBSan: "
-    "'load of misaligned address ... for type const double' in softplus_family. Undefined "
-    "behaviour (a crash with aligned SIMD loads or on strict-alignment CPUs); fix: add "
-    "`and x.flags.aligned` to both conditions")
+    "any C-contiguous float32/float64 array without checking x.flags.aligned, and `out` of the "
+    "compute dtype is written directly without checking out.flags.aligned (_core._normalize: "
+    "target/t3; _core._elementwise: flat_out). UBSan: 'load of misaligned address ... for "
+    "type const double' in softplus_family, 'store to misaligned address ... for type float' "
+    "in lk_avx2_f32_store (_simd_body.h:90) from softmax. Undefined behaviour (a crash with "
+    "aligned SIMD loads or on strict-alignment CPUs); fix: add `and x.flags.aligned` to both "
+    "fast-path conditions and `and out.flags.aligned` where out is handed to the kernels")
 
 
 @pytest.fixture
@@ -872,5 +875,23 @@ def test_kernels_only_see_aligned_memory(func, dtype, kernels_check_alignment):
         got = func.fast(x)
         assert_matches(got, func.ref(np.array(x)), np.dtype(dtype), func.max_ulp, func.name)
     assert kernels_check_alignment, "no kernel was called"
+    bad = [s for s in kernels_check_alignment if not (s[1] and s[2])]
+    assert not bad, f"{func.name}: kernels got unaligned/byte-swapped arrays: {bad[:3]}"
+
+
+@pytest.mark.parametrize("func", [
+    pytest.param(f, id=f.name, marks=UNALIGNED_BUG if f.kind != "reduce" else ()) for f in CORE])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_only_write_aligned_out(func, dtype, kernels_check_alignment):
+    x = _values((3, 5), dtype)
+    shape = _result_shape(func, x.shape)
+    for out in (_unaligned(np.zeros(shape, dtype)), _unaligned(np.zeros(shape, dtype)).T.T):
+        got = func.fast(x, out=out)
+        assert got is out
+        assert_matches(out, func.ref(x), np.dtype(dtype), func.max_ulp, func.name)
+    y = _unaligned(x)
+    if func.kind != "reduce":
+        func.fast(y, out=y)
+        assert_matches(y, func.ref(x), np.dtype(dtype), func.max_ulp, func.name)
     bad = [s for s in kernels_check_alignment if not (s[1] and s[2])]
     assert not bad, f"{func.name}: kernels got unaligned/byte-swapped arrays: {bad[:3]}"
