@@ -9,6 +9,7 @@ once it has a row in FUNCTIONS (rows whose name logitkit does not have yet are s
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -179,6 +180,65 @@ def assert_matches(got: Any, ref: Any, dtype: np.dtype, max_ulp: float, what: st
 
 
 # ---------------------------------------------------------------------------------------------
+# One case of the matrix: the fast function against its reference
+# ---------------------------------------------------------------------------------------------
+
+def run_case(func, x, **kwargs):
+    """Call the fast function and its reference on x; both raise the same exception type
+    (the fast one naming the function), or the results match."""
+    x_before = np.array(x, copy=True) if isinstance(x, np.ndarray) else None
+    ref_exc = None
+    # `out` is the fast path's business (the reference is stricter: no big-endian out)
+    ref_kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    try:
+        ref = func.ref(_fresh(x), **ref_kwargs)
+    except Exception as exc:  # noqa: BLE001 - compared below
+        ref_exc = exc
+    if ref_exc is not None:
+        import pytest
+        with pytest.raises(type(ref_exc)) as info:
+            quiet(func.fast, x, **kwargs)
+        assert func.name in str(info.value), f"message does not name {func.name}: {info.value}"
+        return None
+    got = quiet(func.fast, x, **kwargs)
+    in_dtype = np.asarray(x).dtype if not isinstance(x, list) or x else np.dtype(np.float64)
+    if kwargs.get("out") is not None:
+        want_dtype = kwargs["out"].dtype
+    else:
+        want_dtype = expected_dtype(in_dtype, kwargs.get("dtype"))
+    # logsumexp's result can be small through cancellation (m + log(sum) ~ 0), where its
+    # error is a few ULP of m, not of the result: test_logsumexp_near_cancellation tracks that
+    tol = 4 * float(np.finfo(want_dtype).eps) if func.kind == "reduce" else 0.0
+    if kwargs.get("return_sign"):
+        assert isinstance(got, tuple) and len(got) == 2
+        assert_matches(got[0], ref[0], want_dtype, func.max_ulp, f"{func.name} value", tol)
+        assert_matches(got[1], ref[1], expected_dtype(in_dtype, kwargs.get("dtype")), 0,
+                       f"{func.name} sign")
+        value = got[0]
+    else:
+        assert_matches(got, ref, want_dtype, func.max_ulp, func.name, tol)
+        value = got
+    if kwargs.get("out") is None:
+        # a 0-d result is a NumPy scalar; anything else a new array, never a view of x
+        if np.ndim(value) == 0:
+            assert isinstance(value, np.generic), f"{func.name}: 0-d result is {type(value)}"
+        else:
+            assert isinstance(value, np.ndarray)
+            if isinstance(x, np.ndarray):
+                assert not np.shares_memory(value, x), f"{func.name} returned a view of x"
+    else:
+        assert value is kwargs["out"]
+    if x_before is not None and kwargs.get("out") is not x:
+        np.testing.assert_array_equal(x, x_before, err_msg=f"{func.name} modified its input")
+    return got
+
+
+def _fresh(x):
+    """The reference must not see the very array the fast path may write into."""
+    return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
+
+
+# ---------------------------------------------------------------------------------------------
 # Hypothesis strategies
 # ---------------------------------------------------------------------------------------------
 
@@ -239,10 +299,12 @@ if st is not None:
     def any_layout(draw, arr: np.ndarray) -> np.ndarray:
         """The same values in another memory layout: Fortran, transposed copy viewed back,
         negative strides, a strided slice of a bigger buffer, unaligned, read-only."""
-        kind = draw(st.sampled_from(["c", "f", "reversed", "strided", "unaligned", "readonly",
-                                     "transposed"]))
+        kinds = ["c", "f", "reversed", "strided", "unaligned", "readonly", "transposed"]
+        if os.environ.get("LOGITKIT_FUZZ_ALIGNED_ONLY") == "1":
+            kinds.remove("unaligned")   # under UBSan, until the misaligned-kernel bug is fixed
+        kind = draw(st.sampled_from(kinds))
         if kind == "f":
-            out = np.asfortranarray(arr)
+            out = np.array(arr, order="F")     # (np.asfortranarray makes 0-d 1-d)
         elif kind == "reversed" and arr.ndim:
             axes = draw(st.lists(st.integers(0, arr.ndim - 1), max_size=arr.ndim, unique=True))
             src = arr.copy()
@@ -265,7 +327,7 @@ if st is not None:
             out = np.ascontiguousarray(arr.T).T
         else:
             out = arr.copy()
-        assert np.array_equal(out, arr, equal_nan=True)
+        assert np.array_equal(out, arr, equal_nan=arr.dtype.kind == "f")
         return out
 
     @st.composite
