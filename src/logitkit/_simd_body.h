@@ -1,20 +1,26 @@
 /*
- * The loops of every kernel, for one storage type and one instruction set, on lk_vd vectors
- * (_simd_math.h). Included by _simd.c once per (type, ISA) with these macros defined:
+ * The loops of every kernel, for one storage type and one instruction set. Included by _simd.c
+ * once per (type, ISA) with these macros defined:
  *   LK_T        storage type (float or double)
- *   LK_IS_F64   1 for double: exact x - max (TwoSum), compensated sums, exp_dd;
- *               0 for float: all arithmetic in double, plain double sums, exp_lp
+ *   LK_IS_F64   1 for double: lk_vd lanes, exact x - max (TwoSum), compensated sums, exp_dd;
+ *               0 for float: the row passes and sigmoid in lk_vf8 float lanes (8 on AVX2) with
+ *               expf_dd, sums in double; the column passes and softplus in double lanes
  *   LK_FN(name) the name of this (type, ISA)'s variant
  *   LK_TARGET   the function attribute selecting the ISA (empty for the baseline)
- *   LK_FMA      a*b + c: fused where the ISA has it
- * Tails shorter than a vector are padded (-inf for data: exp 0, never the max) and not stored.
+ *   LK_FMA(F)   a*b + c on double (float) lanes: fused where the ISA has it
+ *   LK_FMA(F)_EXACT  the same, exact where c nearly cancels a*b (Newton residuals) on every ISA
+ *   LK_WIDEN_F8, LK_NARROW_D, LK_MAXF, LK_MAXD  conversions and NaN-keeping clamps, per ISA
+ * Loops run whole vectors, then one padded tail (-inf for data: exp 0, never the max), so the
+ * main loops carry no width tests.
  *
  * Accuracy (measured against mpmath by bench/accuracy.py):
  *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
  *           degree-11 polynomial fitted on |r| <= ln2/2 (2^-55.8 relative), the 1 + p step
  *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling).
- *   exp_lp  the same for float32 data computed in double: degree 8 (truncation ~2e-10, far
- *           below float32's half ulp), d in [-200, 0].
+ *   expf_dd the same in float lanes: degree 6 (2^-28), ~0.75 ulp.
+ *   exp_lp  exp in double for float32 data: degree 8 (truncation ~2e-10, far below float32's
+ *           half ulp), d in [-200, 0].
+ *   log1p_unit  log1p(z), z in [0, 1], double: < 0.85 ulp (2 x 10^6 random z vs log1pl).
  * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
  */
 
