@@ -18,6 +18,7 @@
 
 #define LK_TARGET
 #define LK_FMA(a, b, c) ((a) * (b) + (c))
+#define LK_FMA_EXACT(a, b, c) lk_fma_cancelling((a), (b), (c))
 #define LK_FMAF(a, b, c) ((a) * (b) + (c))
 #define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
 #define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
@@ -41,6 +42,7 @@
 #undef LK_FN
 #undef LK_TARGET
 #undef LK_FMA
+#undef LK_FMA_EXACT
 #undef LK_FMAF
 #undef LK_FMAF_EXACT
 #undef LK_WIDEN_F8
@@ -51,6 +53,7 @@
 #if LK_HAVE_AVX2
 #define LK_TARGET LK_AVX2_TARGET
 #define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define LK_FMA_EXACT(a, b, c) LK_FMA(a, b, c)
 #define LK_FMAF(a, b, c) ((lk_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define LK_FMAF_EXACT(a, b, c) LK_FMAF(a, b, c)
 /* GCC 12 splits the generic conversions into 2-lane pieces through memory: spell them out */
@@ -83,6 +86,7 @@
 #undef LK_FN
 #undef LK_TARGET
 #undef LK_FMA
+#undef LK_FMA_EXACT
 #undef LK_FMAF
 #undef LK_FMAF_EXACT
 #undef LK_WIDEN_F8
@@ -94,7 +98,8 @@
 #define LK_TABLE(PREFIX)                                                                       \
     { PREFIX##row_max, PREFIX##exp_store, PREFIX##exp_sum, PREFIX##scale, PREFIX##shift_log,   \
       PREFIX##col_max, PREFIX##col_exp_store, PREFIX##col_exp_sum, PREFIX##col_scale, PREFIX##col_shift_log, PREFIX##sigmoid,             \
-      PREFIX##sigmoid_derivative, PREFIX##exp_neg_abs_array }
+      PREFIX##sigmoid_derivative, PREFIX##exp_neg_abs_array, PREFIX##softplus,                 \
+      PREFIX##log_sigmoid }
 
 static const lk_table_f32 base_f32 = LK_TABLE(lk_base_f32_);
 static const lk_table_f64 base_f64 = LK_TABLE(lk_base_f64_);

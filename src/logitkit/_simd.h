@@ -38,6 +38,8 @@ static inline void lk_sum_add(lk_sum *a, double x)
         void (*sigmoid)(const T *x, T *out, ptrdiff_t n);                                      \
         void (*sigmoid_derivative)(const T *x, T *out, ptrdiff_t n);                           \
         void (*exp_neg_abs_array)(const T *x, double *out, ptrdiff_t n);                       \
+        void (*softplus)(const T *x, T *out, ptrdiff_t n);                                     \
+        void (*log_sigmoid)(const T *x, T *out, ptrdiff_t n);                                  \
     } NAME;
 
 LK_DECLARE_TABLE(float, lk_table_f32)

@@ -23,6 +23,8 @@ cdef extern from "_simd.h" nogil:
         void (*sigmoid)(const float *x, float *out, Py_ssize_t n) noexcept nogil
         void (*sigmoid_derivative)(const float *x, float *out, Py_ssize_t n) noexcept nogil
         void (*exp_neg_abs_array)(const float *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*softplus)(const float *x, float *out, Py_ssize_t n) noexcept nogil
+        void (*log_sigmoid)(const float *x, float *out, Py_ssize_t n) noexcept nogil
 
     ctypedef struct lk_table_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
@@ -41,6 +43,8 @@ cdef extern from "_simd.h" nogil:
         void (*sigmoid)(const double *x, double *out, Py_ssize_t n) noexcept nogil
         void (*sigmoid_derivative)(const double *x, double *out, Py_ssize_t n) noexcept nogil
         void (*exp_neg_abs_array)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*softplus)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*log_sigmoid)(const double *x, double *out, Py_ssize_t n) noexcept nogil
 
     lk_table_f32 lk_f32
     lk_table_f64 lk_f64

@@ -1,20 +1,26 @@
 /*
- * The loops of every kernel, for one storage type and one instruction set, on lk_vd vectors
- * (_simd_math.h). Included by _simd.c once per (type, ISA) with these macros defined:
+ * The loops of every kernel, for one storage type and one instruction set. Included by _simd.c
+ * once per (type, ISA) with these macros defined:
  *   LK_T        storage type (float or double)
- *   LK_IS_F64   1 for double: exact x - max (TwoSum), compensated sums, exp_dd;
- *               0 for float: all arithmetic in double, plain double sums, exp_lp
+ *   LK_IS_F64   1 for double: lk_vd lanes, exact x - max (TwoSum), compensated sums, exp_dd;
+ *               0 for float: the row passes and sigmoid in lk_vf8 float lanes (8 on AVX2) with
+ *               expf_dd, sums in double; the column passes and softplus in double lanes
  *   LK_FN(name) the name of this (type, ISA)'s variant
  *   LK_TARGET   the function attribute selecting the ISA (empty for the baseline)
- *   LK_FMA      a*b + c: fused where the ISA has it
- * Tails shorter than a vector are padded (-inf for data: exp 0, never the max) and not stored.
+ *   LK_FMA(F)   a*b + c on double (float) lanes: fused where the ISA has it
+ *   LK_FMA(F)_EXACT  the same, exact where c nearly cancels a*b (Newton residuals) on every ISA
+ *   LK_WIDEN_F8, LK_NARROW_D, LK_MAXF, LK_MAXD  conversions and NaN-keeping clamps, per ISA
+ * Loops run whole vectors, then one padded tail (-inf for data: exp 0, never the max), so the
+ * main loops carry no width tests.
  *
  * Accuracy (measured against mpmath by bench/accuracy.py):
  *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
  *           degree-11 polynomial fitted on |r| <= ln2/2 (2^-55.8 relative), the 1 + p step
  *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling).
- *   exp_lp  the same for float32 data computed in double: degree 8 (truncation ~2e-10, far
- *           below float32's half ulp), d in [-200, 0].
+ *   expf_dd the same in float lanes: degree 6 (2^-28), ~0.75 ulp.
+ *   exp_lp  exp in double for float32 data: degree 8 (truncation ~2e-10, far below float32's
+ *           half ulp), d in [-200, 0].
+ *   log1p_unit  log1p(z), z in [0, 1], double: < 0.85 ulp (2 x 10^6 random z vs log1pl).
  * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
  */
 
@@ -442,6 +448,16 @@ LK_TARGET void LK_FN(col_shift_log)(const LK_T *row, LK_T *out, ptrdiff_t inner,
 
 /* ---- the sigmoid family, elementwise; z = exp(-|x|) in (0, 1] keeps every form finite ---- */
 
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
+{
+    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
+#if LK_IS_F64
+    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
+#else
+    return LK_FN(exp_lp)(lk_clamp_below(a, LK_EXP_FLOOR_LP));
+#endif
+}
+
 #if !LK_IS_F64
 /* float32: z in float lanes, the rest corrected or in double so that z's error (< 0.8 ulp) and
  * one final rounding are all that remain */
@@ -479,88 +495,134 @@ LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const float *x, float *o
     lk_storef(out, LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi)), w);
 }
 
-LK_INLINE LK_TARGET void LK_FN(exp_neg_abs_step)(const float *x, double *out, ptrdiff_t w)
-{
-    lk_vd lo, hi;
-    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
-    lk_store_d(out, lo, w < LK_W ? w : LK_W);
-    if (w > LK_W) lk_store_d(out + LK_W, hi, w - LK_W);
-}
-
-/* one elementwise loop over float lanes: whole vectors, then the tail (padded) */
-#define LK_ELEMENTWISE_F32(STEP, x, out, n)                                                   \
-    do {                                                                                      \
-        ptrdiff_t i_ = 0;                                                                     \
-        for (; i_ + LK_WF <= (n); i_ += LK_WF) STEP((x) + i_, (out) + i_, LK_WF);             \
-        if (i_ < (n)) STEP((x) + i_, (out) + i_, (n) - i_);                                   \
-    } while (0)
-
 LK_TARGET void LK_FN(sigmoid)(const float *x, float *out, ptrdiff_t n)
 {
-    LK_ELEMENTWISE_F32(LK_FN(sigmoid_step), x, out, n);
+    LK_ELEMENTWISE(LK_FN(sigmoid_step), x, out, n, LK_WF);
 }
 
 LK_TARGET void LK_FN(sigmoid_derivative)(const float *x, float *out, ptrdiff_t n)
 {
-    LK_ELEMENTWISE_F32(LK_FN(sigmoid_derivative_step), x, out, n);
+    LK_ELEMENTWISE(LK_FN(sigmoid_derivative_step), x, out, n, LK_WF);
 }
 
-LK_TARGET void LK_FN(exp_neg_abs_array)(const float *x, double *out, ptrdiff_t n)
-{
-    LK_ELEMENTWISE_F32(LK_FN(exp_neg_abs_step), x, out, n);
-}
 
 #else /* LK_IS_F64 */
 
-LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
+/* sigma(x) = num / (1 + z), num = 1 (x >= 0) or z (x < 0): as for float32, 1 + z is kept as
+ * den + den_lo and one Newton step with an exact residual corrects the quotient, so that z's
+ * error (scaled by 1/(1 + z)) and one rounding remain. */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const LK_T *x, LK_T *out, ptrdiff_t w)
 {
-    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
-#if LK_IS_F64
-    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
-#else
-    return LK_FN(exp_lp)(lk_clamp_below(a, LK_EXP_FLOOR_LP));
-#endif
+    lk_vd v = LK_FN(load)(x, w, 0.0);
+    lk_vd z = LK_FN(exp_neg_abs)(v);
+    lk_vm neg = LK_MASK(v < 0.0);
+    lk_vd num = lk_select(neg, z, lk_splat(1.0));
+    lk_vd den = 1.0 + z;
+    lk_vd den_lo = z - (den - 1.0);
+    lk_vd q = num / den;
+    lk_vd residual = LK_FMA_EXACT(-q, den, num) - q * den_lo;
+    lk_vd inv_den = lk_select(neg, 1.0 - q, q);
+    LK_FN(store)(out, LK_FMA(residual, inv_den, q), w);
 }
+
+/* sigma(x) * sigma(-x) = z / (1 + z)^2, the square formed exactly (Dekker's product, no FMA
+ * needed) so that only z's error, one division and one correction remain. */
+LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const LK_T *x, LK_T *out, ptrdiff_t w)
+{
+    lk_vd z = LK_FN(exp_neg_abs)(LK_FN(load)(x, w, 0.0));
+    lk_vd s = 1.0 + z;
+    lk_vd sl = z - (s - 1.0);                 /* 1 + z == s + sl exactly (s >= z) */
+    lk_vd c = 134217729.0 * s;                /* Veltkamp split of s into 26-bit halves */
+    lk_vd ah = c - (c - s), al = s - ah;
+    lk_vd dh = s * s;
+    lk_vd dl = (((ah * ah - dh) + 2.0 * ah * al) + al * al) + 2.0 * s * sl;
+    lk_vd q = z / dh;
+    LK_FN(store)(out, q - q * (dl / dh), w);
+}
+
 
 LK_TARGET void LK_FN(sigmoid)(const LK_T *x, LK_T *out, ptrdiff_t n)
 {
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd v = LK_FN(load)(x + i, w, 0.0);
-        lk_vd z = LK_FN(exp_neg_abs)(v);
-        LK_FN(store)(out + i, lk_select(LK_MASK(v < 0.0), z, lk_splat(1.0)) / (1.0 + z), w);
-    }
+    LK_ELEMENTWISE(LK_FN(sigmoid_step), x, out, n, LK_W);
 }
 
-/* sigma(x) * sigma(-x) = z / (1 + z)^2. For double the square is formed exactly (Dekker's
- * product, no FMA needed) so that only z's error, one division and one correction remain. */
 LK_TARGET void LK_FN(sigmoid_derivative)(const LK_T *x, LK_T *out, ptrdiff_t n)
 {
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd z = LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0));
-        lk_vd s = 1.0 + z;
-#if LK_IS_F64
-        lk_vd sl = z - (s - 1.0);                 /* 1 + z == s + sl exactly (s >= z) */
-        lk_vd c = 134217729.0 * s;                /* Veltkamp split of s into 26-bit halves */
-        lk_vd ah = c - (c - s), al = s - ah;
-        lk_vd dh = s * s;
-        lk_vd dl = (((ah * ah - dh) + 2.0 * ah * al) + al * al) + 2.0 * s * sl;
-        lk_vd q = z / dh;
-        LK_FN(store)(out + i, q - q * (dl / dh), w);
-#else
-        LK_FN(store)(out + i, z / (s * s), w);
-#endif
-    }
+    LK_ELEMENTWISE(LK_FN(sigmoid_derivative_step), x, out, n, LK_W);
 }
 
-/* exp(-|x|) into a double buffer; the caller finishes softplus / log_sigmoid with log1p */
-LK_TARGET void LK_FN(exp_neg_abs_array)(const LK_T *x, double *out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_store_d(out + i, LK_FN(exp_neg_abs)(LK_FN(load)(x + i, w, 0.0)), w);
-    }
-}
 
 #endif /* LK_IS_F64 */
+
+LK_INLINE LK_TARGET void LK_FN(exp_neg_abs_step)(const LK_T *x, double *out, ptrdiff_t w)
+{
+    lk_store_d(out, LK_FN(exp_neg_abs)(LK_FN(load)(x, w, 0.0)), w);
+}
+
+/* exp(-|x|) into a double buffer, in double lanes for both types (for the scalar-log1p softplus
+ * path, which passes z's error straight through) */
+LK_TARGET void LK_FN(exp_neg_abs_array)(const LK_T *x, double *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE(LK_FN(exp_neg_abs_step), x, out, n, LK_W);
+}
+
+/* log1p(z) for z in [0, 1] or NaN, to < 1 ulp in double: after fdlibm's s_log1p.c, branch-free.
+ * 1 + z = u + c exactly; u = 2^k (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)), k in {0, 1};
+ * log(1 + f) = 2 atanh(s), s = f / (2 + f), as f - hfsq + s (hfsq + R(s^2)); c / u is added
+ * as a first-order correction (1/u from a 3-term series: c is below ulp(u)). */
+LK_INLINE LK_TARGET lk_vd LK_FN(log1p_unit)(lk_vd z)
+{
+    lk_vd u = 1.0 + z;
+    lk_vm big = LK_MASK(u >= 0x1.6a09e667f3bcdp0);             /* u >= sqrt(2): k = 1 */
+    lk_vd k = lk_select(big, lk_splat(1.0), lk_splat(0.0));
+    lk_vd f = lk_select(big, 0.5 * u - 1.0, u - 1.0);          /* exact (Sterbenz) */
+    lk_vd c = z - (u - 1.0);                   /* (1 + z) - u, exact: u - 1 by Sterbenz */
+    lk_vd inv_u = lk_select(big, lk_splat(0.5), lk_splat(1.0)) * LK_FMA(f, f, 1.0 - f);
+    c = c * inv_u;
+    lk_vd hfsq = 0.5 * f * f;
+    lk_vd s = f / (2.0 + f);
+    lk_vd s2 = s * s, s4 = s2 * s2;
+    /* fdlibm's Lp1..Lp7 in two chains (even and odd powers of s^2) */
+    lk_vd ev = LK_FMA(s4, LK_FMA(s4, lk_splat(1.531383769920937332e-01),
+                                 lk_splat(2.222219843214978396e-01)),
+                      lk_splat(3.999999999940941908e-01));
+    lk_vd od = LK_FMA(s4, LK_FMA(s4, LK_FMA(s4, lk_splat(1.479819860511658591e-01),
+                                            lk_splat(1.818357216161805012e-01)),
+                                 lk_splat(2.857142874366239149e-01)),
+                      lk_splat(6.666666666666735130e-01));
+    lk_vd R = s2 * LK_FMA(s2, ev, od);
+    /* k ln2_hi + f is exact (ln2_hi has 20 trailing zero bits, f is a multiple of 2^-53 and
+     * the sum is below 1): the small terms are added to it with one rounding */
+    return (k * LK_LN2_HI_FD + f) + ((s * (hfsq + R) + (k * LK_LN2_LO_FD + c)) - hfsq);
+}
+
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)); log_sigmoid(x) = min(x, 0) - log1p(...) */
+LK_INLINE LK_TARGET void LK_FN(softplus_step)(const LK_T *x, LK_T *out, ptrdiff_t w,
+                                              const int negate)
+{
+    lk_vd v = LK_FN(load)(x, w, 0.0);
+    lk_vd l = LK_FN(log1p_unit)(LK_FN(exp_neg_abs)(v));
+    lk_vd y = negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(0.0)) - l
+                     : lk_select(LK_MASK(v > 0.0), v, lk_splat(0.0)) + l;
+    LK_FN(store)(out, y, w);
+}
+
+LK_INLINE LK_TARGET void LK_FN(softplus_step_pos)(const LK_T *x, LK_T *out, ptrdiff_t w)
+{
+    LK_FN(softplus_step)(x, out, w, 0);
+}
+
+LK_INLINE LK_TARGET void LK_FN(softplus_step_neg)(const LK_T *x, LK_T *out, ptrdiff_t w)
+{
+    LK_FN(softplus_step)(x, out, w, 1);
+}
+
+LK_TARGET void LK_FN(softplus)(const LK_T *x, LK_T *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE(LK_FN(softplus_step_pos), x, out, n, LK_W);
+}
+
+LK_TARGET void LK_FN(log_sigmoid)(const LK_T *x, LK_T *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE(LK_FN(softplus_step_neg), x, out, n, LK_W);
+}

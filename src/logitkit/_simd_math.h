@@ -56,6 +56,8 @@ typedef int32_t lk_vmf;
 #define LK_LOG2E 0x1.71547652b82fep0
 #define LK_LN2_HI 0x1.62e42fefa3800p-1 /* 11 trailing zero bits: k * LN2_HI is exact for |k| < 2^11 */
 #define LK_LN2_LO 0x1.ef35793c76730p-45
+#define LK_LN2_HI_FD 6.93147180369123816490e-01   /* fdlibm's split: 20 trailing zero bits */
+#define LK_LN2_LO_FD 1.90821492927058770002e-10
 #define LK_EXP_FLOOR (-1000.0)         /* exp of anything below is 0 in double */
 #define LK_EXP_FLOOR_LP (-200.0)       /* exp of anything below is 0 in float */
 
@@ -76,6 +78,17 @@ LK_INLINE lk_vd lk_clamp_below(lk_vd x, double lo)
 LK_INLINE lk_vd lk_pow2i(lk_vd j)
 {
     return lk_from_bits((lk_bits(j + LK_SHIFTER) + 1023) << 52);
+}
+
+/* a * b + c where c nearly cancels a * b (a Newton residual), without an FMA instruction:
+ * the product is split exactly (Dekker), and its high part cancels c exactly (Sterbenz). */
+LK_INLINE lk_vd lk_fma_cancelling(lk_vd a, lk_vd b, lk_vd c)
+{
+    lk_vd p = a * b;
+    lk_vd ca = 134217729.0 * a, cb = 134217729.0 * b;       /* Veltkamp: 26-bit halves */
+    lk_vd ah = ca - (ca - a), al = a - ah, bh = cb - (cb - b), bl = b - bh;
+    lk_vd err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;  /* a * b == p + err */
+    return (p + c) + err;
 }
 
 /* TwoSum: s + err == a + b exactly, whatever their magnitudes */
@@ -105,6 +118,15 @@ LK_INLINE void lk_store_d(double *p, lk_vd v, ptrdiff_t w)
 }
 
 LK_INLINE ptrdiff_t lk_width(ptrdiff_t n, ptrdiff_t i) { return n - i < LK_W ? n - i : LK_W; }
+
+/* An elementwise loop: STEP(x, out, w) on whole vectors of WIDTH, then once on the tail (w <
+ * WIDTH, padded), so that the main loop has no per-element width tests. */
+#define LK_ELEMENTWISE(STEP, x, out, n, WIDTH)                                                \
+    do {                                                                                      \
+        ptrdiff_t i_ = 0;                                                                     \
+        for (; i_ + (WIDTH) <= (n); i_ += (WIDTH)) STEP((x) + i_, (out) + i_, (WIDTH));       \
+        if (i_ < (n)) STEP((x) + i_, (out) + i_, (n) - i_);                                   \
+    } while (0)
 
 /* ---- float lanes (lk_vf8) ---- */
 
