@@ -78,7 +78,7 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
         _kernels.softmax_3d(x3, r3, op, masked)
         return _finish(result, out, res_dtype)
 
-    target = out if out is not None and out.dtype == calc else None
+    target = out if _kernel_can_write(out, calc) else None
     t3 = p.view3(target) if target is not None else None
     if t3 is not None and (same_memory(target, data) or not np.may_share_memory(target, data)):
         _kernels.softmax_3d(x3, t3, op, masked)
@@ -220,7 +220,7 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
     if flat_in is None:
         data = np.ascontiguousarray(data)
         flat_in, order = data.reshape(-1), "C"
-    if out is not None and out.dtype == calc:
+    if _kernel_can_write(out, calc):
         flat_out, out_order = _flat(out)
         if flat_out is not None and out_order == order and not overlaps(out, data):
             _kernels.elementwise(flat_in, flat_out, func)
@@ -228,6 +228,13 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
     result = np.empty(data.shape, calc, order=order)
     _kernels.elementwise(flat_in, _flat(result)[0], func)
     return _finish(result, out, res_dtype)
+
+
+def _kernel_can_write(out: np.ndarray | None, calc: np.dtype) -> bool:
+    """Whether the kernels may write into `out` directly: the compute dtype in native byte
+    order, aligned (the C loops assume both); otherwise they write a temporary that is copied."""
+    return (out is not None and out.dtype == calc and out.dtype.isnative
+            and bool(out.flags.aligned))
 
 
 def _flat(arr: np.ndarray) -> tuple[np.ndarray | None, str]:

@@ -40,8 +40,6 @@ cdef enum Elementwise:
 cdef enum:
     # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
     COLUMN_BLOCK = 512
-    # elements of exp(-|x|) buffered before the scalar log1p pass of softplus / log_sigmoid
-    LOG1P_BLOCK = 256
     # rows this short are reduced SHORT_ROW_GROUP at a time, vectorised across rows
     SHORT_ROW = 32
     SHORT_ROW_GROUP = 64
@@ -711,8 +709,16 @@ cdef void elementwise_part(const floating *x, floating *out, Py_ssize_t n,
             lk_f32.sigmoid_derivative(x, out, n)
         else:
             lk_f64.sigmoid_derivative(x, out, n)
+    elif func == LOG_SIGMOID:
+        if floating is float:
+            lk_f32.log_sigmoid(x, out, n)
+        else:
+            lk_f64.log_sigmoid(x, out, n)
     else:
-        softplus_family(x, out, n, func == LOG_SIGMOID)
+        if floating is float:
+            lk_f32.softplus(x, out, n)
+        else:
+            lk_f64.softplus(x, out, n)
 
 
 def elementwise(const floating[::1] x, floating[::1] out, int func):
@@ -739,28 +745,6 @@ cdef void run_elementwise(ElementJob *job) noexcept:
         return
     with nogil:
         lk_parallel_run(nthreads, element_task, job)
-
-
-cdef void softplus_family(const floating *x, floating *out, Py_ssize_t n,
-                          bint negate) noexcept nogil:
-    """softplus(x) = max(x, 0) + log1p(exp(-|x|)); log_sigmoid(x) = min(x, 0) - log1p(...)."""
-    cdef double z[LOG1P_BLOCK]
-    cdef Py_ssize_t start, i, w
-    cdef double v
-    start = 0
-    while start < n:
-        w = min(LOG1P_BLOCK, n - start)
-        if floating is float:
-            lk_f32.exp_neg_abs_array(x + start, z, w)
-        else:
-            lk_f64.exp_neg_abs_array(x + start, z, w)
-        for i in range(w):
-            v = x[start + i]
-            if negate:
-                out[start + i] = <floating>((v if v < 0 else 0.0) - log1p(z[i]))
-            else:
-                out[start + i] = <floating>((v if v > 0 else 0.0) + log1p(z[i]))
-        start += w
 
 
 # ---------------------------------------------------------------- logsumexp with scale factors

@@ -16,17 +16,10 @@
 #define LKL_HAVE_AVX2 0
 #endif
 
-#define LK_TARGET
-#define LK_FMA(a, b, c) ((a) * (b) + (c))
+#define LK_BODY_AVX2 0
+#include "_simd_isa.h"
 #define LKL_FMAF(a, b, c) ((a) * (b) + (c))
 #define LKL_FUSED 0
-/* the macros _simd_body.h needs beyond LK_FMA; the same as _simd.c's (TODO: one shared header) */
-#define LK_FMAF(a, b, c) ((a) * (b) + (c))
-#define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
-#define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
-#define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
-#define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
-#define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 /* 8 floats to two vectors of 4 doubles */
 #define LKL_SPLIT_F2D(e, lo, hi)                                                               \
     do {                                                                                       \
@@ -54,36 +47,17 @@
 #undef LK_IS_F64
 #undef LK_FN
 #undef LKL_FN
-#undef LK_TARGET
-#undef LK_FMA
+#include "_simd_isa_end.h"
 #undef LKL_FMAF
 #undef LKL_FUSED
-#undef LK_FMAF
-#undef LK_FMAF_EXACT
-#undef LK_WIDEN_F8
-#undef LK_NARROW_D
-#undef LK_MAXF
-#undef LK_MAXD
 #undef LKL_SPLIT_F2D
 
 #if LKL_HAVE_AVX2
-#define LK_TARGET __attribute__((target("avx2,fma")))
-#define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#undef LK_BODY_AVX2
+#define LK_BODY_AVX2 1
+#include "_simd_isa.h"
 #define LKL_FMAF(a, b, c) ((lkl_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define LKL_FUSED 1
-#define LK_FMAF(a, b, c) ((lk_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
-#define LK_FMAF_EXACT(a, b, c) LK_FMAF(a, b, c)
-#define LK_WIDEN_F8(v, lo, hi)                                                                 \
-    do {                                                                                       \
-        __m256 w8_ = (__m256)(v);                                                              \
-        (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128(w8_));                            \
-        (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(w8_, 1));                          \
-    } while (0)
-#define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
-#define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
-#define LK_NARROW_D(lo, hi)                                                                    \
-    ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
-                                  _mm256_cvtpd_ps((__m256d)(hi)), 1))
 #define LKL_SPLIT_F2D(e, lo, hi)                                                               \
     do {                                                                                       \
         (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)(e)));                    \
@@ -107,16 +81,9 @@
 #undef LK_IS_F64
 #undef LK_FN
 #undef LKL_FN
-#undef LK_TARGET
-#undef LK_FMA
+#include "_simd_isa_end.h"
 #undef LKL_FMAF
 #undef LKL_FUSED
-#undef LK_FMAF
-#undef LK_FMAF_EXACT
-#undef LK_WIDEN_F8
-#undef LK_NARROW_D
-#undef LK_MAXF
-#undef LK_MAXD
 #undef LKL_SPLIT_F2D
 #endif
 

@@ -10,21 +10,13 @@
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define LK_HAVE_AVX2 1
-#define LK_AVX2_TARGET __attribute__((target("avx2,fma")))
 #include <immintrin.h>
 #else
 #define LK_HAVE_AVX2 0
 #endif
 
-#define LK_TARGET
-#define LK_FMA(a, b, c) ((a) * (b) + (c))
-#define LK_FMA_EXACT(a, b, c) lk_fma_cancelling((a), (b), (c))
-#define LK_FMAF(a, b, c) ((a) * (b) + (c))
-#define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
-#define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
-#define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
-#define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
-#define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
+#define LK_BODY_AVX2 0
+#include "_simd_isa.h"
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lk_base_f64_##name
@@ -40,35 +32,11 @@
 #undef LK_T
 #undef LK_IS_F64
 #undef LK_FN
-#undef LK_TARGET
-#undef LK_FMA
-#undef LK_FMA_EXACT
-#undef LK_FMAF
-#undef LK_FMAF_EXACT
-#undef LK_WIDEN_F8
-#undef LK_NARROW_D
-#undef LK_MAXF
-#undef LK_MAXD
-
+#include "_simd_isa_end.h"
 #if LK_HAVE_AVX2
-#define LK_TARGET LK_AVX2_TARGET
-#define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
-#define LK_FMA_EXACT(a, b, c) LK_FMA(a, b, c)
-#define LK_FMAF(a, b, c) ((lk_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
-#define LK_FMAF_EXACT(a, b, c) LK_FMAF(a, b, c)
-/* GCC 12 splits the generic conversions into 2-lane pieces through memory: spell them out */
-#define LK_WIDEN_F8(v, lo, hi)                                                                 \
-    do {                                                                                       \
-        __m256 w8_ = (__m256)(v);                                                              \
-        (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128(w8_));                            \
-        (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(w8_, 1));                          \
-    } while (0)
-/* max(lo, a), NaN in a kept (maxps returns its second operand when either is NaN) */
-#define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
-#define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
-#define LK_NARROW_D(lo, hi)                                                                    \
-    ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
-                                  _mm256_cvtpd_ps((__m256d)(hi)), 1))
+#undef LK_BODY_AVX2
+#define LK_BODY_AVX2 1
+#include "_simd_isa.h"
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lk_avx2_f64_##name
@@ -84,15 +52,7 @@
 #undef LK_T
 #undef LK_IS_F64
 #undef LK_FN
-#undef LK_TARGET
-#undef LK_FMA
-#undef LK_FMA_EXACT
-#undef LK_FMAF
-#undef LK_FMAF_EXACT
-#undef LK_WIDEN_F8
-#undef LK_NARROW_D
-#undef LK_MAXF
-#undef LK_MAXD
+#include "_simd_isa_end.h"
 #endif
 
 #define LK_TABLE(PREFIX)                                                                       \

@@ -1,0 +1,36 @@
+/*
+ * The per-instruction-set macros that _simd_body.h (and _losses_simd_body.h) are written in.
+ * Include with LK_BODY_AVX2 defined as 0 (portable baseline: plain C on GCC vector extensions)
+ * or 1 (AVX2 + FMA through target attributes, chosen at run time, never -march); include
+ * _simd_isa_end.h after the bodies to undefine them again.
+ */
+#if LK_BODY_AVX2
+#define LK_TARGET __attribute__((target("avx2,fma")))
+#define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define LK_FMA_EXACT(a, b, c) LK_FMA(a, b, c)
+#define LK_FMAF(a, b, c) ((lk_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define LK_FMAF_EXACT(a, b, c) LK_FMAF(a, b, c)
+/* GCC 12 splits the generic conversions into 2-lane pieces through memory: spell them out */
+#define LK_WIDEN_F8(v, lo, hi)                                                                 \
+    do {                                                                                       \
+        __m256 w8_ = (__m256)(v);                                                              \
+        (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128(w8_));                            \
+        (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(w8_, 1));                          \
+    } while (0)
+/* max(lo, a), NaN in a kept (maxps returns its second operand when either is NaN) */
+#define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
+#define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
+#define LK_NARROW_D(lo, hi)                                                                    \
+    ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
+                                  _mm256_cvtpd_ps((__m256d)(hi)), 1))
+#else
+#define LK_TARGET
+#define LK_FMA(a, b, c) ((a) * (b) + (c))
+#define LK_FMA_EXACT(a, b, c) lk_fma_cancelling((a), (b), (c))
+#define LK_FMAF(a, b, c) ((a) * (b) + (c))
+#define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
+#define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
+#define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
+#define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
+#define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
+#endif

@@ -1,0 +1,11 @@
+/* Undoes _simd_isa.h. */
+#undef LK_TARGET
+#undef LK_FMA
+#undef LK_FMA_EXACT
+#undef LK_FMAF
+#undef LK_FMAF_EXACT
+#undef LK_WIDEN_F8
+#undef LK_NARROW_D
+#undef LK_MAXF
+#undef LK_MAXD
+
