@@ -5,8 +5,9 @@
 #   a reduction over a non-last axis, vectorised across columns: no transposed copy). The outer
 #   and n strides are arbitrary, so a whole call is one trip into the extension whatever the axis.
 # - Loops over contiguous memory live in C (_simd_body.h), compiled per instruction set and
-#   reached through a function table (_simd.c); the per-row numerics (special values, the
-#   double-double reciprocal, log1p of the non-max terms) are here, once per row or column.
+#   reached through a function table (_simd.c); the per-row numerics (special values here, the
+#   double-double reciprocal and log1p of the non-max terms in _double_double.pxd, shared with
+#   _losses.pyx) run once per row or column.
 # - One generic kernel per operation over Cython's `floating` fused type; float32 data is
 #   computed in double and rounded once.
 # - All helpers are `noexcept nogil`: the GIL is released for the whole computation.
@@ -15,14 +16,15 @@
 cimport cython
 from cython cimport floating
 cimport numpy as cnp
-from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log, log1p
+from libc.math cimport INFINITY, NAN, exp, log
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+from logitkit._double_double cimport add_log, log_of_sum, reciprocal, two_sum
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
                                  lk_team, lk_team_barrier)
-from logitkit._simd cimport (LK_ISA_COUNT, lk_active_isa, lk_f32, lk_f64, lk_isa_name,
-                             lk_isa_supported, lk_select_isa, lk_sum)
+from logitkit._simd cimport (LK_ISA_COUNT, isa_index, lk_active_isa, lk_f32, lk_f64,
+                             lk_isa_name, lk_isa_supported, lk_select_isa, lk_sum)
 
 cnp.import_array()
 
@@ -49,9 +51,6 @@ cdef enum:
     # calls this small keep the GIL: releasing it costs more than the work
     SMALL_CALL = 256
 
-# ln 2 = LN2_HI + LN2_LO; LN2_HI has 20 trailing zero bits, so k * LN2_HI is exact (fdlibm's)
-cdef double LN2_HI = 6.93147180369123816490e-01
-cdef double LN2_LO = 1.90821492927058770002e-10
 
 
 # ---------------------------------------------------------------- instruction-set dispatch
@@ -68,78 +67,18 @@ def simd_path():
 
 def select_simd_path(str name):
     """Switch every kernel to the named path. Not thread-safe: for start-up and tests."""
-    for i in range(LK_ISA_COUNT):
-        if lk_isa_name(i).decode() == name:
-            if lk_select_isa(i) != 0:
-                raise ValueError(f"SIMD path {name!r} is not supported on this CPU; "
-                                 f"available: {simd_paths()}")
-            return
-    raise ValueError(f"unknown SIMD path {name!r}; expected one of {simd_paths()}")
+    if lk_select_isa(isa_index(name)) != 0:
+        raise ValueError(f"SIMD path {name!r} is not supported on this CPU; "
+                         f"available: {simd_paths()}")
 
 
 # ---------------------------------------------------------------- per-row numerics
-
-cdef inline void two_sum(double a, double b, double *s, double *err) noexcept nogil:
-    s[0] = a + b
-    cdef double bv = s[0] - a
-    err[0] = (a - (s[0] - bv)) + (b - bv)
-
 
 cdef inline void add_to(lk_sum *acc, double v) noexcept nogil:
     """acc.hi + acc.lo += v, compensated."""
     cdef double err
     two_sum(acc.hi, v, &acc.hi, &err)
     acc.lo += err
-
-
-cdef inline void sum_total(double top, double hi, double lo, double *s_hi, double *s_lo) noexcept nogil:
-    """top + hi + lo as a normalised double-double."""
-    cdef double s, e
-    two_sum(top, hi, &s, &e)
-    two_sum(s, e + lo, s_hi, s_lo)
-
-
-cdef inline void reciprocal(double top, double hi, double lo, double *inv_hi, double *inv_lo) noexcept nogil:
-    """1 / (top + hi + lo) as inv_hi + inv_lo, good to ~2^-100."""
-    cdef double s_hi, s_lo
-    sum_total(top, hi, lo, &s_hi, &s_lo)
-    inv_hi[0] = 1.0 / s_hi
-    inv_lo[0] = (-fma(inv_hi[0], s_hi, -1.0) - inv_hi[0] * s_lo) * inv_hi[0]
-
-
-cdef inline void log_of_sum(double top, double hi, double lo, double *L_hi,
-                            double *L_lo) noexcept nogil:
-    """log(top + hi + lo) as L_hi + L_lo, where top >= 1 counts the terms equal to 1 and
-    hi + lo sums the rest.
-
-    A unique max with a small rest takes log1p of the rest, so a confident row keeps its tiny
-    log. Otherwise the total is written 2^k * (1 + u) with 1 + u in [0.75, 1.5) and the log is
-    k ln2 + log1p(u): the only rounding left is log1p's, on a value below 0.41, ~16x smaller
-    than log(total)'s would be; logsumexp needs it where m + L cancels."""
-    cdef double s_hi, s_lo, u, u_lo, e
-    cdef int k
-    if top == 1.0:
-        two_sum(hi, lo, &s_hi, &s_lo)
-        if s_hi < 0.5:
-            L_hi[0] = log1p(s_hi)
-            L_lo[0] = s_lo / (1.0 + s_hi)
-            return
-    sum_total(top, hi, lo, &s_hi, &s_lo)
-    u = frexp(s_hi, &k)                     # s_hi = u * 2^k, u in [0.5, 1)
-    if u < 0.75:
-        u = 2.0 * u
-        k -= 1
-    u -= 1.0                                # exact (Sterbenz)
-    u_lo = ldexp(s_lo, -k)
-    two_sum(k * LN2_HI, log1p(u), L_hi, &e)
-    L_lo[0] = e + (k * LN2_LO + u_lo / (1.0 + u))
-
-
-cdef inline double add_log(double m, double L_hi, double L_lo) noexcept nogil:
-    """m + L_hi + L_lo, rounded once where m and L cancel."""
-    cdef double s, e
-    two_sum(m, L_hi, &s, &e)
-    return s + (e + L_lo)
 
 
 cdef inline void fill(floating *out, Py_ssize_t n, Py_ssize_t stride, double value) noexcept nogil:

@@ -14,16 +14,16 @@
 #   follow select_simd_path(). float32 data is computed and accumulated in double.
 # - Class indices are checked in a first pass over the targets, before any logit is read: an
 #   out-of-range index raises, it is never used as an offset.
-# - The per-row helpers (two_sum, log_of_sum, reciprocal) mirror _kernels.pyx's, which exports
-#   no .pxd; they are a dozen lines and must stay in step with it.
+# - The per-row double-double helpers (two_sum, log_of_sum, reciprocal) are _kernels.pyx's,
+#   shared through _double_double.pxd.
 # Directives (boundscheck, wraparound, cdivision) are set once in setup.py.
 
 cimport cython
 from cython cimport floating
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log1p
 
-from logitkit._simd cimport (LK_ISA_COUNT, lk_active_isa, lk_f32, lk_f64, lk_isa_name,
-                             lk_isa_supported, lk_select_isa, lk_sum)
+from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
+from logitkit._simd cimport isa_index, lk_f32, lk_f64, lk_select_isa, lk_sum
 
 cdef extern from "_losses_simd.h" nogil:
     ctypedef struct lkl_table_f32:
@@ -66,76 +66,19 @@ cdef enum:
     NONE = 2
     SIGMOID_BLOCK = 256         # exp(-|x|) values buffered per call into the C table
 
-# ln 2 = LN2_HI + LN2_LO; LN2_HI has 20 trailing zero bits, so k * LN2_HI is exact (fdlibm's)
-cdef double LN2_HI = 6.93147180369123816490e-01
-cdef double LN2_LO = 1.90821492927058770002e-10
+
 
 
 # ---------------------------------------------------------------- instruction-set dispatch
 
-def simd_paths():
-    """Names of the code paths this build can run on this CPU, slowest first."""
-    return [lk_isa_name(i).decode() for i in range(LK_ISA_COUNT) if lk_isa_supported(i)]
-
-
-def simd_path():
-    """Name of the active code path."""
-    return lk_isa_name(lk_active_isa()).decode()
-
-
 def select_simd_path(str name):
     """Switch this module's kernels (its copy of the shared tables and its own) to `name`."""
-    for i in range(LK_ISA_COUNT):
-        if lk_isa_name(i).decode() == name:
-            if lk_select_isa(i) != 0 or lkl_select_isa(i) != 0:
-                raise ValueError(f"SIMD path {name!r} is not supported on this CPU; "
-                                 f"available: {simd_paths()}")
-            return
-    raise ValueError(f"unknown SIMD path {name!r}; expected one of {simd_paths()}")
+    cdef int isa = isa_index(name)
+    if lk_select_isa(isa) != 0 or lkl_select_isa(isa) != 0:
+        raise ValueError(f"SIMD path {name!r} is not supported on this CPU")
 
 
 # ---------------------------------------------------------------- per-row numerics
-
-cdef inline void two_sum(double a, double b, double *s, double *err) noexcept nogil:
-    s[0] = a + b
-    cdef double bv = s[0] - a
-    err[0] = (a - (s[0] - bv)) + (b - bv)
-
-
-cdef inline void reciprocal(double top, double hi, double lo, double *inv_hi,
-                            double *inv_lo) noexcept nogil:
-    """1 / (top + hi + lo) as inv_hi + inv_lo, good to ~2^-100."""
-    cdef double s, e, s_hi, s_lo
-    two_sum(top, hi, &s, &e)
-    two_sum(s, e + lo, &s_hi, &s_lo)
-    inv_hi[0] = 1.0 / s_hi
-    inv_lo[0] = (-fma(inv_hi[0], s_hi, -1.0) - inv_hi[0] * s_lo) * inv_hi[0]
-
-
-cdef inline void log_of_sum(double top, double hi, double lo, double *L_hi,
-                            double *L_lo) noexcept nogil:
-    """log(top + hi + lo) as L_hi + L_lo; top >= 1 counts the terms equal to 1, hi + lo sums
-    the rest. A unique max with a small rest takes log1p of the rest (a confident row keeps its
-    tiny loss); otherwise total = 2^k (1 + u), 1 + u in [0.75, 1.5), log = k ln2 + log1p(u)."""
-    cdef double s, e, s_hi, s_lo, u, u_lo
-    cdef int k
-    if top == 1.0:
-        two_sum(hi, lo, &s_hi, &s_lo)
-        if s_hi < 0.5:
-            L_hi[0] = log1p(s_hi)
-            L_lo[0] = s_lo / (1.0 + s_hi)
-            return
-    two_sum(top, hi, &s, &e)
-    two_sum(s, e + lo, &s_hi, &s_lo)
-    u = frexp(s_hi, &k)
-    if u < 0.75:
-        u = 2.0 * u
-        k -= 1
-    u -= 1.0
-    u_lo = ldexp(s_lo, -k)
-    two_sum(k * LN2_HI, log1p(u), L_hi, &e)
-    L_lo[0] = e + (k * LN2_LO + u_lo / (1.0 + u))
-
 
 cdef inline void kahan_add(double *hi, double *lo, double v) noexcept nogil:
     cdef double s, e

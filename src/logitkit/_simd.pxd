@@ -54,3 +54,14 @@ cdef extern from "_simd.h" nogil:
     int lk_select_isa(int isa)
     int lk_active_isa()
     const char *lk_isa_name(int isa)
+
+
+cdef inline int isa_index(str name) except -1:
+    """The instruction-set number of a path name, for every module compiled with _simd.c; a
+    name this CPU cannot run raises ValueError listing the ones it can."""
+    cdef int i
+    for i in range(LK_ISA_COUNT):
+        if lk_isa_supported(i) and lk_isa_name(i).decode() == name:
+            return i
+    available = [lk_isa_name(i).decode() for i in range(LK_ISA_COUNT) if lk_isa_supported(i)]
+    raise ValueError(f"unknown or unsupported SIMD path {name!r}; expected one of {available}")
