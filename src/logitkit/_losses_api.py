@@ -84,6 +84,17 @@ def _div(a: float, b: float) -> float:
     return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
+def _loss_value(loss: np.ndarray, red: int, total: float, denom: float,
+                res_dtype: np.dtype) -> Any:
+    """The loss as asked for: per sample (reduction "none", an array of res_dtype, a scalar
+    when 0-d), the sum, or the sum / denom ("mean")."""
+    if red == 2:
+        return _done(loss, None, res_dtype)
+    if red == 1:
+        return _scalar(total, res_dtype)
+    return _scalar(_div(total, denom), res_dtype)
+
+
 def _scalar(value: float, dtype: np.dtype) -> Any:
     """value as a NumPy scalar of dtype (rounded once; no overflow warning)."""
     value = float(value)
@@ -209,16 +220,7 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
                              f"{ignore}")
         denom = float(result[1])
 
-    if red == 2:
-        value = loss.reshape(index_shape)
-        if value.dtype != res_dtype:
-            with np.errstate(all="ignore"):
-                value = value.astype(res_dtype)
-        value = value if value.ndim else value[()]
-    elif red == 1:
-        value = _scalar(result[0], res_dtype)
-    else:
-        value = _scalar(_div(result[0], denom), res_dtype)
+    value = _loss_value(loss.reshape(index_shape), red, result[0], denom, res_dtype)
     if not return_grad:
         return value
     return value, _grad_result(grad, moved_shape, ax, res_dtype)
@@ -238,12 +240,7 @@ def _cross_entropy_fast(x: np.ndarray, t: np.ndarray, ignore: int, red: int,
         raise ValueError(f"cross_entropy: target[{bad}] = {t[bad]} is not a class index; "
                          f"expected 0 <= index < {n} (the size of axis 1) or "
                          f"ignore_index={ignore}")
-    if red == 2:
-        value = loss
-    elif red == 1:
-        value = _scalar(result[0], x.dtype)
-    else:
-        value = _scalar(_div(result[0], result[1]), x.dtype)
+    value = _loss_value(loss, red, result[0], result[1], x.dtype)
     return (value, grad) if return_grad else value
 
 
@@ -284,16 +281,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     result = np.zeros(1)
     scale = _div(1.0, count) if red == 0 else 1.0
     _losses.bce_with_logits(x1, t1, w, pw, loss, grad, scale, result)
-    if red == 2:
-        value = loss.reshape(arr.shape)
-        if value.dtype != res_dtype:
-            with np.errstate(all="ignore"):
-                value = value.astype(res_dtype)
-        value = value if value.ndim else value[()]
-    elif red == 1:
-        value = _scalar(result[0], res_dtype)
-    else:
-        value = _scalar(_div(result[0], count), res_dtype)
+    value = _loss_value(loss.reshape(arr.shape), red, result[0], count, res_dtype)
     if not return_grad:
         return value
     g = grad.reshape(arr.shape)
