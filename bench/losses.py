@@ -16,7 +16,6 @@ columns show "-"). "lk peak MB" is the extra memory logitkit allocates during on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -351,13 +350,7 @@ def main(argv=None):
         print(f"  [{i + 1}/{len(cases)}] {case.label}", file=sys.stderr, flush=True)
         results.append(run_case(case, lk, torch, budget, repeats, timer))
     hdr = run.header() + ("; clock: thread CPU time" if args.cpu_time else "; clock: wall")
-    print(hdr)
-    print(table(results))
-    misses = [r for r in results if r["bar_ok"].startswith("MISS")]
-    print(f"\n{len(results)} cases, {len(misses)} miss a bar ({time.perf_counter() - t0:.0f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"header": hdr, "results": results}, f, indent=1)
+    run.report(hdr, table(results), results, t0, args.json)
     return 0
 
 

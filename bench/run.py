@@ -318,14 +318,19 @@ def main(argv=None):
     for i, case in enumerate(cases):
         print(f"  [{i + 1}/{len(cases)}] {case.label}", file=sys.stderr, flush=True)
         results.append(run_case(case, impls, threads, budget, repeats))
+    report(hdr, table(results), results, t0, args.json)
+    return 0
+
+
+def report(hdr, table_text, results, t0, json_path=None):
+    """Prints the header, the table and the count of missed bars; saves JSON if asked."""
     print(hdr)
-    print(table(results))
+    print(table_text)
     misses = [r for r in results if r["bar_ok"].startswith("MISS")]
     print(f"\n{len(results)} cases, {len(misses)} miss a bar ({time.perf_counter() - t0:.0f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump({"header": hdr, "results": results}, f, indent=1)
-    return 0
 
 
 if __name__ == "__main__":
