@@ -288,6 +288,8 @@ cdef inline int threads_for(Py_ssize_t elements, Py_ssize_t units) noexcept nogi
     one per PARALLEL_GRAIN elements, at most the configured number. Below the grain a thread
     costs more to start than it saves."""
     cdef Py_ssize_t wanted = elements // PARALLEL_GRAIN
+    if wanted < 2:
+        return 1                    # small calls never touch the shared setting's lock
     cdef int limit = lk_get_num_threads()
     if wanted > limit:
         wanted = limit
