@@ -213,46 +213,58 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
                           lk_selectf(near, dl, lk_splatf(0.0f)));
 }
 
-/* One vector of exps into the double sum of the terms below the max, and the count of the
- * terms equal to it. A plain double sum of float terms is ~1e-12 relative, far below float's
- * half ulp; one add per vector on the loop-carried chain keeps it off the critical path. */
-LK_INLINE LK_TARGET void LK_FN(accumulatef)(lk_vf8 x, lk_vf8 m, lk_vf8 e, lk_vd *sum,
-                                            lk_vmf *top)
-{
-    lk_vmf is_top = LK_MASKF(x == m);
-    lk_vd lo, hi;
-    LK_WIDEN_F8(lk_selectf(is_top, lk_splatf(0.0f), e), lo, hi);
-    *sum += lo + hi;
-    *top -= is_top;                                  /* masks are -1 */
-}
-
-LK_INLINE LK_TARGET void LK_FN(exp_step)(const float *x, float *out, ptrdiff_t w, lk_vf8 m,
-                                         lk_vd *sum, lk_vmf *top, const int store)
+/* exp(x - m) of one vector (stored when out is not NULL), returned with the terms equal to
+ * the max zeroed: those are exactly 1 and are counted in top instead */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_step)(const float *x, float *out, ptrdiff_t w, lk_vf8 m,
+                                           lk_vmf *top)
 {
     lk_vf8 v = lk_loadf(x, w, -INFINITY);
     lk_vf8 e = LK_FN(shifted_expf)(v, m);
-    if (store) lk_storef(out, e, w);
-    LK_FN(accumulatef)(v, m, e, sum, top);
+    if (out) lk_storef(out, e, w);
+    lk_vmf is_top = LK_MASKF(v == m);
+    *top -= is_top;                                  /* masks are -1 */
+    return lk_from_bitsf(lk_bitsf(e) & ~is_top);
 }
 
-LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
-                                         lk_sum *acc, const int store)
+LK_INLINE LK_TARGET void LK_FN(add_widened)(lk_vd *sum, lk_vf8 terms)
 {
-    lk_vd sum = lk_splat(0.0);
+    lk_vd lo, hi;
+    LK_WIDEN_F8(terms, lo, hi);
+    *sum += lo + hi;
+}
+
+/*
+ * The exp pass: out = exp(x - m) (when out is not NULL), and into acc the sum of the terms
+ * below the max and the count of the terms equal to it. Four vectors per trip: each exp is a
+ * ~60-cycle dependency chain, and the scheduler overlaps enough of them only when they sit
+ * side by side. Every term is widened and summed in double (two chains; ~1e-12 relative, far
+ * below float's half ulp): float partial sums measured no faster and cost log_softmax 0.3 ulp.
+ */
+LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
+                                         lk_sum *acc)
+{
+    lk_vd sum0 = lk_splat(0.0), sum1 = sum0;
     lk_vmf top = LK_MASKF(lk_splatf(0.0f) != 0.0f);
     lk_vf8 mv = lk_splatf((float)m);                 /* m is one of the floats: exact */
     ptrdiff_t i = 0;
-    /* two vectors per trip: each exp is a ~60-cycle dependency chain, and the scheduler only
-     * overlaps enough of them when they are side by side; then the tail, padded */
-    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
-        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
-        LK_FN(exp_step)(x + i + LK_WF, store ? out + i + LK_WF : NULL, LK_WF, mv, &sum, &top,
-                        store);
+    for (; i + 4 * LK_WF <= n; i += 4 * LK_WF) {
+        lk_vf8 e[4];
+        for (int u = 0; u < 4; u++)
+            e[u] = LK_FN(exp_step)(x + i + u * LK_WF, out ? out + i + u * LK_WF : NULL, LK_WF,
+                                   mv, &top);
+        LK_FN(add_widened)(&sum0, e[0]);
+        LK_FN(add_widened)(&sum1, e[1]);
+        LK_FN(add_widened)(&sum0, e[2]);
+        LK_FN(add_widened)(&sum1, e[3]);
     }
-    for (; i + LK_WF <= n; i += LK_WF)
-        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_WF, mv, &sum, &top, store);
-    if (i < n) LK_FN(exp_step)(x + i, store ? out + i : NULL, n - i, mv, &sum, &top, store);
-    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(sum, j));
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        LK_FN(add_widened)(&sum0, LK_FN(exp_step)(x + i, out ? out + i : NULL, w, mv, &top));
+    }
+    for (int j = 0; j < LK_W; j++) {
+        lk_sum_add(acc, lk_lane(sum0, j));
+        lk_sum_add(acc, lk_lane(sum1, j));
+    }
     for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&top)[j];
 }
 
@@ -304,34 +316,33 @@ LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *
 }
 
 LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
-                                         lk_vd *hi, lk_vd *lo, lk_vd *top, const int store)
+                                         lk_vd *hi, lk_vd *lo, lk_vd *top)
 {
     lk_vd v = LK_FN(load)(x, w, -INFINITY);
     lk_vd e = LK_FN(shifted_exp)(v, m);
-    if (store) LK_FN(store)(out, e, w);
+    if (out) LK_FN(store)(out, e, w);
     LK_FN(accumulate)(v, m, e, hi, lo, top);
 }
 
 /*
- * The exp pass: out[i] = exp(x[i] - m) (when store), and the sum of the terms with x[i] != m
- * as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
+ * The exp pass: out[i] = exp(x[i] - m) (when out is not NULL), and the sum of the terms with
+ * x[i] != m as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
  * log1p(sum of the others) without cancellation. Two vectors per trip with their own sums:
  * each exp is a long dependency chain, and the scheduler overlaps them when side by side.
  */
 LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
-                               lk_sum *acc, const int store)
+                               lk_sum *acc)
 {
     lk_vd hi0 = lk_splat(0.0), lo0 = hi0, top0 = hi0, hi1 = hi0, lo1 = hi0, top1 = hi0;
     lk_vd mv = lk_splat(m);
     ptrdiff_t i = 0;
     for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
-        LK_FN(exp_step)(x + i, store ? out + i : NULL, LK_W, mv, &hi0, &lo0, &top0, store);
-        LK_FN(exp_step)(x + i + LK_W, store ? out + i + LK_W : NULL, LK_W, mv, &hi1, &lo1,
-                        &top1, store);
+        LK_FN(exp_step)(x + i, out ? out + i : NULL, LK_W, mv, &hi0, &lo0, &top0);
+        LK_FN(exp_step)(x + i + LK_W, out ? out + i + LK_W : NULL, LK_W, mv, &hi1, &lo1,
+                        &top1);
     }
     for (; i < n; i += LK_W)
-        LK_FN(exp_step)(x + i, store ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0,
-                        store);
+        LK_FN(exp_step)(x + i, out ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0);
     for (int j = 0; j < LK_W; j++) {
         lk_sum_add(acc, lk_lane(hi0, j));
         lk_sum_add(acc, lk_lane(hi1, j));
@@ -359,12 +370,12 @@ LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo
 
 LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
 {
-    LK_FN(exp_pass)(x, out, n, m, acc, 1);
+    LK_FN(exp_pass)(x, out, n, m, acc);
 }
 
 LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, lk_sum *acc)
 {
-    LK_FN(exp_pass)(x, NULL, n, m, acc, 0);
+    LK_FN(exp_pass)(x, NULL, n, m, acc);
 }
 
 LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
@@ -617,6 +628,7 @@ LK_INLINE LK_TARGET void LK_FN(softplus_step_neg)(const LK_T *x, LK_T *out, ptrd
     LK_FN(softplus_step)(x, out, w, 1);
 }
 
+#if LK_IS_F64
 LK_TARGET void LK_FN(softplus)(const LK_T *x, LK_T *out, ptrdiff_t n)
 {
     LK_ELEMENTWISE(LK_FN(softplus_step_pos), x, out, n, LK_W);
@@ -626,3 +638,69 @@ LK_TARGET void LK_FN(log_sigmoid)(const LK_T *x, LK_T *out, ptrdiff_t n)
 {
     LK_ELEMENTWISE(LK_FN(softplus_step_neg), x, out, n, LK_W);
 }
+#else
+/* float32: z = exp(-|x|) in float lanes (< 0.8 ulp, and log1p passes a relative error in z
+ * through at most 1:1), then log1p and the sum with max(x, 0) in double on each half, rounded
+ * to float once. The double-lane z of the generic path costs 4x more and buys nothing a float
+ * result can show beyond that half ulp. */
+/* log1p(z) for a float z in [0, 1] (or NaN), to ~2^-34 relative in double: enough for a float
+ * result, at a third of log1p_unit's cost. 1 + z = u + c exactly (c != 0 only when z is below
+ * 2^-29, where log1p(z) = c to 2^-30); u = 2^k (1 + f), f exact; with t = 2f / (2 + f),
+ * log1p(f) = 2 atanh(t / 2) = t + t^3/12 + t^5/80 + ..., |t| <= 0.35, truncated after t^11.
+ * (A float reciprocal refined by Newton instead of the double division measured slower.) */
+LK_INLINE LK_TARGET lk_vd LK_FN(log1p_unit_lp)(lk_vd z)
+{
+    lk_vd u = 1.0 + z;
+    lk_vd c = z - (u - 1.0);
+    lk_vm big = LK_MASK(u >= 0x1.6a09e667f3bcdp0);             /* u >= sqrt(2): k = 1 */
+    lk_vd k = lk_select(big, lk_splat(1.0), lk_splat(0.0));
+    lk_vd f = LK_FMA(u, lk_select(big, lk_splat(0.5), lk_splat(1.0)), lk_splat(-1.0));
+    lk_vd t = (f + f) / (2.0 + f);
+    lk_vd t2 = t * t;
+    lk_vd q = LK_FMA(t2, lk_splat(1.0 / 11264.0), lk_splat(1.0 / 2304.0));
+    q = LK_FMA(q, t2, lk_splat(1.0 / 448.0));
+    q = LK_FMA(q, t2, lk_splat(1.0 / 80.0));
+    q = LK_FMA(q, t2, lk_splat(1.0 / 12.0));
+    return LK_FMA(k, lk_splat(LK_LN2), LK_FMA(t * t2, q, t) + c);
+}
+
+/* max(v, 0) + l (softplus) or min(v, 0) - l (log_sigmoid) */
+LK_INLINE LK_TARGET lk_vd LK_FN(softplus_finish)(lk_vd v, lk_vd l, const int negate)
+{
+    return negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(0.0)) - l
+                  : lk_select(LK_MASK(v > 0.0), v, lk_splat(0.0)) + l;
+}
+
+/* softplus (negate = 0) or log_sigmoid (negate = 1) of one float vector */
+LK_INLINE LK_TARGET void LK_FN(softplus_stepf)(const float *x, float *out, ptrdiff_t w,
+                                               const int negate)
+{
+    lk_vf8 v = lk_loadf(x, w, 0.0f);
+    lk_vd v_lo, v_hi, z_lo, z_hi;
+    LK_WIDEN_F8(v, v_lo, v_hi);
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(v), z_lo, z_hi);
+    lk_vd y_lo = LK_FN(softplus_finish)(v_lo, LK_FN(log1p_unit_lp)(z_lo), negate);
+    lk_vd y_hi = LK_FN(softplus_finish)(v_hi, LK_FN(log1p_unit_lp)(z_hi), negate);
+    lk_storef(out, LK_NARROW_D(y_lo, y_hi), w);
+}
+
+LK_INLINE LK_TARGET void LK_FN(softplus_stepf_pos)(const float *x, float *out, ptrdiff_t w)
+{
+    LK_FN(softplus_stepf)(x, out, w, 0);
+}
+
+LK_INLINE LK_TARGET void LK_FN(softplus_stepf_neg)(const float *x, float *out, ptrdiff_t w)
+{
+    LK_FN(softplus_stepf)(x, out, w, 1);
+}
+
+LK_TARGET void LK_FN(softplus)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE(LK_FN(softplus_stepf_pos), x, out, n, LK_WF);
+}
+
+LK_TARGET void LK_FN(log_sigmoid)(const float *x, float *out, ptrdiff_t n)
+{
+    LK_ELEMENTWISE(LK_FN(softplus_stepf_neg), x, out, n, LK_WF);
+}
+#endif
