@@ -77,7 +77,7 @@ LK_INLINE LK_TARGET lk_vd LK_FN(load)(const LK_T *p, ptrdiff_t w, double pad)
 #else
         lk_vf f;
         memcpy(&f, p, sizeof f);
-        return LK_F2D(f);
+        return LK_F4_TO_D(f);
 #endif
     }
     lk_vd v = lk_splat(pad);
@@ -91,7 +91,7 @@ LK_INLINE LK_TARGET void LK_FN(store)(LK_T *p, lk_vd v, ptrdiff_t w)
 #if LK_IS_F64
         memcpy(p, &v, sizeof v);
 #else
-        lk_vf f = LK_D2F(v);
+        lk_vf f = LK_D_TO_F4(v);
         memcpy(p, &f, sizeof f);
 #endif
         return;

@@ -18,6 +18,9 @@
         (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(w8_, 1));                          \
     } while (0)
 /* max(lo, a), NaN in a kept (maxps returns its second operand when either is NaN) */
+/* 4 floats <-> 4 doubles (the double-lane passes over float data) */
+#define LK_F4_TO_D(f) ((lk_vd)_mm256_cvtps_pd((__m128)(f)))
+#define LK_D_TO_F4(v) ((lk_vf)_mm256_cvtpd_ps((__m256d)(v)))
 #define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
 #define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
 #define LK_NARROW_D(lo, hi)                                                                    \
@@ -31,6 +34,8 @@
 #define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
 #define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
 #define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
+#define LK_F4_TO_D(f) LK_F2D(f)
+#define LK_D_TO_F4(v) LK_D2F(v)
 #define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 #endif

@@ -8,4 +8,5 @@
 #undef LK_NARROW_D
 #undef LK_MAXF
 #undef LK_MAXD
-
+#undef LK_F4_TO_D
+#undef LK_D_TO_F4
