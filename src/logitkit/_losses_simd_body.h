@@ -252,6 +252,20 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(prod)(lk_vd a, lk_vd b, lk_vd *err)
 #endif
 }
 
+/* The lanes of two compensated sums (s0, s1) and their error terms c, as hi + *lo */
+LK_INLINE LK_TARGET double LKL_FN(lanes_total)(lk_vd s0, lk_vd s1, lk_vd c, double *lo)
+{
+    lk_sum acc = {0.0, 0.0, 0.0};
+    for (int j = 0; j < LK_W; j++) {
+        lk_sum_add(&acc, lk_lane(s0, j));
+        lk_sum_add(&acc, lk_lane(s1, j));
+        acc.lo += lk_lane(c, j);
+    }
+    double h = acc.hi + acc.lo;
+    *lo = acc.lo - (h - acc.hi);
+    return h;
+}
+
 /* sum(a * b) as hi + lo, compensated per lane (TwoSum; TwoProduct for float64): the exact
  * dot product to ~2^-100 relative, so that g - sum(g * y) keeps its digits when it cancels
  * (the top class of a confident row) */
@@ -277,15 +291,7 @@ LK_TARGET double LKL_FN(dot)(const LK_T *a, const LK_T *b, ptrdiff_t n, double *
         s0 = lk_two_sum(s0, p0, &se0);
         c0 += se0 + pe0;
     }
-    lk_sum acc = {0.0, 0.0, 0.0};
-    for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(&acc, lk_lane(s0, j));
-        lk_sum_add(&acc, lk_lane(s1, j));
-        acc.lo += lk_lane(c0, j) + lk_lane(c1, j);
-    }
-    double h = acc.hi + acc.lo;
-    *lo = acc.lo - (h - acc.hi);
-    return h;
+    return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
 /* sum(a) as hi + lo, compensated per lane */
@@ -307,15 +313,7 @@ LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
         s0 = lk_two_sum(s0, x0, &e0);
         c0 += e0;
     }
-    lk_sum acc = {0.0, 0.0, 0.0};
-    for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(&acc, lk_lane(s0, j));
-        lk_sum_add(&acc, lk_lane(s1, j));
-        acc.lo += lk_lane(c0, j) + lk_lane(c1, j);
-    }
-    double h = acc.hi + acc.lo;
-    *lo = acc.lo - (h - acc.hi);
-    return h;
+    return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
 /* out = y * (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
@@ -380,18 +378,6 @@ LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrd
 #endif
 }
 
-/* exp(-|x|) in double lanes for either storage type (the shared body keeps float32 in float
- * lanes, which this loop does not use) */
-LK_INLINE LK_TARGET lk_vd LKL_FN(exp_neg_abs)(lk_vd x)
-{
-    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);   /* -|x|; NaN stays NaN */
-#if LK_IS_F64
-    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
-#else
-    return LK_FN(exp_lp)(lk_clamp_below(a, LK_EXP_FLOOR_LP));
-#endif
-}
-
 /* Binary cross-entropy with logits, elementwise, for float32 data (all arithmetic in double):
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
  * pw t sigmoid(-x)), with z = exp(-|x|) and log1p_v (1e-14 relative: far below float's half
@@ -405,7 +391,7 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         ptrdiff_t wd = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
         lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
-        lk_vd z = LKL_FN(exp_neg_abs)(v);
+        lk_vd z = LK_FN(exp_neg_abs)(v);
         lk_vd lz = LKL_FN(log1p_v)(lk_select(LK_MASK(v != v), zero, z));
         lk_vd sp_pos = lk_select(LK_MASK(v > 0.0), v, zero) + lz;
         lk_vd sp_neg = lk_select(LK_MASK(v < 0.0), -v, zero) + lz;
