@@ -214,16 +214,10 @@ def _axes_for(x, func):
     return variants
 
 
-MATRIX_BUG = known_bug(
-    "the sigmoid family on an np.matrix raises Cython's bare 'TypeError: No matching signature "
-    "found' (np.matrix.reshape(-1) stays 2-d, so the 1-d memoryview does not match): "
-    "logitkit.sigmoid(np.matrix([[1.0, 2.0]])); fix: _validate.as_array should return "
-    "np.asarray(x) for ndarray subclasses too (or _core._flat use np.ravel on a base view)")
-
+# (regression: the sigmoid family on an np.matrix used to raise Cython's bare 'No matching
+# signature found', as np.matrix.reshape(-1) stays 2-d; subclasses are now seen as ndarrays)
 MATRIX = [
-    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}",
-                 marks=MATRIX_BUG if name.startswith("np_matrix") and func.kind == "elementwise"
-                 else ())
+    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}")
     for func in CORE for name, make in X_CASES.items()
     for kwargs in (_axes_for(make(), func) if name not in REJECTED and name != "ragged_list"
                    else [{}])

@@ -16,8 +16,11 @@ FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
-    """`x` as an ndarray (no copy if it is one), rejecting what NumPy cannot make an array of."""
-    if isinstance(x, np.ndarray):
+    """`x` as a plain ndarray (no copy if it is one), rejecting what NumPy cannot make an array
+    of. A subclass (np.matrix, ...) is seen as its base ndarray: np.matrix keeps reshape(-1)
+    2-d, which the 1-d kernels cannot take. Results are plain ndarrays, as the reductions and
+    the reference return (unlike SciPy's expit, which returns a matrix for a matrix)."""
+    if type(x) is np.ndarray:
         return x
     try:
         return np.asarray(x)
