@@ -347,8 +347,7 @@ def test_where_errors(func):
     expect_error(ValueError, [func.name, "where"], func.fast, x, where=np.ones((2, 3, 4), bool))
 
 
-@known_bug("an empty list as where= (NumPy makes it float64) is rejected on an empty input; "
-           "the reference accepts it")
+# regression: an empty list as where= (NumPy makes it float64) was rejected on an empty input
 @pytest.mark.parametrize("func", REDUCTIONS, ids=fids(REDUCTIONS))
 def test_where_empty_list_on_empty_input(func):
     run_case(func, np.zeros(0), where=[])

@@ -105,6 +105,9 @@ def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str) -> n
 def check_mask(where: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     """`where` as a boolean array broadcast to `shape`."""
     mask = np.asarray(where)
+    if mask.size == 0:
+        # nothing to misread: where=[] is float64 to NumPy, but means an empty boolean mask
+        mask = mask.astype(np.bool_)
     if mask.dtype != np.bool_:
         raise TypeError(f"{name}: where must be a boolean array, got dtype {mask.dtype}")
     try:
