@@ -682,10 +682,8 @@ def test_logsumexp_return_sign_without_b(x):
     run_case(next(f for f in CORE if f.name == "logsumexp"), x, return_sign=True)
 
 
-@known_bug("logsumexp(x, keepdims=np.zeros(2)) / return_sign=np.zeros(2) raise NumPy's bare "
-           "'truth value of an array ... is ambiguous' ValueError that names neither logsumexp nor "
-           "the argument (NumPy's own reductions do the same; suggest operator.index/bool check "
-           "naming keepdims/return_sign in _core.logsumexp)")
+# regression: keepdims=/return_sign= given an array used to raise NumPy's bare 'truth value of
+# an array ... is ambiguous', which names neither logsumexp nor the argument
 @pytest.mark.parametrize("flag", ["keepdims", "return_sign"])
 def test_flag_arguments_that_are_arrays(flag):
     expect_error((TypeError, ValueError), ["logsumexp", flag], logitkit.logsumexp, [1.0, 2.0],

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from logitkit import _kernels, _layout
-from logitkit._validate import (as_array, check_mask, check_out, compute_dtype, normalize_axes,
-                                overlaps, result_dtype, same_memory, to_compute)
+from logitkit._validate import (as_array, as_flag, check_mask, check_out, compute_dtype,
+                                normalize_axes, overlaps, result_dtype, same_memory, to_compute)
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
@@ -97,12 +97,14 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     count of maxima): 2 ULP away from cancellation, no overflow for logits up to the dtype's
     max. `b` scales the terms (entries with b == 0 take no part, even where x is inf); a
     negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
-    if (b is None and where is None and not keepdims and not return_sign and out is None
-            and dtype is None):
+    if (b is None and where is None and keepdims is False and return_sign is False
+            and out is None and dtype is None):
         fast = _kernels.rows_fast(x, axis, _LOGSUMEXP)
         if fast is not None:
             return fast
     name = "logsumexp"
+    keepdims = as_flag(keepdims, "keepdims", name)
+    return_sign = as_flag(return_sign, "return_sign", name)
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
     calc = compute_dtype(res_dtype)

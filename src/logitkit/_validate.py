@@ -88,6 +88,16 @@ def normalize_axes(axis: Any, ndim: int, name: str) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
+def as_flag(value: Any, arg: str, name: str) -> bool:
+    """A yes/no argument (keepdims=, return_sign=) as a bool: anything with a truth value, as
+    in NumPy's reductions; an array of several values has none."""
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {arg} must be True or False, got {type(value).__name__} "
+                        f"{value!r}") from None
+
+
 def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
     """`out` must be a writable ndarray of exactly the result's shape and dtype (any layout and
     byte order)."""
