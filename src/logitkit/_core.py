@@ -122,7 +122,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     data = to_compute(arr, calc)
 
     if b is not None:
-        value, sign = _logsumexp_scaled(data, b, where, axes, reduced_keep, calc, name)
+        value, sign = _logsumexp_scaled(data, b, where, axes, reduced_keep, name)
     else:
         if where is not None:
             data = np.where(check_mask(where, arr.shape, name), data, data.dtype.type(-np.inf))
@@ -134,11 +134,11 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
             sign = sign.astype(calc)
     if not return_sign:
         if sign is not None:
-            value = np.where(sign < 0, calc.type(np.nan), value)
+            value = np.where(sign < 0, value.dtype.type(np.nan), value)
         return _finish(value.reshape(final_shape), out, res_dtype)
     assert sign is not None
     sign = sign.reshape(final_shape)
-    if res_dtype != calc:
+    if sign.dtype != res_dtype:
         sign = sign.astype(res_dtype)
     return _finish(value.reshape(final_shape), out, res_dtype), _finish(sign, None)
 
@@ -159,10 +159,10 @@ def _logsumexp_plain(data: np.ndarray, axes: tuple[int, ...], calc: np.dtype) ->
 
 
 def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...],
-                      keep_shape: tuple[int, ...], calc: np.dtype,
-                      name: str) -> tuple[np.ndarray, np.ndarray]:
-    """log|sum(b * exp(x))| and its sign over `axes`, in keepdims shape (scalar loops: the
-    scaled form is rare and never on a hot path)."""
+                      keep_shape: tuple[int, ...], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """log|sum(b * exp(x))| and its sign over `axes`, in keepdims shape and float64 (scalar
+    loops: the scaled form is rare and never on a hot path). float32 x is computed in float64
+    too, so that b keeps its range: b=1e300 would be inf in float32, while its log is not."""
     scale = as_array(b, name)
     result_dtype(scale, None, name, what="b")
     try:
@@ -174,11 +174,10 @@ def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...
         scale = np.where(check_mask(where, data.shape, name), scale, 0)
     p = _layout.fallback_plan(data.shape, axes)
     outer, n, _ = p.sizes
-    x2 = _layout.contiguous_copy(data, p).reshape(outer, n)
-    with np.errstate(all="ignore"):
-        b2 = _layout.contiguous_copy(scale, p, dtype=calc).reshape(outer, n)
-    value = np.empty(outer, calc)
-    sign = np.empty(outer, calc)
+    x2 = _layout.contiguous_copy(data, p, dtype=_F64).reshape(outer, n)
+    b2 = _layout.contiguous_copy(scale, p, dtype=_F64).reshape(outer, n)
+    value = np.empty(outer, _F64)
+    sign = np.empty(outer, _F64)
     _kernels.logsumexp_scaled(x2, b2, value, sign)
     return value.reshape(keep_shape), sign.reshape(keep_shape)
 
