@@ -440,18 +440,11 @@ DOWNCASTS = [np.array([1e300, 0.0, -1e300]), np.array([7e4, 0.0, 1.0]),
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_dtype_narrower_than_input(func, case, dtype):
     """dtype= narrower than the input: the reference computes in float64 and rounds once."""
+    # (regressions: the input used to be cast to the result dtype before computing, so logits
+    # beyond its range became inf (softmax(np.array([1e300, 0.0]), dtype=np.float32) was
+    # [nan, nan]) and rounding x cost |x| * 2**-24 relative error in exp-like results
+    # (softplus(np.array(-8.41688393), dtype=np.float32) was 7 ULP off))
     x = DOWNCASTS[case]
-    beyond = np.any(np.abs(x) > np.finfo(dtype).max)
-    if beyond and func.kind == "normalize":
-        pytest.xfail("known bug: the input is cast to the result dtype before computing, so "
-                     "logits beyond its range become inf and the whole slice NaN "
-                     "(softmax(np.array([1e300, 0.0]), dtype=np.float32) is [nan, nan], the "
-                     "reference [1, 0])")
-    if case == 4:
-        pytest.xfail("known bug: x is rounded to the result dtype before computing, which costs "
-                     "|x| * 2**-24 relative error in exp-like results: softplus(np.array("
-                     "-8.41688393), dtype=np.float32) is 7 ULP from the correctly rounded "
-                     "result (bar: 2); compute in the input's precision (float64), round once")
     run_case(func, x, dtype=dtype)
 
 

@@ -1,7 +1,7 @@
 """The public functions: validate, pick the layout, make one call into the kernels.
 
 Every function converts its input once to the compute dtype (float32 or float64; float16 is
-computed in float32), runs one kernel call over the whole array with the GIL released, and
+computed in float32; a dtype= narrower than the input computes in the input's precision), runs one kernel call over the whole array with the GIL released, and
 rounds to the result dtype once. Semantics at the edges are SPEC.md's; the pure-Python twin of
 each function is in logitkit.reference.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from logitkit import _kernels, _layout
-from logitkit._validate import (as_array, as_flag, check_mask, check_out, compute_dtype,
-                                normalize_axes, overlaps, result_dtype, same_memory, to_compute)
+from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
+                                overlaps, result_dtype, same_memory, to_compute, working_dtype)
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
@@ -54,7 +54,7 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
                name: str) -> Any:
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if out is not None:
         check_out(out, arr.shape, res_dtype, name)
@@ -107,7 +107,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     return_sign = as_flag(return_sign, "return_sign", name)
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if arr.ndim == 0:
         arr, axes = arr.reshape(1), (0,)
@@ -213,7 +213,7 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
             return fast
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     if out is not None:
         check_out(out, arr.shape, res_dtype, name)
     data = to_compute(arr, calc)

@@ -55,6 +55,16 @@ def compute_dtype(result: np.dtype) -> np.dtype:
     return FLOAT_DTYPES[1] if result == FLOAT_DTYPES[0] else result
 
 
+def working_dtype(arr: np.ndarray, result: np.dtype) -> np.dtype:
+    """The dtype the kernels compute in: that of the result, or the input's own (float64 for
+    bool and integers) where dtype= asks for a narrower result. The input then keeps its range
+    and precision and the result is rounded once, at the end: softmax([1e300, 0.0],
+    dtype=np.float32) is [1, 0], not NaN. (That rarely used path computes into a temporary of
+    the wider dtype and casts it into the result or `out` once.)"""
+    own = arr.dtype.newbyteorder("=") if arr.dtype.kind == "f" else FLOAT_DTYPES[2]
+    return compute_dtype(own if own.itemsize > result.itemsize else result)
+
+
 def to_compute(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """`arr` as a native-endian, aligned array of `dtype` (a copy only if needed). Casting
     never warns: out-of-range values become +-inf, as the result dtype would hold them."""
