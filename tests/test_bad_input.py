@@ -214,16 +214,10 @@ def _axes_for(x, func):
     return variants
 
 
-MATRIX_BUG = known_bug(
-    "the sigmoid family on an np.matrix raises Cython's bare 'TypeError: No matching signature "
-    "found' (np.matrix.reshape(-1) stays 2-d, so the 1-d memoryview does not match): "
-    "logitkit.sigmoid(np.matrix([[1.0, 2.0]])); fix: _validate.as_array should return "
-    "np.asarray(x) for ndarray subclasses too (or _core._flat use np.ravel on a base view)")
-
+# (regression: the sigmoid family on an np.matrix used to raise Cython's bare 'No matching
+# signature found', as np.matrix.reshape(-1) stays 2-d; subclasses are now seen as ndarrays)
 MATRIX = [
-    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}",
-                 marks=MATRIX_BUG if name.startswith("np_matrix") and func.kind == "elementwise"
-                 else ())
+    pytest.param(func, name, kwargs, id=f"{func.name}-{name}-{kwargs.get('axis', 'default')}")
     for func in CORE for name, make in X_CASES.items()
     for kwargs in (_axes_for(make(), func) if name not in REJECTED and name != "ragged_list"
                    else [{}])
@@ -353,8 +347,7 @@ def test_where_errors(func):
     expect_error(ValueError, [func.name, "where"], func.fast, x, where=np.ones((2, 3, 4), bool))
 
 
-@known_bug("an empty list as where= (NumPy makes it float64) is rejected on an empty input; "
-           "the reference accepts it")
+# regression: an empty list as where= (NumPy makes it float64) was rejected on an empty input
 @pytest.mark.parametrize("func", REDUCTIONS, ids=fids(REDUCTIONS))
 def test_where_empty_list_on_empty_input(func):
     run_case(func, np.zeros(0), where=[])
@@ -447,18 +440,11 @@ DOWNCASTS = [np.array([1e300, 0.0, -1e300]), np.array([7e4, 0.0, 1.0]),
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_dtype_narrower_than_input(func, case, dtype):
     """dtype= narrower than the input: the reference computes in float64 and rounds once."""
+    # (regressions: the input used to be cast to the result dtype before computing, so logits
+    # beyond its range became inf (softmax(np.array([1e300, 0.0]), dtype=np.float32) was
+    # [nan, nan]) and rounding x cost |x| * 2**-24 relative error in exp-like results
+    # (softplus(np.array(-8.41688393), dtype=np.float32) was 7 ULP off))
     x = DOWNCASTS[case]
-    beyond = np.any(np.abs(x) > np.finfo(dtype).max)
-    if beyond and func.kind == "normalize":
-        pytest.xfail("known bug: the input is cast to the result dtype before computing, so "
-                     "logits beyond its range become inf and the whole slice NaN "
-                     "(softmax(np.array([1e300, 0.0]), dtype=np.float32) is [nan, nan], the "
-                     "reference [1, 0])")
-    if case == 4:
-        pytest.xfail("known bug: x is rounded to the result dtype before computing, which costs "
-                     "|x| * 2**-24 relative error in exp-like results: softplus(np.array("
-                     "-8.41688393), dtype=np.float32) is 7 ULP from the correctly rounded "
-                     "result (bar: 2); compute in the input's precision (float64), round once")
     run_case(func, x, dtype=dtype)
 
 
@@ -635,37 +621,23 @@ B_CASES = {
     "empty": (lambda: np.zeros((2, 0)), lambda: np.zeros((2, 0))),
     "list_b": (lambda: [[1.0, 2.0], [3.0, 4.0]], lambda: [[1, -1], [2, 2]]),
     "special_x": (lambda: _special(np.float64), lambda: np.array([1.0, 2.0, 0.0, -1.0])),
-}
-B_BUGS = {
-    "inf_b_at_minus_inf": (
-        (lambda: np.array([[-np.inf, 1.0]]), lambda: np.array([np.inf, 1.0])),
-        "b = +-inf at x = -inf (inf * 0) is skipped by the kernel (result 1.0); the reference "
-        "and SciPy give NaN (_kernels.pyx scaled_row: 'continue' where the reference says NaN)"),
-    "huge_b_overflow": (
-        (lambda: np.zeros((1, 2)), lambda: np.array([M64, M64])),
-        "b * exp(x - m) summing past DBL_MAX makes the compensated sum inf - inf: logsumexp("
-        "[0, 0], b=[DBL_MAX, DBL_MAX]) is NaN with sign -1, exact answer 710.4759 "
-        "(_kernels.pyx scaled_row: scale b by a power of two, add k*ln2)"),
-    "x_spread_overflow": (
-        (lambda: np.array([[M64, -M64]]), lambda: np.array([1.0, 2.0])),
-        "x - m overflows to -inf in the TwoSum of scaled_row and gives NaN: logsumexp([DBL_MAX, "
-        "-DBL_MAX], b=[1, 2]) is NaN, exact DBL_MAX (without b it is right); _kernels.pyx "
-        "scaled_row: skip terms whose dh is -inf (their exp is 0) before computing dl"),
-    "f32_x_f64_b_out_of_range": (
-        (lambda: np.zeros((1, 2), np.float32), lambda: np.array([1e300, 1.0])),
-        "b is cast to the float32 compute dtype, so b=1e300 becomes inf: result inf, exact "
-        "690.7755 (_core._logsumexp_scaled: keep b in float64, or scale it)"),
+    # regressions (were known bugs of _kernels.scaled_row and _core._logsumexp_scaled):
+    # b = +-inf at x = -inf (inf * 0) is NaN, as in the reference and SciPy (it was skipped)
+    "inf_b_at_minus_inf": (lambda: np.array([[-np.inf, 1.0]]), lambda: np.array([np.inf, 1.0])),
+    # b * exp(x - m) summing past DBL_MAX (was NaN with sign -1; exact 710.4759)
+    "huge_b_overflow": (lambda: np.zeros((1, 2)), lambda: np.array([M64, M64])),
+    # x - m overflowing to -inf in the TwoSum (was NaN; exact DBL_MAX)
+    "x_spread_overflow": (lambda: np.array([[M64, -M64]]), lambda: np.array([1.0, 2.0])),
+    # float64 b beyond float32's range with float32 x (b was cast to inf; exact 690.7755)
+    "f32_x_f64_b_out_of_range": (lambda: np.zeros((1, 2), np.float32),
+                                 lambda: np.array([1e300, 1.0])),
+    # large b where exp underflows, beside a tiny b at the max (the terms are scaled per term)
+    "huge_b_under_tiny_exp": (lambda: np.array([[0.0, -800.0, -1400.0]]),
+                              lambda: np.array([1e-300, 1e300, -M64])),
 }
 
 
-def _b_params():
-    for name, (mx, mb) in B_CASES.items():
-        yield pytest.param(mx, mb, id=name)
-    for name, ((mx, mb), why) in B_BUGS.items():
-        yield pytest.param(mx, mb, id=name, marks=known_bug(why))
-
-
-@pytest.mark.parametrize("make_x, make_b", list(_b_params()))
+@pytest.mark.parametrize("make_x, make_b", list(B_CASES.values()), ids=list(B_CASES))
 @pytest.mark.parametrize("return_sign", [False, True])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_logsumexp_b(make_x, make_b, return_sign, keepdims):
@@ -676,7 +648,7 @@ def test_logsumexp_b(make_x, make_b, return_sign, keepdims):
 @pytest.mark.parametrize("return_sign", [False, True])
 def test_logsumexp_b_with_where(return_sign):
     func = next(f for f in CORE if f.name == "logsumexp")
-    x = np.delete(_special(np.float64), 5, axis=0)   # row 5 hits the bug of x_spread_overflow
+    x = _special(np.float64)
     b = np.array([1.0, -1.0, 2.0, 0.0])
     for where in (x > 0, np.array([True, False, True, True]), False):
         for axis in (-1, 0, None):
@@ -689,10 +661,8 @@ def test_logsumexp_return_sign_without_b(x):
     run_case(next(f for f in CORE if f.name == "logsumexp"), x, return_sign=True)
 
 
-@known_bug("logsumexp(x, keepdims=np.zeros(2)) / return_sign=np.zeros(2) raise NumPy's bare "
-           "'truth value of an array ... is ambiguous' ValueError that names neither logsumexp nor "
-           "the argument (NumPy's own reductions do the same; suggest operator.index/bool check "
-           "naming keepdims/return_sign in _core.logsumexp)")
+# regression: keepdims=/return_sign= given an array used to raise NumPy's bare 'truth value of
+# an array ... is ambiguous', which names neither logsumexp nor the argument
 @pytest.mark.parametrize("flag", ["keepdims", "return_sign"])
 def test_flag_arguments_that_are_arrays(flag):
     expect_error((TypeError, ValueError), ["logsumexp", flag], logitkit.logsumexp, [1.0, 2.0],

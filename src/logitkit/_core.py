@@ -1,7 +1,7 @@
 """The public functions: validate, pick the layout, make one call into the kernels.
 
 Every function converts its input once to the compute dtype (float32 or float64; float16 is
-computed in float32), runs one kernel call over the whole array with the GIL released, and
+computed in float32; a dtype= narrower than the input computes in the input's precision), runs one kernel call over the whole array with the GIL released, and
 rounds to the result dtype once. Semantics at the edges are SPEC.md's; the pure-Python twin of
 each function is in logitkit.reference.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from logitkit import _kernels, _layout
-from logitkit._validate import (as_array, check_mask, check_out, compute_dtype, normalize_axes,
-                                overlaps, result_dtype, same_memory, to_compute)
+from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
+                                overlaps, result_dtype, same_memory, to_compute, working_dtype)
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
@@ -54,7 +54,7 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
                name: str) -> Any:
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if out is not None:
         check_out(out, arr.shape, res_dtype, name)
@@ -97,15 +97,17 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     count of maxima): 2 ULP away from cancellation, no overflow for logits up to the dtype's
     max. `b` scales the terms (entries with b == 0 take no part, even where x is inf); a
     negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
-    if (b is None and where is None and not keepdims and not return_sign and out is None
-            and dtype is None):
+    if (b is None and where is None and keepdims is False and return_sign is False
+            and out is None and dtype is None):
         fast = _kernels.rows_fast(x, axis, _LOGSUMEXP)
         if fast is not None:
             return fast
     name = "logsumexp"
+    keepdims = as_flag(keepdims, "keepdims", name)
+    return_sign = as_flag(return_sign, "return_sign", name)
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if arr.ndim == 0:
         arr, axes = arr.reshape(1), (0,)
@@ -120,7 +122,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     data = to_compute(arr, calc)
 
     if b is not None:
-        value, sign = _logsumexp_scaled(data, b, where, axes, reduced_keep, calc, name)
+        value, sign = _logsumexp_scaled(data, b, where, axes, reduced_keep, name)
     else:
         if where is not None:
             data = np.where(check_mask(where, arr.shape, name), data, data.dtype.type(-np.inf))
@@ -132,11 +134,11 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
             sign = sign.astype(calc)
     if not return_sign:
         if sign is not None:
-            value = np.where(sign < 0, calc.type(np.nan), value)
+            value = np.where(sign < 0, value.dtype.type(np.nan), value)
         return _finish(value.reshape(final_shape), out, res_dtype)
     assert sign is not None
     sign = sign.reshape(final_shape)
-    if res_dtype != calc:
+    if sign.dtype != res_dtype:
         sign = sign.astype(res_dtype)
     return _finish(value.reshape(final_shape), out, res_dtype), _finish(sign, None)
 
@@ -157,10 +159,10 @@ def _logsumexp_plain(data: np.ndarray, axes: tuple[int, ...], calc: np.dtype) ->
 
 
 def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...],
-                      keep_shape: tuple[int, ...], calc: np.dtype,
-                      name: str) -> tuple[np.ndarray, np.ndarray]:
-    """log|sum(b * exp(x))| and its sign over `axes`, in keepdims shape (scalar loops: the
-    scaled form is rare and never on a hot path)."""
+                      keep_shape: tuple[int, ...], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """log|sum(b * exp(x))| and its sign over `axes`, in keepdims shape and float64 (scalar
+    loops: the scaled form is rare and never on a hot path). float32 x is computed in float64
+    too, so that b keeps its range: b=1e300 would be inf in float32, while its log is not."""
     scale = as_array(b, name)
     result_dtype(scale, None, name, what="b")
     try:
@@ -172,11 +174,10 @@ def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...
         scale = np.where(check_mask(where, data.shape, name), scale, 0)
     p = _layout.fallback_plan(data.shape, axes)
     outer, n, _ = p.sizes
-    x2 = _layout.contiguous_copy(data, p).reshape(outer, n)
-    with np.errstate(all="ignore"):
-        b2 = _layout.contiguous_copy(scale, p, dtype=calc).reshape(outer, n)
-    value = np.empty(outer, calc)
-    sign = np.empty(outer, calc)
+    x2 = _layout.contiguous_copy(data, p, dtype=_F64).reshape(outer, n)
+    b2 = _layout.contiguous_copy(scale, p, dtype=_F64).reshape(outer, n)
+    value = np.empty(outer, _F64)
+    sign = np.empty(outer, _F64)
     _kernels.logsumexp_scaled(x2, b2, value, sign)
     return value.reshape(keep_shape), sign.reshape(keep_shape)
 
@@ -212,7 +213,7 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
             return fast
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
-    calc = compute_dtype(res_dtype)
+    calc = working_dtype(arr, res_dtype)
     if out is not None:
         check_out(out, arr.shape, res_dtype, name)
     data = to_compute(arr, calc)

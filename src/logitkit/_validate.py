@@ -16,8 +16,11 @@ FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
-    """`x` as an ndarray (no copy if it is one), rejecting what NumPy cannot make an array of."""
-    if isinstance(x, np.ndarray):
+    """`x` as a plain ndarray (no copy if it is one), rejecting what NumPy cannot make an array
+    of. A subclass (np.matrix, ...) is seen as its base ndarray: np.matrix keeps reshape(-1)
+    2-d, which the 1-d kernels cannot take. Results are plain ndarrays, as the reductions and
+    the reference return (unlike SciPy's expit, which returns a matrix for a matrix)."""
+    if type(x) is np.ndarray:
         return x
     try:
         return np.asarray(x)
@@ -50,6 +53,16 @@ def result_dtype(arr: np.ndarray, dtype: Any, name: str, what: str = "input") ->
 def compute_dtype(result: np.dtype) -> np.dtype:
     """float16 results are computed in float32 and rounded once at the end."""
     return FLOAT_DTYPES[1] if result == FLOAT_DTYPES[0] else result
+
+
+def working_dtype(arr: np.ndarray, result: np.dtype) -> np.dtype:
+    """The dtype the kernels compute in: that of the result, or the input's own (float64 for
+    bool and integers) where dtype= asks for a narrower result. The input then keeps its range
+    and precision and the result is rounded once, at the end: softmax([1e300, 0.0],
+    dtype=np.float32) is [1, 0], not NaN. (That rarely used path computes into a temporary of
+    the wider dtype and casts it into the result or `out` once.)"""
+    own = arr.dtype.newbyteorder("=") if arr.dtype.kind == "f" else FLOAT_DTYPES[2]
+    return compute_dtype(own if own.itemsize > result.itemsize else result)
 
 
 def to_compute(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -85,6 +98,16 @@ def normalize_axes(axis: Any, ndim: int, name: str) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
+def as_flag(value: Any, arg: str, name: str) -> bool:
+    """A yes/no argument (keepdims=, return_sign=) as a bool: anything with a truth value, as
+    in NumPy's reductions; an array of several values has none."""
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {arg} must be True or False, got {type(value).__name__} "
+                        f"{value!r}") from None
+
+
 def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
     """`out` must be a writable ndarray of exactly the result's shape and dtype (any layout and
     byte order)."""
@@ -102,6 +125,9 @@ def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str) -> n
 def check_mask(where: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     """`where` as a boolean array broadcast to `shape`."""
     mask = np.asarray(where)
+    if mask.size == 0:
+        # nothing to misread: where=[] is float64 to NumPy, but means an empty boolean mask
+        mask = mask.astype(np.bool_)
     if mask.dtype != np.bool_:
         raise TypeError(f"{name}: where must be a boolean array, got dtype {mask.dtype}")
     try:
