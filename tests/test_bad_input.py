@@ -861,3 +861,56 @@ def test_kernels_only_write_aligned_out(func, dtype, kernels_check_alignment):
         assert_matches(y, func.ref(x), np.dtype(dtype), func.max_ulp, func.name)
     bad = [s for s in kernels_check_alignment if not (s[1] and s[2])]
     assert not bad, f"{func.name}: kernels got unaligned/byte-swapped arrays: {bad[:3]}"
+
+
+# regression: unaligned float32 logits reached the cross-entropy kernel through its fast path
+# (UBSan: misaligned load in ce_small); every loss and backward entry point is checked here
+@pytest.fixture
+def loss_kernels_check_alignment(monkeypatch):
+    from logitkit import _losses, _losses_api
+    seen = []
+
+    def wrap(original, name):
+        def wrapper(*args):
+            for a in args:
+                if isinstance(a, np.ndarray):
+                    seen.append((name, a.flags.aligned, a.dtype.isnative))
+            return original(*args)
+        return wrapper
+
+    for name in ("cross_entropy_index", "cross_entropy_prob", "softmax_backward_rows",
+                 "log_softmax_backward_rows", "sigmoid_backward_flat", "bce_with_logits"):
+        if hasattr(_losses, name):
+            monkeypatch.setattr(_losses, name, wrap(getattr(_losses, name), name))
+    for name in ("_CE_INDEX_F32", "_CE_INDEX_F64"):
+        monkeypatch.setattr(_losses_api, name, wrap(getattr(_losses_api, name), name))
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_kernels_only_see_aligned_memory(dtype, loss_kernels_check_alignment):
+    x = _unaligned(_values((4, 5), dtype))
+    target = np.array([0, 4, 2, 1])
+    unaligned_target = _unaligned(target)
+    y = _unaligned(logitkit.softmax(np.array(x)))
+    g = _unaligned(_values((4, 5), dtype))
+    for got, want in [
+            (logitkit.cross_entropy(x, target), logitkit.cross_entropy(np.array(x), target)),
+            (logitkit.cross_entropy(np.array(x), unaligned_target),
+             logitkit.cross_entropy(np.array(x), target)),
+            (logitkit.cross_entropy(x, y), logitkit.cross_entropy(np.array(x), np.array(y))),
+            (logitkit.binary_cross_entropy_with_logits(x, y),
+             logitkit.binary_cross_entropy_with_logits(np.array(x), np.array(y))),
+            (logitkit.softmax_backward(g, y), logitkit.softmax_backward(np.array(g), np.array(y))),
+            (logitkit.log_softmax_backward(g, y),
+             logitkit.log_softmax_backward(np.array(g), np.array(y))),
+            (logitkit.sigmoid_backward(g, y), logitkit.sigmoid_backward(np.array(g), np.array(y))),
+            (logitkit.cross_entropy(np.array(x), target, weight=_unaligned(np.arange(1.0, 6.0))),
+             logitkit.cross_entropy(np.array(x), target, weight=np.arange(1.0, 6.0))),
+            (logitkit.binary_cross_entropy_with_logits(x, y, weight=_unaligned(np.ones(5))),
+             logitkit.binary_cross_entropy_with_logits(np.array(x), np.array(y),
+                                                      weight=np.ones(5)))]:
+        np.testing.assert_array_equal(got, want)
+    assert loss_kernels_check_alignment, "no kernel was called"
+    bad = [s for s in loss_kernels_check_alignment if not (s[1] and s[2])]
+    assert not bad, f"loss kernels got unaligned/byte-swapped arrays: {bad[:3]}"

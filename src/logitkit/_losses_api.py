@@ -30,6 +30,12 @@ _FINITE_MAX = {np.dtype(np.float16): 65504.0, _F32: 3.4028234663852886e38}
 
 # ---------------------------------------------------------------- shared checks
 
+def _kernel_array(a: np.ndarray, dtype: Any) -> np.ndarray:
+    """`a` as a C-ordered, aligned array of `dtype`, as the kernels' typed memoryviews assume
+    (np.ascontiguousarray keeps an unaligned view, e.g. one at byte offset 1)."""
+    return np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _reduction(reduction: Any, name: str) -> int:
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -51,7 +57,7 @@ def _weights(weight: Any, shape: tuple[int, ...], name: str, what: str) -> np.nd
         raise ValueError(f"{name}: {what} has shape {w.shape}, which does not broadcast to "
                          f"{shape}") from None
     with np.errstate(all="ignore"):
-        return np.ascontiguousarray(w, dtype=np.float64)
+        return _kernel_array(w, np.float64)
 
 
 def _rows(data: np.ndarray, axis: int) -> np.ndarray:
@@ -134,8 +140,9 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
             and label_smoothing == 0.0 and logits.ndim == 2 and (axis == -1 or axis == 1)
             and type(axis) is int and type(ignore_index) is int
             and (logits.dtype == _F32 or logits.dtype == _F64) and logits.flags.c_contiguous
-            and target.dtype == _INTP and target.shape == logits.shape[:1]
-            and target.flags.c_contiguous and type(reduction) is str
+            and logits.flags.aligned and target.dtype == _INTP
+            and target.shape == logits.shape[:1] and target.flags.c_contiguous
+            and target.flags.aligned and type(reduction) is str
             and reduction in _REDUCTIONS and logits.size):
         return _cross_entropy_fast(logits, target, ignore_index, _REDUCTIONS[reduction],
                                    bool(return_grad))
@@ -194,7 +201,7 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
             raise ValueError(f"{name}: weight has shape {w.shape}; expected ({n},), one weight "
                              f"per class along axis {ax}")
         with np.errstate(all="ignore"):
-            w = np.ascontiguousarray(w, dtype=np.float64)
+            w = _kernel_array(w, np.float64)
 
     x2 = _rows(to_compute(arr, calc), ax)
     rows = x2.shape[0]
@@ -208,7 +215,7 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
         _losses.cross_entropy_prob(x2, t2, w, loss, grad, eps, scale, result)
         denom = float(rows)
     else:
-        t1 = np.ascontiguousarray(tgt, dtype=_INTP).reshape(-1)
+        t1 = _kernel_array(tgt, _INTP).reshape(-1)
         if tgt.dtype.kind == "u" and tgt.dtype.itemsize >= _INTP.itemsize and t1.size:
             t1 = np.where(tgt.reshape(-1) > np.iinfo(_INTP).max, -1 if ignore != -1 else -2, t1)
         bad = _losses.cross_entropy_index(x2, t1, w, loss, grad, ignore, eps, red, result)
@@ -364,7 +371,8 @@ def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = 
     if (out is None and type(grad_output) is np.ndarray and type(output) is np.ndarray
             and grad_output.dtype == output.dtype and grad_output.shape == output.shape
             and grad_output.dtype in (np.float32, np.float64) and grad_output.ndim
-            and grad_output.flags.c_contiguous and output.flags.c_contiguous):
+            and grad_output.flags.c_contiguous and output.flags.c_contiguous
+            and grad_output.flags.aligned and output.flags.aligned):
         result = np.empty_like(grad_output)
         _losses.sigmoid_backward_flat(grad_output.reshape(-1), output.reshape(-1),
                                       result.reshape(-1))
