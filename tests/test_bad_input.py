@@ -914,3 +914,19 @@ def test_loss_kernels_only_see_aligned_memory(dtype, loss_kernels_check_alignmen
     assert loss_kernels_check_alignment, "no kernel was called"
     bad = [s for s in loss_kernels_check_alignment if not (s[1] and s[2])]
     assert not bad, f"loss kernels got unaligned/byte-swapped arrays: {bad[:3]}"
+
+
+# regression (found by tools/fuzz_atheris.py): a signalling NaN raised NumPy's "invalid value
+# encountered in cast" RuntimeWarning when logsumexp with b= widened float32 logits to float64
+@pytest.mark.parametrize("func", CORE, ids=fids(CORE))
+@pytest.mark.parametrize("dtype", [None, np.float64, np.float16])
+def test_signalling_nan_warns_nothing(func, dtype):
+    x = np.array([0x7F800001, 0x3F800000, 0xFF800002], np.uint32).view(np.float32)
+    calls = [lambda: func.fast(x, dtype=dtype)]
+    if func.name == "logsumexp":
+        calls.append(lambda: func.fast(x, b=[1.0, 2.0, 0.5], dtype=dtype))
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = np.asarray(call())
+        assert np.isnan(got).any()

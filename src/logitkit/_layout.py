@@ -79,10 +79,12 @@ def fallback_plan(shape: tuple[int, ...], axes: tuple[int, ...]) -> Plan:
 
 
 def contiguous_copy(arr: np.ndarray, p: Plan, dtype: np.dtype | None = None) -> np.ndarray:
-    """A C-ordered (outer, n, 1) copy of arr laid out as the fallback plan p describes."""
+    """A C-ordered (outer, n, 1) copy of arr laid out as the fallback plan p describes. A cast
+    never warns: widening a signalling NaN raises the invalid flag, and NaN is the answer."""
     moved = np.transpose(arr, p.groups[0] + p.groups[1] + p.groups[2])
     outer, n, inner = p.sizes
-    return np.ascontiguousarray(moved, dtype=dtype).reshape(outer, n, inner)
+    with np.errstate(all="ignore"):
+        return np.ascontiguousarray(moved, dtype=dtype).reshape(outer, n, inner)
 
 
 def empty_like_plan(p: Plan, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
