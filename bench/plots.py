@@ -42,6 +42,7 @@ def _best_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[s
 
 def _peers() -> dict[str, Callable[[np.ndarray], Callable[[], Any]]]:
     import logitkit
+    logitkit.set_num_threads(1)          # the figure is one thread each (it said so before it was)
     peers: dict[str, Callable[[np.ndarray], Callable[[], Any]]] = {
         "logitkit": lambda a: (lambda: logitkit.softmax(a, axis=-1))}
     try:

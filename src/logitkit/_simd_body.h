@@ -193,15 +193,9 @@ LK_TARGET void LK_FN(row_max)(const float *x, ptrdiff_t n, double *max_out, int 
         m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, w, -INFINITY));
     }
     m0 = LK_FN(max_nanf)(LK_FN(max_nanf)(m0, m1), LK_FN(max_nanf)(m2, m3));
-    double best = -INFINITY;
-    int nan = 0;
-    for (int j = 0; j < LK_WF; j++) {
-        double v = lk_lanef(m0, j);
-        nan |= (v != v);
-        best = v > best ? v : best;
-    }
-    *max_out = best;
-    *has_nan = nan;
+    float lanes[LK_WF];
+    memcpy(lanes, &m0, sizeof lanes);
+    lk_lanes_max(lanes, LK_WF, max_out, has_nan);
 }
 
 /* exp(x - m) of LK_WF floats, with x - m split exactly (TwoSum); -inf and huge spreads give 0 */
@@ -261,11 +255,16 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
         LK_FN(add_widened)(&sum0, LK_FN(exp_step)(x + i, out ? out + i : NULL, w, mv, &top));
     }
-    for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(acc, lk_lane(sum0, j));
-        lk_sum_add(acc, lk_lane(sum1, j));
-    }
-    for (int j = 0; j < LK_WF; j++) acc->top += ((const int32_t *)&top)[j];
+    /* the lanes added as a tree: a chain of compensated adds here cost a short row ~50 cycles,
+     * and plain double adds of float terms lose nothing a float result can show */
+    lk_vd total = sum0 + sum1;
+    double t = 0.0;
+    for (int j = 0; j < LK_W; j += 2) t += lk_lane(total, j) + lk_lane(total, j + 1);
+    lk_sum_add(acc, t);
+    int32_t count = 0;
+    for (int j = 0; j < LK_WF; j += 2)
+        count += ((const int32_t *)&top)[j] + ((const int32_t *)&top)[j + 1];
+    acc->top += count;
 }
 
 /* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
@@ -304,15 +303,9 @@ LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *
     }
     for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
     m0 = LK_FN(max_nan)(LK_FN(max_nan)(m0, m1), LK_FN(max_nan)(m2, m3));
-    double best = -INFINITY;
-    int nan = 0;
-    for (int j = 0; j < LK_W; j++) {
-        double v = lk_lane(m0, j);
-        nan |= (v != v);
-        best = v > best ? v : best;
-    }
-    *max_out = best;
-    *has_nan = nan;
+    double lanes[LK_W];
+    memcpy(lanes, &m0, sizeof lanes);
+    lk_lanes_max_d(lanes, LK_W, max_out, has_nan);
 }
 
 LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
@@ -343,11 +336,13 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, 
     }
     for (; i < n; i += LK_W)
         LK_FN(exp_step)(x + i, out ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0);
-    for (int j = 0; j < LK_W; j++) {
-        lk_sum_add(acc, lk_lane(hi0, j));
-        lk_sum_add(acc, lk_lane(hi1, j));
-        lk_sum_add(acc, lk_lane(lo0, j) + lk_lane(lo1, j));
-        acc->top += lk_lane(top0, j) + lk_lane(top1, j);
+    /* the lanes combined exactly as a tree (TwoSum), not as a chain: a short row waits on it */
+    lk_vd err, hi = lk_two_sum(hi0, hi1, &err), lo = (lo0 + lo1) + err, top = top0 + top1;
+    for (int j = 0; j < LK_W; j += 2) {
+        double e, s = lk_two_sum_1(lk_lane(hi, j), lk_lane(hi, j + 1), &e);
+        lk_sum_add(acc, s);
+        acc->lo += e + (lk_lane(lo, j) + lk_lane(lo, j + 1));
+        acc->top += lk_lane(top, j) + lk_lane(top, j + 1);
     }
 }
 

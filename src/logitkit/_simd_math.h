@@ -103,6 +103,28 @@ LK_INLINE lk_vd lk_two_sum(lk_vd a, lk_vd b, lk_vd *err)
 
 LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
 
+LK_INLINE double lk_two_sum_1(double a, double b, double *err)
+{
+    double s = a + b, bv = s - a;
+    *err = (a - (s - bv)) + (b - bv);
+    return s;
+}
+
+/* The largest of n (a power of two, <= 8) lane values, halving pairwise (a chain of n compares
+ * sat on every row's critical path), and whether any is NaN. */
+#define LK_LANES_MAX(NAME, T)                                                                  \
+    LK_INLINE void NAME(T *v, int n, double *max_out, int *has_nan)                           \
+    {                                                                                          \
+        int nan = 0;                                                                           \
+        for (int j = 0; j < n; j++) nan |= (v[j] != v[j]);                                     \
+        for (int width = n / 2; width >= 1; width /= 2)                                        \
+            for (int j = 0; j < width; j++) v[j] = v[j + width] > v[j] ? v[j + width] : v[j]; \
+        *max_out = (double)v[0];                                                               \
+        *has_nan = nan;                                                                        \
+    }
+LK_LANES_MAX(lk_lanes_max, float)
+LK_LANES_MAX(lk_lanes_max_d, double)
+
 /* w <= LK_W doubles (per-column state arrays); missing lanes read as pad, are not written */
 LK_INLINE lk_vd lk_load_d(const double *p, ptrdiff_t w, double pad)
 {
