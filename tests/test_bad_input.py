@@ -930,3 +930,20 @@ def test_signalling_nan_warns_nothing(func, dtype):
             warnings.simplefilter("error")
             got = np.asarray(call())
         assert np.isnan(got).any()
+
+
+# regression (review): with b=, the outer scaling 2^k and the log's own exponent cancelled in
+# ln 2's low part after the tiny log1p term had been added to it: logsumexp([0, -40], b=[1, 1])
+# was 6.6 million ULP off (the plain logsumexp was right)
+@pytest.mark.parametrize("x, b", [([0.0, -40.0], [1.0, 1.0]), ([0.0, -40.0], [1.0, 3.0]),
+                                  ([0.0, -800.0], [1.0, 1e300]), ([0.0, -40.0], [2.0, 1.0]),
+                                  ([-3.0, -45.0, -3.5], [0.5, 7.0, 1e-300])])
+@pytest.mark.parametrize("return_sign", [False, True])
+def test_logsumexp_b_tiny_log_of_sum(x, b, return_sign):
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(80):
+        exact = float(mpmath.log(sum(mpmath.mpf(bi) * mpmath.exp(mpmath.mpf(xi))
+                                     for xi, bi in zip(x, b))))
+    got = logitkit.logsumexp(np.array(x), b=np.array(b), return_sign=return_sign)
+    value = float(got[0] if return_sign else got)
+    assert abs(value - exact) <= 2 * np.spacing(abs(exact)), (value, exact)

@@ -38,12 +38,20 @@ cdef inline void log_of_sum(double top, double hi, double lo, double *L_hi,
     log. Otherwise the total is written 2^k * (1 + u) with 1 + u in [0.75, 1.5) and the log is
     k ln2 + log1p(u): the only rounding left is log1p's, on a value below 0.41, ~16x smaller
     than log(total)'s would be; logsumexp needs it where m + L cancels."""
+    log_of_scaled_sum(top, hi, lo, 0, L_hi, L_lo)
+
+
+cdef inline void log_of_scaled_sum(double top, double hi, double lo, int scale_k,
+                                   double *L_hi, double *L_lo) noexcept nogil:
+    """log((top + hi + lo) * 2^scale_k), as log_of_sum. The exponents are added before they
+    meet ln 2: where they cancel (a sum scaled down by 2^-scale_k that is 2^scale_k * (1 + tiny)),
+    k ln2_lo would otherwise swallow the tiny log1p term (logsumexp with b= of [0, -40])."""
     # ln 2 = ln2_hi + ln2_lo; ln2_hi has 20 trailing zero bits, so k * ln2_hi is exact (fdlibm's)
     cdef double ln2_hi = 6.93147180369123816490e-01
     cdef double ln2_lo = 1.90821492927058770002e-10
     cdef double s_hi, s_lo, u, u_lo, e
     cdef int k
-    if top == 1.0:
+    if top == 1.0 and scale_k == 0:
         two_sum(hi, lo, &s_hi, &s_lo)
         if s_hi < 0.5:
             L_hi[0] = log1p(s_hi)
@@ -56,6 +64,7 @@ cdef inline void log_of_sum(double top, double hi, double lo, double *L_hi,
         k -= 1
     u -= 1.0                                # exact (Sterbenz)
     u_lo = ldexp(s_lo, -k)
+    k += scale_k
     two_sum(k * ln2_hi, log1p(u), L_hi, &e)
     L_lo[0] = e + (k * ln2_lo + u_lo / (1.0 + u))
 

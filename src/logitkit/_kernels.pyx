@@ -21,7 +21,8 @@ from libc.math cimport INFINITY, NAN, exp, fabs, floor, frexp, ldexp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from logitkit._double_double cimport add_log, log_of_sum, reciprocal, two_sum
+from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, reciprocal,
+                                      two_sum)
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
                                  lk_team, lk_team_barrier)
 from logitkit._simd cimport (LK_ISA_COUNT, isa_index, lk_active_isa, lk_f32, lk_f64,
@@ -724,7 +725,7 @@ cdef void scaled_row(const floating *x, const floating *b, Py_ssize_t n,
     k the largest p: the sum neither overflows (b = [DBL_MAX, DBL_MAX]) nor loses a term
     whose b is large but whose exp underflows (b = 1e300 at x - m = -800)."""
     cdef double m = -INFINITY, v, w, t, c, e, dh, dl, bv, f
-    cdef double total_hi, total_lo, L_hi, L_lo, s, err
+    cdef double total_hi, total_lo, L_hi, L_lo
     cdef Py_ssize_t i
     cdef int k = INT_MIN, p, q
     cdef bint pos_inf = False, neg_inf = False
@@ -794,9 +795,8 @@ cdef void scaled_row(const floating *x, const floating *b, Py_ssize_t n,
     if total_hi < 0:
         total_hi = -total_hi
         total_lo = -total_lo
-    log_of_sum(0.0, total_hi, total_lo, &L_hi, &L_lo)
-    two_sum(k * LN2_HI, L_hi, &s, &err)             # log(sum) + k ln2, double-double
-    value[0] = add_log(m, s, err + (L_lo + k * LN2_LO))
+    log_of_scaled_sum(0.0, total_hi, total_lo, k, &L_hi, &L_lo)     # log(sum * 2^k)
+    value[0] = add_log(m, L_hi, L_lo)
 
 
 cdef inline int exp_exponent(double dh) noexcept nogil:

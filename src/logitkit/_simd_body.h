@@ -259,11 +259,11 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n
      * and plain double adds of float terms lose nothing a float result can show */
     lk_vd total = sum0 + sum1;
     double t = 0.0;
-    for (int j = 0; j < LK_W; j += 2) t += lk_lane(total, j) + lk_lane(total, j + 1);
+    for (int j = 0; j < LK_W; j += 2) t += lk_lane(total, j) + lk_next_lane(total, j);
     lk_sum_add(acc, t);
-    int32_t count = 0;
-    for (int j = 0; j < LK_WF; j += 2)
-        count += ((const int32_t *)&top)[j] + ((const int32_t *)&top)[j + 1];
+    int32_t counts[LK_WF], count = 0;
+    memcpy(counts, &top, sizeof counts);
+    for (int j = 0; j < LK_WF; j += 2) count += counts[j] + (j + 1 < LK_WF ? counts[j + 1] : 0);
     acc->top += count;
 }
 
@@ -339,10 +339,10 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, 
     /* the lanes combined exactly as a tree (TwoSum), not as a chain: a short row waits on it */
     lk_vd err, hi = lk_two_sum(hi0, hi1, &err), lo = (lo0 + lo1) + err, top = top0 + top1;
     for (int j = 0; j < LK_W; j += 2) {
-        double e, s = lk_two_sum_1(lk_lane(hi, j), lk_lane(hi, j + 1), &e);
+        double e, s = lk_two_sum_1(lk_lane(hi, j), lk_next_lane(hi, j), &e);
         lk_sum_add(acc, s);
-        acc->lo += e + (lk_lane(lo, j) + lk_lane(lo, j + 1));
-        acc->top += lk_lane(top, j) + lk_lane(top, j + 1);
+        acc->lo += e + (lk_lane(lo, j) + lk_next_lane(lo, j));
+        acc->top += lk_lane(top, j) + lk_next_lane(top, j);
     }
 }
 

@@ -102,6 +102,8 @@ LK_INLINE lk_vd lk_two_sum(lk_vd a, lk_vd b, lk_vd *err)
 }
 
 LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
+/* lane j + 1, or 0 past the last lane (pairwise loops that must also work with one lane) */
+LK_INLINE double lk_next_lane(lk_vd v, int j) { return j + 1 < LK_W ? lk_lane(v, j + 1) : 0.0; }
 
 LK_INLINE double lk_two_sum_1(double a, double b, double *err)
 {
@@ -111,7 +113,8 @@ LK_INLINE double lk_two_sum_1(double a, double b, double *err)
 }
 
 /* The largest of n (a power of two, <= 8) lane values, halving pairwise (a chain of n compares
- * sat on every row's critical path), and whether any is NaN. */
+ * sat on every row's critical path), and whether any is NaN; where one is, *max_out is
+ * unspecified (callers test has_nan first). */
 #define LK_LANES_MAX(NAME, T)                                                                  \
     LK_INLINE void NAME(T *v, int n, double *max_out, int *has_nan)                           \
     {                                                                                          \
