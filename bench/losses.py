@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
-import timeit
 import tracemalloc
 import warnings
 from dataclasses import dataclass, field
@@ -142,22 +140,6 @@ def torch_call(torch, lk, case, x, other):
     return lambda: aten.sigmoid_backward(to, y)
 
 
-def measure(fn, budget, repeats, timer):
-    """bench/run.py's measure with a choice of clock."""
-    fn()
-    t = timeit.Timer(fn, timer=timer)
-    number = 1
-    while True:
-        dt = t.timeit(number)
-        if dt >= 0.002 or number >= 1 << 24:
-            break
-        number *= 10
-    per_call = dt / number
-    repeats = max(3, min(repeats, int(budget / max(per_call, 1e-9))))
-    number = max(1, int(budget / repeats / per_call))
-    return statistics.median(t.repeat(repeats, number)) / number * 1e6
-
-
 def peak_mb(fn):
     tracemalloc.start()
     try:
@@ -185,16 +167,16 @@ def run_case(case, lk, torch, budget, repeats, timer):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f_lk = logitkit_call(lk, case, x, other)
-        res["us"]["logitkit"] = measure(f_lk, budget, repeats, timer)
+        res["us"]["logitkit"] = run.measure(f_lk, budget, repeats, timer)
         res["peak_mb"] = peak_mb(f_lk)
         if torch is not None:
             f_t = torch_call(torch, lk, case, x, other)
-            res["us"]["torch"] = measure(f_t, budget, repeats, timer)
+            res["us"]["torch"] = run.measure(f_t, budget, repeats, timer)
             res["ratio"]["torch"] = res["us"]["torch"] / res["us"]["logitkit"]
             if not agree(f_lk(), f_t(), case.dtype):
                 res["note"] = "results differ > 1e-4: see --accuracy"
         dst = np.empty_like(x)
-        res["us"]["memcpy"] = measure(lambda: np.copyto(dst, x), budget, repeats, timer)
+        res["us"]["memcpy"] = run.measure(lambda: np.copyto(dst, x), budget, repeats, timer)
     res["bar_ok"] = run.check_bar(case.bar, res)
     return res
 

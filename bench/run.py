@@ -95,10 +95,11 @@ CASES = [
 # --------------------------------------------------------------------------------------------
 # timing
 # --------------------------------------------------------------------------------------------
-def measure(fn, budget=0.25, repeats=11):
-    """Median time of ``fn()`` in microseconds: ``repeats`` batches, about ``budget`` s total."""
+def measure(fn, budget=0.25, repeats=11, clock=time.perf_counter):
+    """Median time of ``fn()`` in microseconds: ``repeats`` batches, about ``budget`` s total,
+    on ``clock`` (bench/losses.py --cpu-time passes the thread's CPU clock)."""
     fn()                                        # warm-up (allocations, thread pools)
-    timer = timeit.Timer(fn)
+    timer = timeit.Timer(fn, timer=clock)
     number = 1
     while True:                                 # calibrate like timeit.autorange, but short
         dt = timer.timeit(number)
