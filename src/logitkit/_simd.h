@@ -11,12 +11,18 @@
 /* A sum kept as an unevaluated hi + lo pair, plus how many terms were exactly 1 (x == max). */
 typedef struct { double hi, lo, top; } lk_sum;
 
+/* TwoSum: s + *err == a + b exactly, s = fl(a + b) (Knuth) */
+static inline double lk_two_sum_1(double a, double b, double *err)
+{
+    double s = a + b, bv = s - a;
+    *err = (a - (s - bv)) + (b - bv);
+    return s;
+}
+
 static inline void lk_sum_add(lk_sum *a, double x)
 {
-    double s = a->hi + x;               /* TwoSum: s + err == hi + x exactly */
-    double bv = s - a->hi;
-    double err = (a->hi - (s - bv)) + (x - bv);
-    a->hi = s;
+    double err;
+    a->hi = lk_two_sum_1(a->hi, x, &err);
     a->lo += err;
 }
 

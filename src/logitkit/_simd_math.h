@@ -105,13 +105,6 @@ LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
 /* lane j + 1, or 0 past the last lane (pairwise loops that must also work with one lane) */
 LK_INLINE double lk_next_lane(lk_vd v, int j) { return j + 1 < LK_W ? lk_lane(v, j + 1) : 0.0; }
 
-LK_INLINE double lk_two_sum_1(double a, double b, double *err)
-{
-    double s = a + b, bv = s - a;
-    *err = (a - (s - bv)) + (b - bv);
-    return s;
-}
-
 /* The largest of n (a power of two, <= 8) lane values, halving pairwise (a chain of n compares
  * sat on every row's critical path), and whether any is NaN; where one is, *max_out is
  * unspecified (callers test has_nan first). */
