@@ -188,3 +188,13 @@ def test_every_tail_length(name, dtype, n):
     x = np.random.default_rng(n).standard_normal((3, n)).astype(dtype) * 10
     check_all_paths(name, x, axis=-1)
     check_all_paths(name, np.ascontiguousarray(x.T), axis=0)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 9, 15, 17, 31])
+def test_elementwise_every_tail_length(name, dtype, n):
+    """Lengths around the vector widths: the tails are masked loads on AVX2."""
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype) * 30
+    check_all_paths(name, x)
+    check_all_paths(name, x[::-1])

@@ -272,37 +272,119 @@ def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
             assert ulp_error(grad[i], exact_grad, dtype) <= 2, (v, tv, grad[i])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_backward_ulp_vs_mpmath(dtype, each_simd_path):
-    rng = np.random.default_rng(5)
-    x = adversarial_rows(dtype, 12, rng)[:7]
-    go = rng.standard_normal(x.shape).astype(dtype)
-    s = lk.softmax(x)
-    got = lk.softmax_backward(go, s)
-    sg = lk.sigmoid(x)
-    got_sig = lk.sigmoid_backward(go, sg)
-    for r in range(len(x)):
+def check_softmax_backward_vs_mpmath(go, s, got, dtype):
+    """Each element within 2 ulp of y (g - sum(g y)) computed from the given floats (the dot
+    product is a double-double: past 2^-100 of the dot, g - dot may cancel further)."""
+    for r in range(len(s)):
         dot = mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) for a, b in zip(go[r], s[r]))
-        for j in range(x.shape[1]):
+        for j in range(s.shape[1]):
             exact = mp.mpf(float(s[r, j])) * (mp.mpf(float(go[r, j])) - dot)
-            # the dot product is a double-double: g - dot is exact unless it cancels past
-            # 2^-100 of dot (the top class of a float64 row spread by 300)
             err = abs(mp.mpf(float(got[r, j])) - exact)
             assert (ulp_error(got[r, j], exact, dtype) <= 2
-                    or err <= mp.ldexp(abs(dot) * mp.mpf(float(s[r, j])), -100)), (r, j)
-            b = mp.mpf(float(sg[r, j]))
-            assert ulp_error(got_sig[r, j], mp.mpf(float(go[r, j])) * b * (1 - b), dtype) <= 2
-    ls = lk.log_softmax(x)
-    got = lk.log_softmax_backward(go, ls)
-    for r in range(len(x)):
+                    or err <= mp.ldexp(abs(dot) * abs(mp.mpf(float(s[r, j]))), -100)), \
+                (r, j, got[r, j], exact)
+
+
+def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
+    """Each element within 2 eps of max(|exp(y) sum(g)|, |exact|): exp's own rounding (<= 1 ulp
+    of the term) is the error allowed, plus the final rounding."""
+    eps, tiny = mp.mpf(float(np.finfo(dtype).eps)), mp.mpf(float(np.finfo(dtype).tiny))
+    for r in range(len(ls)):
         tot = mp.fsum(mp.mpf(float(a)) for a in go[r])
-        for j in range(x.shape[1]):
+        for j in range(ls.shape[1]):
             term = mp.exp(mp.mpf(float(ls[r, j]))) * tot
             exact = mp.mpf(float(go[r, j])) - term
-            # exp's own rounding (<= 1 ulp of the term) is the only error: measured on the term
             err = abs(mp.mpf(float(got[r, j])) - exact)
-            bound = 2 * mp.mpf(float(np.finfo(dtype).eps)) * max(abs(term), abs(exact)) + mp.mpf(float(np.finfo(dtype).tiny))
-            assert err <= bound, (r, j, got[r, j], exact)
+            assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
+
+
+def adversarial_grads(dtype, s, rng):
+    """Upstream gradients for the rows of s (softmax outputs) that make the backward sums cancel:
+    g - sum(g y) ~ 0 (g constant: the float32 fast path's certificate fails and the row goes the
+    exact way), sum(g) ~ 0 (g = p - onehot, the cross-entropy gradient), one g_j = the dot to
+    float precision, huge and tiny magnitudes, and plain noise."""
+    rows, n = s.shape
+    out = []
+    for r in range(rows):
+        p = s[r].astype(np.float64)
+        onehot = np.zeros(n)
+        onehot[r % n] = 1.0
+        noise = rng.standard_normal(n)
+        g_at_dot = noise.copy()
+        g_at_dot[1] = float(np.dot(noise, p))          # g_1 ~ sum(g y): cancels to ~1 ulp
+        out += [np.ones(n), p - onehot, g_at_dot, noise * 1e30, noise * 1e-30, noise]
+    return np.array(out).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [12, 37, 300])
+def test_backward_ulp_vs_mpmath(dtype, n, each_simd_path):
+    rng = np.random.default_rng(5 + n)
+    x = adversarial_rows(dtype, n, rng)[:7]
+    s, ls, sg = lk.softmax(x), lk.log_softmax(x), lk.sigmoid(x)
+    go = adversarial_grads(dtype, s, rng)
+    reps = len(go) // len(x)                             # each row of x with each kind of g
+    s, ls, sg, x = (np.repeat(a, reps, axis=0) for a in (s, ls, sg, x))
+    check_softmax_backward_vs_mpmath(go, s, lk.softmax_backward(go, s), dtype)
+    check_log_softmax_backward_vs_mpmath(go, ls, lk.log_softmax_backward(go, ls), dtype)
+    got_sig = lk.sigmoid_backward(go, sg)
+    for r in range(len(x)):
+        for j in range(n):
+            b = mp.mpf(float(sg[r, j]))
+            exact = mp.mpf(float(go[r, j])) * b * (1 - b)
+            assert ulp_error(got_sig[r, j], exact, dtype) <= 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_backward_outside_the_fast_paths_domain(dtype, each_simd_path):
+    """Rows the float32 fast path hands to the exact path: an output above 0 (not a
+    log-probability), a sum of g beyond 2^126 (its float would overflow), and a sum that
+    cancels below its plain-sum error bound; each still within the bound, next to rows that
+    stay on the fast path."""
+    rng = np.random.default_rng(3)
+    n = 40
+    ls = lk.log_softmax(rng.standard_normal((4, n)).astype(dtype))
+    ls[0, 5] = 3.0
+    go = rng.standard_normal((4, n)).astype(dtype)
+    huge = float(np.finfo(np.float32).max) / 2         # float64: 1.7e38 is just large
+    go[1] *= huge / 2
+    go[1, :8] = huge                                    # the sum of g: ~2^130, > 2^126
+    go[2, 0] = 1e20
+    go[2, 1] = -1e20                                    # the plain sum's bound: >> |sum(g)|
+    check_log_softmax_backward_vs_mpmath(go, ls, lk.log_softmax_backward(go, ls), dtype)
+
+
+def test_softmax_backward_float64_factors_beyond_2_996(each_simd_path):
+    """Regression: without FMA (the baseline path) the exact product error came from Veltkamp's
+    split, (2^27 + 1) * g, which overflows for |g| > 2^996: softmax_backward([max], [1]) was
+    NaN instead of 0."""
+    big = float(np.finfo(np.float64).max)
+    g = np.array([[big], [big / 2], [-big / 4]])
+    y = np.array([[1.0], [1.0], [1.0]])
+    assert np.array_equal(lk.softmax_backward(g, y), np.zeros((3, 1)))
+    g = np.array([[big / 2, 3.0, -1e300], [2.0 ** 1000, -2.0 ** 1000, 1.0]])
+    y = np.array([[0.25, 0.5, 0.25], [0.5, 0.25, 0.25]])
+    check_softmax_backward_vs_mpmath(g, y, lk.softmax_backward(g, y), np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_backward_outside_the_fast_paths_domain(dtype, each_simd_path):
+    """softmax_backward rows that fail the float32 fast path's certificate: sum(g y) beyond
+    2^126, g - s_f overflowing float, every g equal (the answer ~0), g with huge cancelling
+    products, and short rows of every tail length; all within 2 ulp of mpmath."""
+    rng = np.random.default_rng(4)
+    big = float(np.finfo(np.float32).max)               # float64's own would overflow the dot
+    for n in list(range(1, 20)) + [33, 64]:
+        y = lk.softmax(rng.standard_normal((5, n)).astype(dtype) * 3)
+        g = rng.standard_normal((5, n)).astype(dtype)
+        g[0] = 1.0
+        g[1, 0] = big
+        y[1, 0] = 4.0 if n > 1 else y[1, 0]
+        g[2, 0], g[2, -1] = big / 2, -big / 2
+        g[3] *= 1e20
+        if n > 1:
+            g[3, 1] = float(np.dot(g[3].astype(np.float64), y[3].astype(np.float64)))
+        check_softmax_backward_vs_mpmath(g, y, lk.softmax_backward(g, y), dtype)
 
 
 # ---------------------------------------------------------------------------------------------

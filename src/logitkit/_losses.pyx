@@ -28,12 +28,10 @@ from logitkit._simd cimport isa_index, lk_f32, lk_f64, lk_select_isa, lk_sum
 cdef extern from "_losses_simd.h" nogil:
     ctypedef struct lkl_table_f32:
         void (*ce_sums)(const float *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
-        double (*dot)(const float *a, const float *b, Py_ssize_t n, double *lo) noexcept nogil
-        double (*total)(const float *a, Py_ssize_t n, double *lo) noexcept nogil
-        void (*softmax_bwd)(const float *g, const float *y, float *out, Py_ssize_t n,
-                            double s_hi, double s_lo) noexcept nogil
-        void (*log_softmax_bwd)(const float *g, const float *y, float *out, Py_ssize_t n,
-                                double s_hi, double s_lo) noexcept nogil
+        void (*softmax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
+                                 Py_ssize_t n) noexcept nogil
+        void (*log_softmax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
+                                     Py_ssize_t n) noexcept nogil
         void (*sigmoid_bwd)(const float *g, const float *y, float *out, Py_ssize_t n) noexcept nogil
         void (*ce_small)(const float *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
                          double *m, double *top, double *rest, double *L) noexcept nogil
@@ -42,12 +40,10 @@ cdef extern from "_losses_simd.h" nogil:
 
     ctypedef struct lkl_table_f64:
         void (*ce_sums)(const double *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
-        double (*dot)(const double *a, const double *b, Py_ssize_t n, double *lo) noexcept nogil
-        double (*total)(const double *a, Py_ssize_t n, double *lo) noexcept nogil
-        void (*softmax_bwd)(const double *g, const double *y, double *out, Py_ssize_t n,
-                            double s_hi, double s_lo) noexcept nogil
-        void (*log_softmax_bwd)(const double *g, const double *y, double *out, Py_ssize_t n,
-                                double s_hi, double s_lo) noexcept nogil
+        void (*softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
+                                 Py_ssize_t n) noexcept nogil
+        void (*log_softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
+                                     Py_ssize_t n) noexcept nogil
         void (*sigmoid_bwd)(const double *g, const double *y, double *out, Py_ssize_t n) noexcept nogil
         void (*ce_small)(const double *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
                          double *m, double *top, double *rest, double *L) noexcept nogil
@@ -450,36 +446,32 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
 
 def softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
                           floating[:, ::1] out):
-    """out = y * (g - sum(g * y)) per row; the dot product is double(-double)."""
-    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1], r
-    cdef double s_hi, s_lo
+    """out = y * (g - sum(g * y)) per row (see softmax_bwd_rows in _losses_simd_body.h)."""
+    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1]
     if rows == 0 or n == 0:
         return
+    if y.shape[0] != rows or y.shape[1] != n or out.shape[0] != rows or out.shape[1] != n:
+        raise ValueError("internal error: shapes differ")
     with nogil:
-        for r in range(rows):
-            if floating is float:
-                s_hi = lkl_f32.dot(&g[r, 0], &y[r, 0], n, &s_lo)
-                lkl_f32.softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
-            else:
-                s_hi = lkl_f64.dot(&g[r, 0], &y[r, 0], n, &s_lo)
-                lkl_f64.softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+        if floating is float:
+            lkl_f32.softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
+        else:
+            lkl_f64.softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
 
 
 def log_softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
                               floating[:, ::1] out):
-    """out = g - exp(y) * sum(g) per row."""
-    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1], r
-    cdef double s_hi, s_lo
+    """out = g - exp(y) * sum(g) per row (see log_softmax_bwd_rows in _losses_simd_body.h)."""
+    cdef Py_ssize_t rows = g.shape[0], n = g.shape[1]
     if rows == 0 or n == 0:
         return
+    if y.shape[0] != rows or y.shape[1] != n or out.shape[0] != rows or out.shape[1] != n:
+        raise ValueError("internal error: shapes differ")
     with nogil:
-        for r in range(rows):
-            if floating is float:
-                s_hi = lkl_f32.total(&g[r, 0], n, &s_lo)
-                lkl_f32.log_softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
-            else:
-                s_hi = lkl_f64.total(&g[r, 0], n, &s_lo)
-                lkl_f64.log_softmax_bwd(&g[r, 0], &y[r, 0], &out[r, 0], n, s_hi, s_lo)
+        if floating is float:
+            lkl_f32.log_softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
+        else:
+            lkl_f64.log_softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
 
 
 def sigmoid_backward_flat(const floating[::1] g, const floating[::1] y, floating[::1] out):

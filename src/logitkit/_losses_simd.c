@@ -3,6 +3,7 @@
  * as _simd.c does for _simd_body.h (whose inline helpers, exp_dd / exp_lp / load / store, the
  * loops here reuse: _simd_body.h is included by _losses_simd_body.h under this file's names).
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,7 +89,7 @@
 #endif
 
 #define LKL_TABLE(P)                                                                           \
-    { P##ce_sums, P##dot, P##total, P##softmax_bwd, P##log_softmax_bwd, P##sigmoid_bwd,        \
+    { P##ce_sums, P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd,                \
       P##ce_small, P##bce }
 
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);

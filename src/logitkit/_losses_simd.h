@@ -19,12 +19,9 @@
 #define LKL_DECLARE_TABLE(T, NAME)                                                             \
     typedef struct {                                                                           \
         void (*ce_sums)(const T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc);       \
-        double (*dot)(const T *a, const T *b, ptrdiff_t n, double *lo);                        \
-        double (*total)(const T *a, ptrdiff_t n, double *lo);                                  \
-        void (*softmax_bwd)(const T *g, const T *y, T *out, ptrdiff_t n, double s_hi,          \
-                            double s_lo);                                                      \
-        void (*log_softmax_bwd)(const T *g, const T *y, T *out, ptrdiff_t n, double s_hi,      \
-                                double s_lo);                                                  \
+        void (*softmax_bwd_rows)(const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n);  \
+        void (*log_softmax_bwd_rows)(const T *g, const T *y, T *out, ptrdiff_t rows,           \
+                                     ptrdiff_t n);                                             \
         void (*sigmoid_bwd)(const T *g, const T *y, T *out, ptrdiff_t n);                      \
         void (*ce_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride, double *m,  \
                          double *top, double *rest, double *L);                                \

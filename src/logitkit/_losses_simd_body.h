@@ -21,16 +21,22 @@ typedef int32_t lkl_vi8 __attribute__((vector_size(32)));
 #define LKL_SQRT2 1.41421356237309504880
 #endif
 
-/* a * b = p + err exactly (TwoProduct): FMA where fused, Dekker's product otherwise */
+/* a * b = p + err exactly (TwoProduct): FMA where fused, Dekker's product otherwise. Veltkamp's
+ * split (2^27 + 1) * a overflows for |a| > 2^996: those factors are split at 2^-64 of
+ * themselves, and the error of the scaled product scaled back (exact, short of underflow). */
 LK_INLINE LK_TARGET lk_vd LKL_FN(two_prod)(lk_vd a, lk_vd b, lk_vd *err)
 {
     lk_vd p = a * b;
 #if LKL_FUSED
     *err = LK_FMA(a, b, -p);
 #else
-    lk_vd ca = 134217729.0 * a, cb = 134217729.0 * b;
-    lk_vd ah = ca - (ca - a), al = a - ah, bh = cb - (cb - b), bl = b - bh;
-    *err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    lk_vd one = lk_splat(1.0), down = lk_splat(0x1p-64);
+    lk_vd sa = lk_select(LK_MASK(a > 0x1p995) | LK_MASK(a < -0x1p995), down, one);
+    lk_vd sb = lk_select(LK_MASK(b > 0x1p995) | LK_MASK(b < -0x1p995), down, one);
+    lk_vd as = a * sa, bs = b * sb, ps = as * bs;
+    lk_vd ca = 134217729.0 * as, cb = 134217729.0 * bs;
+    lk_vd ah = ca - (ca - as), al = as - ah, bh = cb - (cb - bs), bl = bs - bh;
+    *err = (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / (sa * sb);
 #endif
     return p;
 }
@@ -317,8 +323,8 @@ LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
 }
 
 /* out = y * (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
-LK_TARGET void LKL_FN(softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n,
-                                   double s_hi, double s_lo)
+LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y, LK_T *out,
+                                                   ptrdiff_t n, double s_hi, double s_lo)
 {
     lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
@@ -330,9 +336,9 @@ LK_TARGET void LKL_FN(softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrd
     }
 }
 
-/* out = g - exp(y) * S, S = s_hi + s_lo */
-LK_TARGET void LKL_FN(log_softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t n,
-                                       double s_hi, double s_lo)
+/* out = g - exp(y) * S, S = s_hi + s_lo, with exp in double */
+LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T *y, LK_T *out,
+                                                       ptrdiff_t n, double s_hi, double s_lo)
 {
     lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
@@ -352,6 +358,174 @@ LK_TARGET void LKL_FN(log_softmax_bwd)(const LK_T *g, const LK_T *y, LK_T *out, 
         lk_vd e = LK_FN(exp_lp)(yv);
         LK_FN(store)(out + i, gv - e * (sh + sl), w);
 #endif
+    }
+}
+
+#if !LK_IS_F64
+/*
+ * float32 rows in float lanes, each with a certificate: the fast function returns 0, having
+ * decided nothing, when its error bound does not hold for the row, and the caller then takes
+ * the exact double path above (which overwrites out). Rows with a non-finite element always
+ * do (their sums are not finite), so the fast paths see finite data only.
+ */
+
+/* One step of dot_plain: w0 + w1 elements (tails padded with 0) into 4 double chains and, as
+ * |g y|, 2 float chains. */
+LK_INLINE LK_TARGET void LKL_FN(dot_step)(const float *g, const float *y, ptrdiff_t w0,
+                                          ptrdiff_t w1, lk_vd s[4], lk_vf8 a[2])
+{
+    lk_vf8 g0 = LK_LOADF(g, w0, 0.0f), y0 = LK_LOADF(y, w0, 0.0f);
+    lk_vf8 g1 = LK_LOADF(g + w0, w1, 0.0f), y1 = LK_LOADF(y + w0, w1, 0.0f);
+    lk_vd gl, gh, yl, yh;
+    LK_WIDEN_F8(g0, gl, gh);
+    LK_WIDEN_F8(y0, yl, yh);
+    s[0] = LK_FMA(gl, yl, s[0]);
+    s[1] = LK_FMA(gh, yh, s[1]);
+    LK_WIDEN_F8(g1, gl, gh);
+    LK_WIDEN_F8(y1, yl, yh);
+    s[2] = LK_FMA(gl, yl, s[2]);
+    s[3] = LK_FMA(gh, yh, s[3]);
+    a[0] = LK_FMAF(lk_absf(g0), lk_absf(y0), a[0]);
+    a[1] = LK_FMAF(lk_absf(g1), lk_absf(y1), a[1]);
+}
+
+/* The lanes of 4 double chains, and of 2 float chains into *abs_sum, added as trees */
+LK_INLINE LK_TARGET double LKL_FN(chains_total)(const lk_vd s[4], const lk_vf8 a[2],
+                                                double *abs_sum)
+{
+    *abs_sum = lk_lanes_sumf(a[0] + a[1]);
+    lk_vd v = (s[0] + s[1]) + (s[2] + s[3]);
+    double t = 0.0;
+    for (int j = 0; j < LK_W; j += 2) t += lk_lane(v, j) + lk_next_lane(v, j);
+    return t;
+}
+
+/* The error bound of chains_total's sum: 16 chains of n/16 plain adds and a tree of depth 4;
+ * the float sum of the magnitudes is doubled, which bounds it for n < 2^22 */
+LK_INLINE double LKL_FN(plain_sum_error)(ptrdiff_t n, double abs_sum)
+{
+    return ((double)n / 16.0 + 5.0) * 0x1p-53 * (2.0 * abs_sum);
+}
+
+/* sum(g * y) in plain double sums (the float products are exact in double), and sum(|g y|) */
+LK_INLINE LK_TARGET double LKL_FN(dot_plain)(const float *g, const float *y, ptrdiff_t n,
+                                             double *abs_sum)
+{
+    lk_vd s[4] = {lk_splat(0.0), lk_splat(0.0), lk_splat(0.0), lk_splat(0.0)};
+    lk_vf8 a[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) LKL_FN(dot_step)(g + i, y + i, LK_WF, LK_WF, s, a);
+    if (i < n) {
+        ptrdiff_t w0 = n - i < LK_WF ? n - i : LK_WF;
+        LKL_FN(dot_step)(g + i, y + i, w0, n - i - w0, s, a);
+    }
+    return LKL_FN(chains_total)(s, a, abs_sum);
+}
+
+/* sum(g) in plain double sums, and sum(|g|): dot_plain's loop with y = 1 */
+LK_INLINE LK_TARGET double LKL_FN(total_plain)(const float *g, ptrdiff_t n, double *abs_sum)
+{
+    lk_vd s[4] = {lk_splat(0.0), lk_splat(0.0), lk_splat(0.0), lk_splat(0.0)};
+    lk_vf8 a[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
+    ptrdiff_t i = 0;
+    for (; i < n; i += 2 * LK_WF) {
+        ptrdiff_t w0 = n - i < LK_WF ? n - i : LK_WF, w1 = n - i - w0 < LK_WF ? n - i - w0 : LK_WF;
+        lk_vf8 g0 = LK_LOADF(g + i, w0, 0.0f), g1 = LK_LOADF(g + i + w0, w1, 0.0f);
+        lk_vd l0, h0, l1, h1;
+        LK_WIDEN_F8(g0, l0, h0);
+        LK_WIDEN_F8(g1, l1, h1);
+        s[0] += l0;
+        s[1] += h0;
+        s[2] += l1;
+        s[3] += h1;
+        a[0] += lk_absf(g0);
+        a[1] += lk_absf(g1);
+    }
+    return LKL_FN(chains_total)(s, a, abs_sum);
+}
+
+/*
+ * softmax_backward: out = y * (g - s), s = sum(g * y), as fma(y, g - s_f, -(y * s_r)) with
+ * s = s_f + s_r (two floats, 2^-48 relative). The certificate asks that every |g - s_f| be at
+ * least 2^-19 |s| and 2^27 times s's error bound: then where g - s_f cancels it is exact
+ * (Sterbenz) and the s_r term is a 2^-28 correction; where it does not, its one rounding is
+ * <= 2^-24 |g - s|. Either way <= 1.6 ulp. A row whose |g - s| is smaller somewhere (g all
+ * equal, say: the exact answer is then ~0) goes the exact way.
+ */
+LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y, float *out,
+                                                 ptrdiff_t n)
+{
+    if (n >= ((ptrdiff_t)1 << 22)) return 0;        /* keeps the float |g y| sum a bound */
+    double abs_sum, s = LKL_FN(dot_plain)(g, y, n, &abs_sum);
+    if (!(fabs(s) <= 0x1p126)) return 0;            /* also NaN and inf */
+    double floor = fmax(0x1p-19 * fabs(s), 0x1p27 * LKL_FN(plain_sum_error)(n, abs_sum));
+    float s_f = (float)s, s_r = (float)(s - (double)s_f);
+    lk_vf8 sf = lk_splatf(s_f), sr = lk_splatf(s_r);
+    lk_vf8 lo = lk_splatf(INFINITY), hi = lk_splatf(0.0f);
+    ptrdiff_t i = 0;
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 gv = LK_LOADF(g + i, w, g[i]), yv = LK_LOADF(y + i, w, 0.0f);
+        lk_vf8 a = gv - sf, m = lk_absf(a);
+        lo = LK_MINF(lo, m);
+        hi = LK_MAXF(hi, m);
+        lk_storef(out + i, LK_FMAF_EXACT(yv, a, -(yv * sr)), w);
+    }
+    return (double)lk_lanes_minf(lo) >= floor && lk_lanes_maxf(hi) <= FLT_MAX;
+}
+
+/*
+ * log_softmax_backward: out = g - exp(y) * S in float lanes, fma(-e, S_f, g) with e = expf_dd(y)
+ * (~0.75 ulp) and S_f = S rounded to float: <= 2.5 ulp of the term plus the final rounding.
+ * S = sum(g) by plain double sums, accepted when their error bound is below 2^-30 |S|. For
+ * y <= 0 (log-probabilities) and |S| <= 2^126; other rows go the double way.
+ */
+LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float *y, float *out,
+                                                     ptrdiff_t n)
+{
+    if (n >= ((ptrdiff_t)1 << 22)) return 0;
+    double abs_sum, S = LKL_FN(total_plain)(g, n, &abs_sum);
+    if (!(fabs(S) <= 0x1p126) || LKL_FN(plain_sum_error)(n, abs_sum) > 0x1p-30 * fabs(S))
+        return 0;
+    lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);
+    lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR);
+    ptrdiff_t i = 0;
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), yv = LK_LOADF(y + i, w, -INFINITY);
+        top = LK_MAXF(top, yv);
+        lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
+        lk_storef(out + i, LK_FMAF_EXACT(-e, Sf, gv), w);
+    }
+    return lk_lanes_maxf(top) <= 0.0f;
+}
+#endif
+
+/* softmax_backward of `rows` contiguous rows of n: out = y * (g - sum(g * y)) */
+LK_TARGET void LKL_FN(softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t rows,
+                                        ptrdiff_t n)
+{
+    for (ptrdiff_t r = 0; r < rows; r++, g += n, y += n, out += n) {
+#if !LK_IS_F64
+        if (LKL_FN(softmax_bwd_fast)(g, y, out, n)) continue;
+#endif
+        double lo, hi = LKL_FN(dot)(g, y, n, &lo);
+        LKL_FN(softmax_bwd_exact)(g, y, out, n, hi, lo);
+    }
+}
+
+/* log_softmax_backward of `rows` contiguous rows of n: out = g - exp(y) * sum(g) */
+LK_TARGET void LKL_FN(log_softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *out,
+                                            ptrdiff_t rows, ptrdiff_t n)
+{
+    for (ptrdiff_t r = 0; r < rows; r++, g += n, y += n, out += n) {
+#if !LK_IS_F64
+        /* below 32, the latency of the float exps (one ~60-cycle chain a row) measured slower
+         * than the double path's shorter polynomial */
+        if (n >= 32 && LKL_FN(log_softmax_bwd_fast)(g, y, out, n)) continue;
+#endif
+        double lo, hi = LKL_FN(total)(g, n, &lo);
+        LKL_FN(log_softmax_bwd_exact)(g, y, out, n, hi, lo);
     }
 }
 

@@ -80,9 +80,17 @@ LK_INLINE LK_TARGET lk_vd LK_FN(load)(const LK_T *p, ptrdiff_t w, double pad)
         return LK_F4_TO_D(f);
 #endif
     }
+#if LK_BODY_AVX2
+#if LK_IS_F64
+    return lk_load_part_d4_avx2(p, w, pad);
+#else
+    return lk_load_part_f4_avx2(p, w, pad);
+#endif
+#else
     lk_vd v = lk_splat(pad);
     for (ptrdiff_t j = 0; j < w; j++) ((double *)&v)[j] = (double)p[j];
     return v;
+#endif
 }
 
 LK_INLINE LK_TARGET void LK_FN(store)(LK_T *p, lk_vd v, ptrdiff_t w)
@@ -183,14 +191,14 @@ LK_TARGET void LK_FN(row_max)(const float *x, ptrdiff_t n, double *max_out, int 
     lk_vf8 m0 = lk_splatf(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     ptrdiff_t i = 0;
     for (; i + 4 * LK_WF <= n; i += 4 * LK_WF) {     /* four chains: latency-bound otherwise */
-        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, LK_WF, 0.0f));
-        m1 = LK_FN(max_nanf)(m1, lk_loadf(x + i + LK_WF, LK_WF, 0.0f));
-        m2 = LK_FN(max_nanf)(m2, lk_loadf(x + i + 2 * LK_WF, LK_WF, 0.0f));
-        m3 = LK_FN(max_nanf)(m3, lk_loadf(x + i + 3 * LK_WF, LK_WF, 0.0f));
+        m0 = LK_FN(max_nanf)(m0, LK_LOADF(x + i, LK_WF, 0.0f));
+        m1 = LK_FN(max_nanf)(m1, LK_LOADF(x + i + LK_WF, LK_WF, 0.0f));
+        m2 = LK_FN(max_nanf)(m2, LK_LOADF(x + i + 2 * LK_WF, LK_WF, 0.0f));
+        m3 = LK_FN(max_nanf)(m3, LK_LOADF(x + i + 3 * LK_WF, LK_WF, 0.0f));
     }
     for (; i < n; i += LK_WF) {
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        m0 = LK_FN(max_nanf)(m0, lk_loadf(x + i, w, -INFINITY));
+        m0 = LK_FN(max_nanf)(m0, LK_LOADF(x + i, w, -INFINITY));
     }
     m0 = LK_FN(max_nanf)(LK_FN(max_nanf)(m0, m1), LK_FN(max_nanf)(m2, m3));
     float lanes[LK_WF];
@@ -212,7 +220,7 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
 LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_step)(const float *x, float *out, ptrdiff_t w, lk_vf8 m,
                                            lk_vmf *top)
 {
-    lk_vf8 v = lk_loadf(x, w, -INFINITY);
+    lk_vf8 v = LK_LOADF(x, w, -INFINITY);
     lk_vf8 e = LK_FN(shifted_expf)(v, m);
     if (out) lk_storef(out, e, w);
     lk_vmf is_top = LK_MASKF(v == m);
@@ -270,7 +278,7 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n
 /* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
 LK_INLINE LK_TARGET void LK_FN(scale_step)(float *out, ptrdiff_t w, double inv)
 {
-    lk_vf8 e = lk_loadf(out, w, 0.0f);
+    lk_vf8 e = LK_LOADF(out, w, 0.0f);
 #if LK_SCALE_IN_FLOAT
     lk_storef(out, e * (float)inv, w);
 #else
@@ -480,7 +488,7 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_neg_absf)(lk_vf8 x)
  * num / (den + den_lo) rounded about once; 1/den is at hand as q or 1 - q. */
 LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff_t w)
 {
-    lk_vf8 v = lk_loadf(x, w, 0.0f);
+    lk_vf8 v = LK_LOADF(x, w, 0.0f);
     lk_vf8 z = LK_FN(exp_neg_absf)(v);
     lk_vmf neg = LK_MASKF(v < 0.0f);
     lk_vf8 num = lk_selectf(neg, z, lk_splatf(1.0f));
@@ -496,7 +504,7 @@ LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff
 LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const float *x, float *out, ptrdiff_t w)
 {
     lk_vd lo, hi;
-    LK_WIDEN_F8(LK_FN(exp_neg_absf)(lk_loadf(x, w, 0.0f)), lo, hi);
+    LK_WIDEN_F8(LK_FN(exp_neg_absf)(LK_LOADF(x, w, 0.0f)), lo, hi);
     lk_vd s_lo = 1.0 + lo, s_hi = 1.0 + hi;
     lk_storef(out, LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi)), w);
 }
@@ -670,7 +678,7 @@ LK_INLINE LK_TARGET lk_vd LK_FN(softplus_finish)(lk_vd v, lk_vd l, const int neg
 LK_INLINE LK_TARGET void LK_FN(softplus_stepf)(const float *x, float *out, ptrdiff_t w,
                                                const int negate)
 {
-    lk_vf8 v = lk_loadf(x, w, 0.0f);
+    lk_vf8 v = LK_LOADF(x, w, 0.0f);
     lk_vd v_lo, v_hi, z_lo, z_hi;
     LK_WIDEN_F8(v, v_lo, v_hi);
     LK_WIDEN_F8(LK_FN(exp_neg_absf)(v), z_lo, z_hi);

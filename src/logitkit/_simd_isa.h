@@ -23,6 +23,10 @@
 #define LK_D_TO_F4(v) ((lk_vf)_mm256_cvtpd_ps((__m256d)(v)))
 #define LK_MAXF(lo, a) ((lk_vf8)_mm256_max_ps((__m256)(lo), (__m256)(a)))
 #define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
+/* min(hi, a), NaN in a kept (minps, likewise) */
+#define LK_MINF(hi, a) ((lk_vf8)_mm256_min_ps((__m256)(hi), (__m256)(a)))
+/* w <= LK_WF floats, lanes past w read as pad */
+#define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
                                   _mm256_cvtpd_ps((__m256d)(hi)), 1))
@@ -38,4 +42,6 @@
 #define LK_D_TO_F4(v) LK_D2F(v)
 #define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
+#define LK_MINF(hi, a) lk_selectf(LK_MASKF((hi) < (a)), (hi), (a))
+#define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
 #endif

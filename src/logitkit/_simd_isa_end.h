@@ -8,5 +8,7 @@
 #undef LK_NARROW_D
 #undef LK_MAXF
 #undef LK_MAXD
+#undef LK_MINF
+#undef LK_LOADF
 #undef LK_F4_TO_D
 #undef LK_D_TO_F4

@@ -168,6 +168,24 @@ LK_INLINE lk_vf8 lk_selectf(lk_vmf mask, lk_vf8 a, lk_vf8 b)
     return lk_from_bitsf((lk_bitsf(a) & mask) | (lk_bitsf(b) & ~mask));
 }
 LK_INLINE float lk_lanef(lk_vf8 v, int j) { return ((const float *)&v)[j]; }
+LK_INLINE lk_vf8 lk_absf(lk_vf8 x) { return lk_from_bitsf(lk_bitsf(x) & 0x7fffffff); }
+/* The lanes of a float vector added, or their least or greatest (NaN lanes: unspecified), as
+ * trees: a chain over the lanes costs a short row its latency, lane after lane. */
+#define LK_LANES_TREEF(NAME, COMBINE)                                                          \
+    LK_INLINE float NAME(lk_vf8 v)                                                             \
+    {                                                                                          \
+        float t[LK_WF];                                                                        \
+        memcpy(t, &v, sizeof t);                                                               \
+        for (int width = LK_WF / 2; width >= 1; width /= 2)                                    \
+            for (int j = 0; j < width; j++) t[j] = COMBINE(t[j], t[j + width]);                \
+        return t[0];                                                                           \
+    }
+#define LK_ADD_(a, b) ((a) + (b))
+#define LK_MIN_(a, b) ((b) < (a) ? (b) : (a))
+#define LK_MAX_(a, b) ((b) > (a) ? (b) : (a))
+LK_LANES_TREEF(lk_lanes_sumf, LK_ADD_)
+LK_LANES_TREEF(lk_lanes_minf, LK_MIN_)
+LK_LANES_TREEF(lk_lanes_maxf, LK_MAX_)
 
 /* 2^j for integral j in [-126, 127], built from the bit pattern */
 LK_INLINE lk_vf8 lk_pow2if(lk_vf8 j)
@@ -236,5 +254,52 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
     if (w == LK_WF) memcpy(p, &v, sizeof v);
     else for (ptrdiff_t j = 0; j < w; j++) p[j] = lk_lanef(v, j);
 }
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+/* Partial vectors (the tail of every row) on AVX2: masked loads. The lane loop of lk_loadf
+ * makes the vector read that follows it wait for its lane stores (store forwarding fails):
+ * ~15 cycles a tail, the bulk of a short row's time. Masked lanes are never read. (Masked
+ * stores measured slower than lk_storef's lane loop on Zen 3: stores are left to it.) */
+static const int32_t lk_part_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define LK_AVX2_INLINE LK_INLINE __attribute__((target("avx2")))
+/* lanes 0 .. w-1 set, 0 <= w <= 8 (4 for the 128-bit form) */
+LK_AVX2_INLINE __m256i lk_part_mask8(ptrdiff_t w)
+{
+    return _mm256_loadu_si256((const __m256i *)(lk_part_mask + 8 - w));
+}
+LK_AVX2_INLINE __m128i lk_part_mask4(ptrdiff_t w)
+{
+    return _mm_loadu_si128((const __m128i *)(lk_part_mask + 8 - w));
+}
+
+LK_AVX2_INLINE lk_vf8 lk_loadf_avx2(const float *p, ptrdiff_t w, float pad)
+{
+    lk_vf8 v;
+    if (w == LK_WF) {
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    __m256i m = lk_part_mask8(w);
+    return (lk_vf8)_mm256_blendv_ps(_mm256_set1_ps(pad), _mm256_maskload_ps(p, m),
+                                    _mm256_castsi256_ps(m));
+}
+
+/* w < 4 floats as 4 doubles, pad beyond */
+LK_AVX2_INLINE lk_vd lk_load_part_f4_avx2(const float *p, ptrdiff_t w, double pad)
+{
+    __m128i m = lk_part_mask4(w);
+    __m128 v = _mm_blendv_ps(_mm_set1_ps((float)pad), _mm_maskload_ps(p, m), _mm_castsi128_ps(m));
+    return (lk_vd)_mm256_cvtps_pd(v);
+}
+
+LK_AVX2_INLINE lk_vd lk_load_part_d4_avx2(const double *p, ptrdiff_t w, double pad)
+{
+    __m256i m = _mm256_cvtepi32_epi64(lk_part_mask4(w));
+    return (lk_vd)_mm256_blendv_pd(_mm256_set1_pd(pad), _mm256_maskload_pd(p, m),
+                                   _mm256_castsi256_pd(m));
+}
+
+#endif
 
 #endif
