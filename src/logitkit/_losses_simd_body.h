@@ -370,12 +370,14 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
  */
 
 /* One step of dot_plain: w0 + w1 elements (tails padded with 0) into 4 double chains and, as
- * |g y|, 2 float chains. */
+ * |g y|, 2 float chains; y == NULL reads as all ones (a constant at every call: inlined away).
+ * fma(g, 1, s) and fma(|g|, 1, a) round exactly as the adds s + g and a + |g|. */
 LK_INLINE LK_TARGET void LKL_FN(dot_step)(const float *g, const float *y, ptrdiff_t w0,
                                           ptrdiff_t w1, lk_vd s[4], lk_vf8 a[2])
 {
-    lk_vf8 g0 = LK_LOADF(g, w0, 0.0f), y0 = LK_LOADF(y, w0, 0.0f);
-    lk_vf8 g1 = LK_LOADF(g + w0, w1, 0.0f), y1 = LK_LOADF(y + w0, w1, 0.0f);
+    lk_vf8 one = lk_splatf(1.0f);
+    lk_vf8 g0 = LK_LOADF(g, w0, 0.0f), y0 = y ? LK_LOADF(y, w0, 0.0f) : one;
+    lk_vf8 g1 = LK_LOADF(g + w0, w1, 0.0f), y1 = y ? LK_LOADF(y + w0, w1, 0.0f) : one;
     lk_vd gl, gh, yl, yh;
     LK_WIDEN_F8(g0, gl, gh);
     LK_WIDEN_F8(y0, yl, yh);
@@ -394,10 +396,7 @@ LK_INLINE LK_TARGET double LKL_FN(chains_total)(const lk_vd s[4], const lk_vf8 a
                                                 double *abs_sum)
 {
     *abs_sum = lk_lanes_sumf(a[0] + a[1]);
-    lk_vd v = (s[0] + s[1]) + (s[2] + s[3]);
-    double t = 0.0;
-    for (int j = 0; j < LK_W; j += 2) t += lk_lane(v, j) + lk_next_lane(v, j);
-    return t;
+    return lk_lanes_sum((s[0] + s[1]) + (s[2] + s[3]));
 }
 
 /* The error bound of chains_total's sum: 16 chains of n/16 plain adds and a tree of depth 4;
@@ -407,39 +406,19 @@ LK_INLINE double LKL_FN(plain_sum_error)(ptrdiff_t n, double abs_sum)
     return ((double)n / 16.0 + 5.0) * 0x1p-53 * (2.0 * abs_sum);
 }
 
-/* sum(g * y) in plain double sums (the float products are exact in double), and sum(|g y|) */
+/* sum(g * y) in plain double sums (the float products are exact in double), and sum(|g y|);
+ * y == NULL: sum(g) and sum(|g|) */
 LK_INLINE LK_TARGET double LKL_FN(dot_plain)(const float *g, const float *y, ptrdiff_t n,
                                              double *abs_sum)
 {
     lk_vd s[4] = {lk_splat(0.0), lk_splat(0.0), lk_splat(0.0), lk_splat(0.0)};
     lk_vf8 a[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
     ptrdiff_t i = 0;
-    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) LKL_FN(dot_step)(g + i, y + i, LK_WF, LK_WF, s, a);
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF)
+        LKL_FN(dot_step)(g + i, y ? y + i : NULL, LK_WF, LK_WF, s, a);
     if (i < n) {
         ptrdiff_t w0 = n - i < LK_WF ? n - i : LK_WF;
-        LKL_FN(dot_step)(g + i, y + i, w0, n - i - w0, s, a);
-    }
-    return LKL_FN(chains_total)(s, a, abs_sum);
-}
-
-/* sum(g) in plain double sums, and sum(|g|): dot_plain's loop with y = 1 */
-LK_INLINE LK_TARGET double LKL_FN(total_plain)(const float *g, ptrdiff_t n, double *abs_sum)
-{
-    lk_vd s[4] = {lk_splat(0.0), lk_splat(0.0), lk_splat(0.0), lk_splat(0.0)};
-    lk_vf8 a[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
-    ptrdiff_t i = 0;
-    for (; i < n; i += 2 * LK_WF) {
-        ptrdiff_t w0 = n - i < LK_WF ? n - i : LK_WF, w1 = n - i - w0 < LK_WF ? n - i - w0 : LK_WF;
-        lk_vf8 g0 = LK_LOADF(g + i, w0, 0.0f), g1 = LK_LOADF(g + i + w0, w1, 0.0f);
-        lk_vd l0, h0, l1, h1;
-        LK_WIDEN_F8(g0, l0, h0);
-        LK_WIDEN_F8(g1, l1, h1);
-        s[0] += l0;
-        s[1] += h0;
-        s[2] += l1;
-        s[3] += h1;
-        a[0] += lk_absf(g0);
-        a[1] += lk_absf(g1);
+        LKL_FN(dot_step)(g + i, y ? y + i : NULL, w0, n - i - w0, s, a);
     }
     return LKL_FN(chains_total)(s, a, abs_sum);
 }
@@ -465,6 +444,7 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
     ptrdiff_t i = 0;
     for (; i < n; i += LK_WF) {
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        /* the tail padded with a real g: a pad of 0 would put |s_f| into the certificate */
         lk_vf8 gv = LK_LOADF(g + i, w, g[i]), yv = LK_LOADF(y + i, w, 0.0f);
         lk_vf8 a = gv - sf, m = lk_absf(a);
         lo = LK_MINF(lo, m);
@@ -484,7 +464,7 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
                                                      ptrdiff_t n)
 {
     if (n >= ((ptrdiff_t)1 << 22)) return 0;
-    double abs_sum, S = LKL_FN(total_plain)(g, n, &abs_sum);
+    double abs_sum, S = LKL_FN(dot_plain)(g, NULL, n, &abs_sum);
     if (!(fabs(S) <= 0x1p126) || LKL_FN(plain_sum_error)(n, abs_sum) > 0x1p-30 * fabs(S))
         return 0;
     lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);

@@ -265,10 +265,7 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n
     }
     /* the lanes added as a tree: a chain of compensated adds here cost a short row ~50 cycles,
      * and plain double adds of float terms lose nothing a float result can show */
-    lk_vd total = sum0 + sum1;
-    double t = 0.0;
-    for (int j = 0; j < LK_W; j += 2) t += lk_lane(total, j) + lk_next_lane(total, j);
-    lk_sum_add(acc, t);
+    lk_sum_add(acc, lk_lanes_sum(sum0 + sum1));
     int32_t counts[LK_WF], count = 0;
     memcpy(counts, &top, sizeof counts);
     for (int j = 0; j < LK_WF; j += 2) count += counts[j] + (j + 1 < LK_WF ? counts[j + 1] : 0);

@@ -104,6 +104,14 @@ LK_INLINE lk_vd lk_two_sum(lk_vd a, lk_vd b, lk_vd *err)
 LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
 /* lane j + 1, or 0 past the last lane (pairwise loops that must also work with one lane) */
 LK_INLINE double lk_next_lane(lk_vd v, int j) { return j + 1 < LK_W ? lk_lane(v, j + 1) : 0.0; }
+/* the lanes added in pairs, the pairs in order: a tree where a chain would cost a short row
+ * its latency */
+LK_INLINE double lk_lanes_sum(lk_vd v)
+{
+    double t = 0.0;
+    for (int j = 0; j < LK_W; j += 2) t += lk_lane(v, j) + lk_next_lane(v, j);
+    return t;
+}
 
 /* The largest of n (a power of two, <= 8) lane values, halving pairwise (a chain of n compares
  * sat on every row's critical path), and whether any is NaN; where one is, *max_out is
