@@ -305,3 +305,62 @@ def test_float16_keeps_its_dtype_when_the_layout_needs_a_copy(fn):
         np.float16)
     assert fn(x, axis=(3, 0)).dtype == np.float16
     logitkit.testing.assert_matches_reference(fn.__name__, x, max_ulp=5, axis=(3, 0))
+
+
+# ---------------------------------------------------------------- many short rows
+
+def _short_rows(rows, n, seed):
+    """rows x n float32 logits with the edge rows SPEC.md names, at row numbers that land in
+    different lanes and groups of the short-row kernel"""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, n)) * rng.choice([0.01, 3.0, 30.0], (rows, 1)))
+    edge = {3: np.nan, 5: np.inf, 8: -np.inf}
+    for r, v in edge.items():
+        if r < rows:
+            x[r, r % n] = v
+    if rows > 8:
+        x[8] = -np.inf                                   # a slice of all -inf
+    if rows > 13:
+        x[13, 0] = -np.inf                               # -inf beside finite values
+    if rows > 21:
+        x[21] = rng.choice([3e38, -3e38], n)             # the dtype's extremes
+    if rows > 34:
+        x[34] = -200.0                                   # subnormal and zero probabilities
+        x[34, 0] = 0.0
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 10, 16, 17, 31, 32, 33])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
+def test_many_short_float32_rows_match_the_reference(fn, n, each_simd_path):
+    """Rows of up to 32 float32 values run 8 to a vector in the short-row kernel (33: the row
+    kernel): every lane, group and block boundary, with the edge rows among them."""
+    for rows in (2, 9, 130):
+        x = _short_rows(rows, n, seed=rows * 100 + n)
+        logitkit.testing.assert_matches_reference(fn, x, max_ulp=4 if fn == "softmax" else 2)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_short_rows_with_strides_and_offsets(fn, each_simd_path):
+    """Row-strided input (negative too) and a row-strided out, through the short-row kernel."""
+    base = _short_rows(70, 16, seed=7)
+    x = base[::-1, 3:13]                                 # rows 16 apart, backwards
+    out = np.full((70, 14), 7.0, np.float32)[:, 2:12]
+    got = fn(x, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, fn(np.ascontiguousarray(x)))
+    logitkit.testing.assert_matches_reference(fn.__name__, x, max_ulp=4)
+
+
+def test_short_rows_fully_masked_rows():
+    x = _short_rows(20, 10, seed=8)
+    where = np.ones_like(x, bool)
+    where[4] = False
+    where[6, :9] = False
+    x[6, 9] = -np.inf                                    # nothing finite left: fully masked
+    p, lp = softmax(x, where=where), log_softmax(x, where=where)
+    lse = logitkit.logsumexp(x, where=where, axis=-1)
+    for r in (4, 6):
+        assert (p[r] == 0).all() and (lp[r] == -np.inf).all() and lse[r] == -np.inf
+    keep = [r for r in range(20) if r not in (3, 4, 5, 6, 8)]     # rows without NaN / inf
+    np.testing.assert_allclose(p[keep].sum(axis=1), 1.0, rtol=1e-6)

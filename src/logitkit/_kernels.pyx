@@ -25,8 +25,9 @@ from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, re
                                       two_sum)
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
                                  lk_team, lk_team_barrier)
-from logitkit._simd cimport (LK_ISA_COUNT, isa_index, lk_active_isa, lk_f32, lk_f64,
-                             lk_isa_name, lk_isa_supported, lk_select_isa, lk_sum)
+from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, isa_index, lk_active_isa, lk_f32,
+                             lk_f64, lk_isa_name, lk_isa_supported, lk_select_isa,
+                             lk_short_rows_f32, lk_sum)
 
 cnp.import_array()
 
@@ -394,6 +395,11 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
     cdef Py_ssize_t n = job.n, r, k
     cdef const floating *x
     cdef floating *out
+    if floating is float:
+        if (n <= LK_SHORT_N and job.xs0 % sizeof(float) == 0
+                and job.os0 % sizeof(float) == 0):
+            short_rows_in_lanes(job, first, count, state)
+            return
     for r in range(count):
         x = <const floating *>(job.x + (first + r) * job.xs0)
         for k in range(n):
@@ -408,6 +414,53 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
         out = <floating *>(job.out + (first + r) * job.os0)
         for k in range(n):
             out[k] = rows_out[k * count + r]
+
+
+cdef void short_rows_in_lanes(const ReduceJob *job, Py_ssize_t first, Py_ssize_t count,
+                              double *state) noexcept nogil:
+    """count (<= SHORT_ROW_GROUP) float32 rows of n <= SHORT_ROW values, 8 rows to a vector in
+    one C call (short_rows in _simd_body.h); then the edge values of the rows whose max is not
+    finite."""
+    cdef double *m = state
+    cdef double *lse = state + SHORT_ROW_GROUP
+    cdef Py_ssize_t r, n = job.n
+    cdef double value
+    cdef float *out = NULL
+    cdef float *result = <float *>job.result
+    lk_short_rows_f32(<const float *>(job.x + first * job.xs0), job.xs0 // sizeof(float),
+                      <float *>(job.out + first * job.os0) if job.out != NULL else NULL,
+                      job.os0 // sizeof(float), count, n, job.op, m, lse)
+    for r in range(count):
+        if special_slice(m[r], m[r] != m[r], job.op, job.masked, &value):
+            if job.op == LOGSUMEXP:
+                result[(first + r) * job.rs0] = <float>value
+            else:
+                fill(<float *>(job.out + (first + r) * job.os0), n, 1, value)
+        elif job.op == LOGSUMEXP:
+            value = lse[r]
+            if fabs(value) < 0.5 * (value - m[r]):
+                value = logsumexp_cancelling(<const float *>(job.x + (first + r) * job.xs0), n,
+                                             m[r])
+            result[(first + r) * job.rs0] = <float>value
+
+
+cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, double m) noexcept nogil:
+    """logsumexp of a row where m + log(sum) cancels (to less than half of log(sum)): the
+    float exps' 2^-24 errors of the lanes kernel would show in the last bits, so the sum is
+    redone with libm's double exp, compensated, and the double-double log of the row kernels."""
+    cdef double top = 0.0, e
+    cdef lk_sum acc
+    cdef double L, L_lo
+    cdef Py_ssize_t k
+    acc.hi = 0.0
+    acc.lo = 0.0
+    for k in range(n):
+        if x[k] == m:
+            top += 1.0
+        else:
+            add_to(&acc, exp(<double>x[k] - m))
+    log_of_sum(top, acc.hi, acc.lo, &L, &L_lo)
+    return add_log(m, L, L_lo)
 
 
 cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid, int nthreads,

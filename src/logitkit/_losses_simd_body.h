@@ -18,7 +18,6 @@ typedef int32_t lkl_vi8 __attribute__((vector_size(32)));
 #else
 #define LKL_VF8 0
 #endif
-#define LKL_SQRT2 1.41421356237309504880
 #endif
 
 /* a * b = p + err exactly (TwoProduct): FMA where fused, Dekker's product otherwise. Veltkamp's
@@ -39,33 +38,6 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(two_prod)(lk_vd a, lk_vd b, lk_vd *err)
     *err = (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / (sa * sb);
 #endif
     return p;
-}
-
-/* log1p(a) for a >= 0, ~1e-14 relative (atanh series on [sqrt(1/2), sqrt(2)), one correction
- * for the rounding of 1 + a); used where the result is rounded to float32 */
-LK_INLINE LK_TARGET lk_vd LKL_FN(log1p_v)(lk_vd a)
-{
-    lk_vd s = 1.0 + a;
-    lk_vd c = (a - (s - 1.0)) / s;
-    lk_vm b = lk_bits(s);
-    lk_vm eb = (b >> 52) & 0x7ff;
-    lk_vd f = lk_from_bits((b & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);   /* [1, 2) */
-    lk_vm big = LK_MASK(f > LKL_SQRT2);
-    f = lk_select(big, f * 0.5, f);
-    eb = eb + (big & 1);
-    lk_vd k = (lk_from_bits(eb | 0x4330000000000000LL) - 0x1p52) - 1023.0;
-    lk_vd u = (f - 1.0) / (f + 1.0);
-    lk_vd u2 = u * u;
-    lk_vd q = lk_splat(1.0 / 15.0);
-    q = LK_FMA(q, u2, lk_splat(1.0 / 13.0));
-    q = LK_FMA(q, u2, lk_splat(1.0 / 11.0));
-    q = LK_FMA(q, u2, lk_splat(1.0 / 9.0));
-    q = LK_FMA(q, u2, lk_splat(1.0 / 7.0));
-    q = LK_FMA(q, u2, lk_splat(1.0 / 5.0));
-    q = LK_FMA(q, u2, lk_splat(1.0 / 3.0));
-    lk_vd u2x = u + u;
-    lk_vd lf = LK_FMA(u2x * u2, q, u2x);
-    return k * 6.93147180369123816490e-01 + (lf + (k * 1.90821492927058770002e-10 + c));
 }
 
 #if !LK_IS_F64 && LKL_VF8
@@ -204,7 +176,7 @@ LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrd
         lk_vd t0, t1, m0, m1;
         LKL_SPLIT_F2D(topc, t0, t1);
         LKL_SPLIT_F2D(mx, m0, m1);
-        lk_vd L0 = LKL_FN(log1p_v)((t0 - 1.0) + h0), L1 = LKL_FN(log1p_v)((t1 - 1.0) + h1);
+        lk_vd L0 = LK_FN(log1p_v)((t0 - 1.0) + h0), L1 = LK_FN(log1p_v)((t1 - 1.0) + h1);
         for (int j = 0; j < w; j++) {
             int hi = j >= LK_W;
             int jj = j - hi * LK_W;
@@ -235,7 +207,7 @@ LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrd
             LK_FN(accumulate)(v, ms, LK_FN(shifted_exp)(v, ms), &hi, &lo, &top);
         }
         hi += lo;
-        lk_vd L = LKL_FN(log1p_v)((top - 1.0) + hi);
+        lk_vd L = LK_FN(log1p_v)((top - 1.0) + hi);
         for (int j = 0; j < w; j++) {
             m_out[r0 + j] = lk_lane(mx, j);
             top_out[r0 + j] = lk_lane(top, j);
@@ -546,7 +518,7 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
         lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
         lk_vd z = LK_FN(exp_neg_abs)(v);
-        lk_vd lz = LKL_FN(log1p_v)(lk_select(LK_MASK(v != v), zero, z));
+        lk_vd lz = LK_FN(log1p_v)(lk_select(LK_MASK(v != v), zero, z));
         lk_vd sp_pos = lk_select(LK_MASK(v > 0.0), v, zero) + lz;
         lk_vd sp_neg = lk_select(LK_MASK(v < 0.0), -v, zero) + lz;
         lk_vd a = pv * tv, b = 1.0 - tv;

@@ -49,6 +49,11 @@ cdef extern from "_simd.h" nogil:
     lk_table_f32 lk_f32
     lk_table_f64 lk_f64
 
+    int LK_SHORT_N
+    void lk_short_rows_f32(const float *x, Py_ssize_t x_stride, float *out,
+                           Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
+                           double *m_out, double *lse_out) noexcept nogil
+
     int LK_ISA_COUNT
     int lk_isa_supported(int isa)
     int lk_select_isa(int isa)

@@ -133,6 +133,33 @@ LK_INLINE LK_TARGET lk_vd LK_FN(shifted_log)(lk_vd x, lk_vd m, lk_vd L)
 #endif
 }
 
+/* log1p(a) for a >= 0, ~1e-14 relative (atanh series on [sqrt(1/2), sqrt(2)), one correction
+ * for the rounding of 1 + a); used where the result is rounded to float32 */
+LK_INLINE LK_TARGET lk_vd LK_FN(log1p_v)(lk_vd a)
+{
+    lk_vd s = 1.0 + a;
+    lk_vd c = (a - (s - 1.0)) / s;
+    lk_vm b = lk_bits(s);
+    lk_vm eb = (b >> 52) & 0x7ff;
+    lk_vd f = lk_from_bits((b & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);   /* [1, 2) */
+    lk_vm big = LK_MASK(f > 1.41421356237309504880);
+    f = lk_select(big, f * 0.5, f);
+    eb = eb + (big & 1);
+    lk_vd k = (lk_from_bits(eb | 0x4330000000000000LL) - 0x1p52) - 1023.0;
+    lk_vd u = (f - 1.0) / (f + 1.0);
+    lk_vd u2 = u * u;
+    lk_vd q = lk_splat(1.0 / 15.0);
+    q = LK_FMA(q, u2, lk_splat(1.0 / 13.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 11.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 9.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 7.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 5.0));
+    q = LK_FMA(q, u2, lk_splat(1.0 / 3.0));
+    lk_vd u2x = u + u;
+    lk_vd lf = LK_FMA(u2x * u2, q, u2x);
+    return k * 6.93147180369123816490e-01 + (lf + (k * 1.90821492927058770002e-10 + c));
+}
+
 /* max with NaN sticky: once a lane holds NaN it keeps it */
 LK_INLINE LK_TARGET lk_vd LK_FN(max_nan)(lk_vd m, lk_vd v)
 {
@@ -291,6 +318,108 @@ LK_TARGET void LK_FN(scale)(float *out, ptrdiff_t n, double inv_hi, double inv_l
     ptrdiff_t i = 0;
     for (; i + LK_WF <= n; i += LK_WF) LK_FN(scale_step)(out + i, LK_WF, inv_hi);
     if (i < n) LK_FN(scale_step)(out + i, n - i, inv_hi);
+}
+
+
+/* ---- many short rows as vector lanes: LK_WF rows to a vector, groups of them side by side
+ *      (a group alone is one long chain of dependent steps, max, exps, sums, log, too long
+ *      for the scheduler to overlap with the next group) ---- */
+
+/* Lane j of a group's pair of double halves (rows j < LK_W in h[0], the rest in h[1]) */
+LK_INLINE double LK_FN(group_lane)(const lk_vd h[2], ptrdiff_t j)
+{
+    return j < LK_W ? lk_lane(h[0], j) : lk_lane(h[1], j - LK_W);
+}
+
+/* exp(x - m) of every element in buf (stored back when store is set), and per lane the count
+ * of the terms equal to the max and, in double, the sum of the others */
+LK_INLINE LK_TARGET void LK_FN(lanes_exp_sums)(float *buf, ptrdiff_t lanes, ptrdiff_t groups,
+                                               ptrdiff_t n, const lk_vf8 *m, int store,
+                                               lk_vf8 *top, lk_vd (*rest)[2])
+{
+    const lk_vf8 zero = lk_splatf(0.0f), one = lk_splatf(1.0f);
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        top[g] = zero;
+        rest[g][0] = rest[g][1] = lk_splat(0.0);
+    }
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            float *p = buf + k * lanes + g * LK_WF;
+            lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
+            lk_vmf is_top = LK_MASKF(v == m[g]);
+            lk_vf8 e = LK_FN(shifted_expf)(v, m[g]);
+            if (store) lk_storef(p, e, LK_WF);
+            top[g] += lk_selectf(is_top, one, zero);
+            lk_vd lo, hi;
+            LK_WIDEN_F8(lk_selectf(is_top, zero, e), lo, hi);
+            rest[g][0] += lo;
+            rest[g][1] += hi;
+        }
+    }
+}
+
+/*
+ * softmax, log_softmax or logsumexp (op: LK_OP_*) of up to LK_SHORT_ROWS rows (x_stride,
+ * out_stride elements apart) of n <= LK_SHORT_N floats, with the numerics of the row passes:
+ * exact x - m, the terms equal to the max counted apart, sums in double, log1p of the rest
+ * (softmax scales by the reciprocal rounded to float, as scale does). Writes each row's max to
+ * m_out and, for logsumexp, its value to lse_out; rows whose max is not finite get unspecified
+ * outputs, for the caller to overwrite.
+ */
+LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
+                                 ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
+                                 double *m_out, double *lse_out)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_WF };
+    float buf[LK_SHORT_N * LK_SHORT_ROWS];
+    lk_vf8 m[GROUPS], top[GROUPS];
+    lk_vd rest[GROUPS][2], value[GROUPS][2], m_d[GROUPS][2];
+    const lk_vf8 zero = lk_splatf(0.0f);
+    const ptrdiff_t groups = (rows + LK_WF - 1) / LK_WF, lanes = groups * LK_WF;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        LK_ROWS_TO_LANESF(x + g * LK_WF * x_stride, x_stride, rows - g * LK_WF, n,
+                          buf + g * LK_WF, lanes);
+        m[g] = lk_splatf(-INFINITY);
+    }
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t g = 0; g < groups; g++)
+            m[g] = LK_FN(max_nanf)(m[g], LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f));
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        LK_WIDEN_F8(m[g], m_d[g][0], m_d[g][1]);
+        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
+            m_out[g * LK_WF + j] = LK_FN(group_lane)(m_d[g], j);
+        m[g] = lk_selectf(LK_MASKF(m[g] - m[g] == zero), m[g], zero);   /* others: caller's */
+    }
+    LK_FN(lanes_exp_sums)(buf, lanes, groups, n, m, op == LK_OP_SOFTMAX, top, rest);
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        lk_vd t[2];
+        LK_WIDEN_F8(top[g], t[0], t[1]);
+        for (int h = 0; h < 2; h++) {
+            if (op == LK_OP_SOFTMAX) value[g][h] = 1.0 / (t[h] + rest[g][h]);
+            else value[g][h] = LK_FN(log1p_v)((t[h] - 1.0) + rest[g][h]);   /* L */
+        }
+        if (op == LK_OP_LOGSUMEXP)
+            for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
+                lse_out[g * LK_WF + j] = m_out[g * LK_WF + j] + LK_FN(group_lane)(value[g], j);
+    }
+    if (op == LK_OP_LOGSUMEXP) return;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            float *p = buf + k * lanes + g * LK_WF;
+            lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
+            if (op == LK_OP_SOFTMAX) {
+                v = v * LK_NARROW_D(value[g][0], value[g][1]);
+            } else {                            /* (x - m) - L, x - m exact in double */
+                lk_vd lo, hi;
+                LK_WIDEN_F8(v, lo, hi);
+                v = LK_NARROW_D((lo - m_d[g][0]) - value[g][0], (hi - m_d[g][1]) - value[g][1]);
+            }
+            lk_storef(p, v, LK_WF);
+        }
+    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        LK_LANES_TO_ROWSF(buf + g * LK_WF, lanes, rows - g * LK_WF, n,
+                          out + g * LK_WF * out_stride, out_stride);
 }
 
 #else /* LK_IS_F64 */

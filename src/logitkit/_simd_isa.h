@@ -27,6 +27,8 @@
 #define LK_MINF(hi, a) ((lk_vf8)_mm256_min_ps((__m256)(hi), (__m256)(a)))
 /* w <= LK_WF floats, lanes past w read as pad */
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
+#define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
+#define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx2
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
                                   _mm256_cvtpd_ps((__m256d)(hi)), 1))
@@ -44,4 +46,6 @@
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 #define LK_MINF(hi, a) lk_selectf(LK_MASKF((hi) < (a)), (hi), (a))
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
+#define LK_ROWS_TO_LANESF lk_rows_to_lanesf
+#define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
 #endif

@@ -10,5 +10,7 @@
 #undef LK_MAXD
 #undef LK_MINF
 #undef LK_LOADF
+#undef LK_ROWS_TO_LANESF
+#undef LK_LANES_TO_ROWSF
 #undef LK_F4_TO_D
 #undef LK_D_TO_F4

@@ -263,6 +263,26 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
     else for (ptrdiff_t j = 0; j < w; j++) p[j] = lk_lanef(v, j);
 }
 
+
+/* Many short rows as vector lanes: LK_WF rows of n floats (stride apart; w of them real, the
+ * rest repeat row 0) into buf[k * buf_stride + j], element k of row j, so that a row's
+ * reduction is vertical; and back, for the first w lanes. */
+LK_INLINE void lk_rows_to_lanesf(const float *x, ptrdiff_t stride, ptrdiff_t w, ptrdiff_t n,
+                                 float *buf, ptrdiff_t buf_stride)
+{
+    for (ptrdiff_t j = 0; j < LK_WF; j++) {
+        const float *row = x + (j < w ? j : 0) * stride;
+        for (ptrdiff_t k = 0; k < n; k++) buf[k * buf_stride + j] = row[k];
+    }
+}
+
+LK_INLINE void lk_lanes_to_rowsf(const float *buf, ptrdiff_t buf_stride, ptrdiff_t w,
+                                 ptrdiff_t n, float *out, ptrdiff_t stride)
+{
+    for (ptrdiff_t j = 0; j < w; j++)
+        for (ptrdiff_t k = 0; k < n; k++) out[j * stride + k] = buf[k * buf_stride + j];
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 /* Partial vectors (the tail of every row) on AVX2: masked loads. The lane loop of lk_loadf
@@ -299,6 +319,65 @@ LK_AVX2_INLINE lk_vd lk_load_part_f4_avx2(const float *p, ptrdiff_t w, double pa
     __m128i m = lk_part_mask4(w);
     __m128 v = _mm_blendv_ps(_mm_set1_ps((float)pad), _mm_maskload_ps(p, m), _mm_castsi128_ps(m));
     return (lk_vd)_mm256_cvtps_pd(v);
+}
+
+/* r[i] = lane i of every r[j]: the 8 x 8 transpose (unpack pairs, shuffle quads, swap halves) */
+LK_AVX2_INLINE void lk_transpose8_avx2(__m256 r[8])
+{
+    __m256 t[8], q[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int h = 0; h < 2; h++) {
+            q[4 * i + 2 * h] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + h + 2], 0x44);
+            q[4 * i + 2 * h + 1] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + h + 2], 0xee);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x31);
+    }
+}
+
+/* lk_rows_to_lanesf / lk_lanes_to_rowsf for 8 lanes, 8 x 8 blocks transposed in registers:
+ * written lane by lane, the vector reads that follow wait for the scalar stores to commit
+ * (~2 cycles an element). Partial blocks: masked loads and stores, never past a row's end. */
+LK_AVX2_INLINE void lk_rows_to_lanes_avx2(const float *x, ptrdiff_t stride, ptrdiff_t w,
+                                          ptrdiff_t n, float *buf, ptrdiff_t buf_stride)
+{
+    for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
+        ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
+        __m256i mask = lk_part_mask8(c);
+        __m256 r[8];
+        for (int j = 0; j < 8; j++) {
+            const float *p = x + (j < w ? j : 0) * stride + k0;
+            r[j] = c == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+        }
+        lk_transpose8_avx2(r);
+        for (int i = 0; i < 8; i++)
+            if (i < c) _mm256_storeu_ps(buf + (k0 + i) * buf_stride, r[i]);
+    }
+}
+
+LK_AVX2_INLINE void lk_lanes_to_rows_avx2(const float *buf, ptrdiff_t buf_stride, ptrdiff_t w,
+                                          ptrdiff_t n, float *out, ptrdiff_t stride)
+{
+    for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
+        ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
+        __m256i mask = lk_part_mask8(c);
+        __m256 r[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = i < c ? _mm256_loadu_ps(buf + (k0 + i) * buf_stride) : _mm256_setzero_ps();
+        lk_transpose8_avx2(r);
+        for (int j = 0; j < 8; j++) {
+            if (j >= w) break;
+            float *p = out + j * stride + k0;
+            if (c == 8) _mm256_storeu_ps(p, r[j]);
+            else _mm256_maskstore_ps(p, mask, r[j]);
+        }
+    }
 }
 
 LK_AVX2_INLINE lk_vd lk_load_part_d4_avx2(const double *p, ptrdiff_t w, double pad)
