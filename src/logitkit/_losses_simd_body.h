@@ -451,12 +451,115 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
     }
     return lk_lanes_maxf(top) <= 0.0f;
 }
+
+/*
+ * Many short rows (n <= LK_SHORT_N) as vector lanes, LK_WF rows to a vector and groups of them
+ * side by side, as short_rows does for the forward functions: one row alone is a chain of
+ * dependent steps (its sum, then its outputs) that leaves the vector units idle. The numerics
+ * are the exact paths' (softmax_bwd_exact, log_softmax_bwd_exact): compensated double sums
+ * (float products are exact in double), g - s by TwoSum, one rounding to float.
+ */
+
+/* A block of up to LK_SHORT_ROWS rows of g and y, transposed: gb, yb[k * lanes + j] */
+typedef struct {
+    float g[LK_SHORT_N * LK_SHORT_ROWS], y[LK_SHORT_N * LK_SHORT_ROWS];
+    ptrdiff_t groups, lanes;
+} LKL_FN(lanes_block);
+
+LK_INLINE LK_TARGET void LKL_FN(load_block)(LKL_FN(lanes_block) *b, const float *g,
+                                            const float *y, ptrdiff_t rows, ptrdiff_t n)
+{
+    b->groups = (rows + LK_WF - 1) / LK_WF;
+    b->lanes = b->groups * LK_WF;
+    for (ptrdiff_t q = 0; q < b->groups; q++) {
+        LK_ROWS_TO_LANESF(g + q * LK_WF * n, n, rows - q * LK_WF, n, b->g + q * LK_WF, b->lanes);
+        LK_ROWS_TO_LANESF(y + q * LK_WF * n, n, rows - q * LK_WF, n, b->y + q * LK_WF, b->lanes);
+    }
+}
+
+/* s[q][h] + c[q][h] = per lane, sum over k of g_k * y_k (y == NULL: of g_k), compensated */
+LK_INLINE LK_TARGET void LKL_FN(lanes_dot)(const LKL_FN(lanes_block) *b, ptrdiff_t n, int with_y,
+                                           lk_vd (*s)[2], lk_vd (*c)[2])
+{
+    for (ptrdiff_t q = 0; q < b->groups; q++)
+        s[q][0] = s[q][1] = c[q][0] = c[q][1] = lk_splat(0.0);
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t q = 0; q < b->groups; q++) {
+            ptrdiff_t at = k * b->lanes + q * LK_WF;
+            lk_vd p[2], y[2], e;
+            LK_WIDEN_F8(LK_LOADF(b->g + at, LK_WF, 0.0f), p[0], p[1]);
+            if (with_y) {
+                LK_WIDEN_F8(LK_LOADF(b->y + at, LK_WF, 0.0f), y[0], y[1]);
+                p[0] *= y[0];
+                p[1] *= y[1];
+            }
+            for (int h = 0; h < 2; h++) {
+                s[q][h] = lk_two_sum(s[q][h], p[h], &e);
+                c[q][h] += e;
+            }
+        }
+    }
+}
+
+/* y * (g - s - c), or g - exp(y) * (s + c) for log_softmax, in double lanes */
+LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_lane)(lk_vd g, lk_vd y, lk_vd s, lk_vd c, int log_softmax)
+{
+    if (log_softmax) {
+        return g - LK_FN(exp_lp)(y) * (s + c);       /* y clamped by the caller */
+    }
+    lk_vd dl, dh = lk_two_sum(g, -s, &dl);
+    return LK_FMA(y, dh, y * (dl - c));
+}
+
+/* out = y * (g - s) (log_softmax: g - exp(y) * s) for a block, into b->g, then back to rows */
+LK_INLINE LK_TARGET void LKL_FN(lanes_bwd)(LKL_FN(lanes_block) *b, ptrdiff_t rows, ptrdiff_t n,
+                                           int log_softmax, lk_vd (*s)[2], lk_vd (*c)[2],
+                                           float *out)
+{
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t q = 0; q < b->groups; q++) {
+            ptrdiff_t at = k * b->lanes + q * LK_WF;
+            lk_vd g0, g1, y0, y1;
+            LK_WIDEN_F8(LK_LOADF(b->g + at, LK_WF, 0.0f), g0, g1);
+            lk_vf8 yf = LK_LOADF(b->y + at, LK_WF, 0.0f);
+            if (log_softmax)        /* exp_lp's domain; beyond: 0, or inf (then NaN) as before */
+                yf = LK_MINF(lk_splatf(88.0f), LK_MAXF(lk_splatf((float)LK_EXP_FLOOR_LP), yf));
+            LK_WIDEN_F8(yf, y0, y1);
+            lk_vd o0 = LKL_FN(bwd_lane)(g0, y0, s[q][0], c[q][0], log_softmax);
+            lk_vd o1 = LKL_FN(bwd_lane)(g1, y1, s[q][1], c[q][1], log_softmax);
+            lk_storef(b->g + at, LK_NARROW_D(o0, o1), LK_WF);
+        }
+    }
+    for (ptrdiff_t q = 0; q < b->groups; q++)
+        LK_LANES_TO_ROWSF(b->g + q * LK_WF, b->lanes, rows - q * LK_WF, n, out + q * LK_WF * n, n);
+}
+
+/* softmax_backward (log_softmax_backward) of rows of n <= LK_SHORT_N, in blocks */
+LK_INLINE LK_TARGET void LKL_FN(bwd_short_rows)(const float *g, const float *y, float *out,
+                                                ptrdiff_t rows, ptrdiff_t n, int log_softmax)
+{
+    LKL_FN(lanes_block) b;
+    lk_vd s[LK_SHORT_ROWS / LK_WF][2], c[LK_SHORT_ROWS / LK_WF][2];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LK_SHORT_ROWS) {
+        ptrdiff_t count = rows - r0 < LK_SHORT_ROWS ? rows - r0 : LK_SHORT_ROWS;
+        LKL_FN(load_block)(&b, g + r0 * n, y + r0 * n, count, n);
+        LKL_FN(lanes_dot)(&b, n, !log_softmax, s, c);
+        LKL_FN(lanes_bwd)(&b, count, n, log_softmax, s, c, out + r0 * n);
+    }
+}
 #endif
 
 /* softmax_backward of `rows` contiguous rows of n: out = y * (g - sum(g * y)) */
 LK_TARGET void LKL_FN(softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *out, ptrdiff_t rows,
                                         ptrdiff_t n)
 {
+#if !LK_IS_F64
+    /* up to 12: beyond, the float fast path (one row at a time) measured faster */
+    if (n <= 12 && rows >= 2) {
+        LKL_FN(bwd_short_rows)(g, y, out, rows, n, 0);
+        return;
+    }
+#endif
     for (ptrdiff_t r = 0; r < rows; r++, g += n, y += n, out += n) {
 #if !LK_IS_F64
         if (LKL_FN(softmax_bwd_fast)(g, y, out, n)) continue;
@@ -470,6 +573,12 @@ LK_TARGET void LKL_FN(softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *out,
 LK_TARGET void LKL_FN(log_softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *out,
                                             ptrdiff_t rows, ptrdiff_t n)
 {
+#if !LK_IS_F64
+    if (n <= LK_SHORT_N && rows >= 2) {
+        LKL_FN(bwd_short_rows)(g, y, out, rows, n, 1);
+        return;
+    }
+#endif
     for (ptrdiff_t r = 0; r < rows; r++, g += n, y += n, out += n) {
 #if !LK_IS_F64
         /* below 32, the latency of the float exps (one ~60-cycle chain a row) measured slower

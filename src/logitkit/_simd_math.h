@@ -343,7 +343,8 @@ LK_AVX2_INLINE void lk_transpose8_avx2(__m256 r[8])
 
 /* lk_rows_to_lanesf / lk_lanes_to_rowsf for 8 lanes, 8 x 8 blocks transposed in registers:
  * written lane by lane, the vector reads that follow wait for the scalar stores to commit
- * (~2 cycles an element). Partial blocks: masked loads and stores, never past a row's end. */
+ * (~2 cycles an element). Partial blocks: masked loads, and stores lane by lane (masked
+ * stores measured ~20 cycles each on Zen 3); never past a row's end. */
 LK_AVX2_INLINE void lk_rows_to_lanes_avx2(const float *x, ptrdiff_t stride, ptrdiff_t w,
                                           ptrdiff_t n, float *buf, ptrdiff_t buf_stride)
 {
@@ -366,7 +367,6 @@ LK_AVX2_INLINE void lk_lanes_to_rows_avx2(const float *buf, ptrdiff_t buf_stride
 {
     for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
         ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
-        __m256i mask = lk_part_mask8(c);
         __m256 r[8];
         for (int i = 0; i < 8; i++)
             r[i] = i < c ? _mm256_loadu_ps(buf + (k0 + i) * buf_stride) : _mm256_setzero_ps();
@@ -374,8 +374,13 @@ LK_AVX2_INLINE void lk_lanes_to_rows_avx2(const float *buf, ptrdiff_t buf_stride
         for (int j = 0; j < 8; j++) {
             if (j >= w) break;
             float *p = out + j * stride + k0;
-            if (c == 8) _mm256_storeu_ps(p, r[j]);
-            else _mm256_maskstore_ps(p, mask, r[j]);
+            if (c == 8) {
+                _mm256_storeu_ps(p, r[j]);
+            } else {            /* masked stores are slow on Zen 3 (~20 cycles each) */
+                float part[8];
+                _mm256_storeu_ps(part, r[j]);
+                for (ptrdiff_t i = 0; i < c; i++) p[i] = part[i];
+            }
         }
     }
 }
