@@ -48,6 +48,7 @@ cdef enum:
     # rows this short are reduced SHORT_ROW_GROUP at a time, vectorised across rows
     SHORT_ROW = 32
     SHORT_ROW_GROUP = 64
+    FLOAT_SIZE = sizeof(float)
     # a thread is started per this many elements (~100 us of work or more)
     PARALLEL_GRAIN = 1 << 17
     MAX_THREADS = 256
@@ -396,8 +397,7 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
     cdef const floating *x
     cdef floating *out
     if floating is float:
-        if (n <= LK_SHORT_N and job.xs0 % sizeof(float) == 0
-                and job.os0 % sizeof(float) == 0):
+        if n <= LK_SHORT_N and job.xs0 % FLOAT_SIZE == 0 and job.os0 % FLOAT_SIZE == 0:
             short_rows_in_lanes(job, first, count, state)
             return
     for r in range(count):
@@ -427,9 +427,11 @@ cdef void short_rows_in_lanes(const ReduceJob *job, Py_ssize_t first, Py_ssize_t
     cdef double value
     cdef float *out = NULL
     cdef float *result = <float *>job.result
-    lk_short_rows_f32(<const float *>(job.x + first * job.xs0), job.xs0 // sizeof(float),
+    # strides in floats; FLOAT_SIZE is signed: a negative stride divided by an unsigned sizeof
+    # would wrap around
+    lk_short_rows_f32(<const float *>(job.x + first * job.xs0), job.xs0 // FLOAT_SIZE,
                       <float *>(job.out + first * job.os0) if job.out != NULL else NULL,
-                      job.os0 // sizeof(float), count, n, job.op, m, lse)
+                      job.os0 // FLOAT_SIZE, count, n, job.op, m, lse)
     for r in range(count):
         if special_slice(m[r], m[r] != m[r], job.op, job.masked, &value):
             if job.op == LOGSUMEXP:
