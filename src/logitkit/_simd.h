@@ -55,8 +55,8 @@ extern lk_table_f32 lk_f32;
 extern lk_table_f64 lk_f64;
 
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS float32 rows of up to
- * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); float64's short rows take the column kernels, whose per-row logs
- * are double-double */
+ * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); float64's short rows take the
+ * column kernels, whose per-row logs are double-double */
 #define LK_SHORT_N 32
 #define LK_SHORT_ROWS 64
 enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
