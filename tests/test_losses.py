@@ -147,6 +147,54 @@ def test_cross_entropy_index_matches_reference(dtype, n, opts, reduction):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [4, 40])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_zero_class_weight_contributes_nothing_even_at_minus_inf(dtype, n, eps):
+    """Regression: weight 0 on a target whose logit is -inf gave NaN (0 * inf; the short-row
+    kernel gave inf); the reference leaves a zero-weight term out: loss 0."""
+    x = np.zeros((3, n), dtype)
+    x[1, 1] = -np.inf
+    w = np.ones(n)
+    w[1] = 0.0
+    y = np.array([0, 1, 2])
+    loss, grad = lk.cross_entropy(x, y, weight=w, label_smoothing=eps, reduction="none",
+                                  return_grad=True)
+    rloss, rgrad = R.cross_entropy(x, y, weight=w, label_smoothing=eps, reduction="none",
+                                   return_grad=True)
+    if eps == 0.0:
+        assert loss[1] == 0.0
+    close_ulps(loss, rloss, dtype, 4)
+    close_ulps(grad, rgrad, dtype, 4)
+
+
+@pytest.mark.parametrize("n", [2, 9, 32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_many_short_float32_rows(n, weighted, each_simd_path):
+    """float32 rows of up to 32 classes run 8 to a vector (ce_short), 64 rows a block: every
+    group and block boundary, with ignored rows, NaN / +inf / all -inf rows, a -inf target
+    logit, a confident row and a zero class weight among them."""
+    rng = np.random.default_rng(n)
+    x = logits(rng, (130, n), np.float32, spread=4)
+    y = rng.integers(0, n, 130)
+    x[3, 1] = np.nan
+    x[8, 0] = np.inf
+    x[13] = -np.inf
+    x[21, y[21]] = -np.inf
+    x[34] = -40
+    x[34, y[34]] = 0
+    y[[5, 64, 129]] = -100                              # ignored
+    kw = {"weight": rng.random(n) + 0.1} if weighted else {}
+    if weighted:
+        kw["weight"][y[40]] = 0.0
+    for reduction in ("none", "sum"):
+        loss, grad = lk.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
+        rloss, rgrad = R.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
+        close_ulps(loss, rloss, np.float32, 4)
+        close_ulps(grad, rgrad, np.float32, 4)
+        close_ulps(lk.cross_entropy(x, y, reduction=reduction, **kw), rloss, np.float32, 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 4, 40])
 @pytest.mark.parametrize("opts", [{}, {"weight": True}, {"label_smoothing": 0.2}])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -23,7 +23,10 @@ from cython cimport floating
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log1p
 
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
-from logitkit._simd cimport isa_index, lk_f32, lk_f64, lk_select_isa, lk_sum
+from libc.stdint cimport int32_t
+
+from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f64,
+                             lk_select_isa, lk_sum)
 
 cdef extern from "_losses_simd.h" nogil:
     ctypedef struct lkl_table_f32:
@@ -33,8 +36,6 @@ cdef extern from "_losses_simd.h" nogil:
         void (*log_softmax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
                                      Py_ssize_t n) noexcept nogil
         void (*sigmoid_bwd)(const float *g, const float *y, float *out, Py_ssize_t n) noexcept nogil
-        void (*ce_small)(const float *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
-                         double *m, double *top, double *rest, double *L) noexcept nogil
         double (*bce)(const float *x, const float *t, const double *w, const double *pw,
                       float *loss, float *grad, Py_ssize_t n, double s) noexcept nogil
 
@@ -45,16 +46,14 @@ cdef extern from "_losses_simd.h" nogil:
         void (*log_softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
                                      Py_ssize_t n) noexcept nogil
         void (*sigmoid_bwd)(const double *g, const double *y, double *out, Py_ssize_t n) noexcept nogil
-        void (*ce_small)(const double *x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t stride,
-                         double *m, double *top, double *rest, double *L) noexcept nogil
         double (*bce)(const double *x, const double *t, const double *w, const double *pw,
                       double *loss, double *grad, Py_ssize_t n, double s) noexcept nogil
 
     lkl_table_f32 lkl_f32
     lkl_table_f64 lkl_f64
     int lkl_select_isa(int isa)
-    int LKL_SMALL_ROWS
-    int LKL_SMALL_N
+    void lkl_ce_short_f32(const float *x, const int32_t *t, const double *c, float *grad,
+                          Py_ssize_t rows, Py_ssize_t n, double *m_out, double *nll) noexcept nogil
 
 cdef enum:
     MEAN = 0
@@ -193,9 +192,9 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
             if eps != 0.0:
                 for j in range(n):
                     W += w[j] if w != NULL else 1.0
-            if (not want_grad and eps == 0.0 and floating is float and n <= LKL_SMALL_N
-                    and x.strides[0] == n * item):
-                index_rows_small(<const float *>xp, t, w, <float *>lp, rows, n, ignore_index)
+            if eps == 0.0 and floating is float and n <= LK_SHORT_N and x.strides[0] == n * item:
+                index_rows_small(<const float *>xp, t, w, s, <float *>lp, <float *>gp, rows, n,
+                                 ignore_index)
             else:
                 for r in range(rows):
                     y = t[r]
@@ -219,7 +218,8 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
                       const double *w, double W, double eps, double s,
                       floating *g) noexcept nogil:
     """The loss of one row against class y (and its gradient into g, scaled by s)."""
-    cdef double m, xt, dh, dl, a, e, nll, wy, L_hi, L_lo, rest_hi, rest_lo, inv_hi, inv_lo
+    cdef double m, xt, dh, dl, a, e, nll, weighted, wy, L_hi, L_lo, rest_hi, rest_lo, inv_hi
+    cdef double inv_lo
     cdef double c, c_hi, c_lo, A_hi = 0.0, A_lo = 0.0, T, loss, wj
     cdef int has_nan
     cdef lk_sum acc
@@ -245,14 +245,16 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
         else:
             two_sum(dh, L_hi, &a, &e)
             nll = a + (e + (dl + L_lo))
+    # a zero class weight contributes nothing, even where nll is inf (as in the reference)
+    weighted = wy * nll if wy != 0.0 else 0.0
     if eps == 0.0:
-        loss = wy * nll
+        loss = weighted
     else:
         for j in range(n):              # sum of w_j (m - x_j) >= 0: no cancellation
             wj = w[j] if w != NULL else 1.0
             if wj != 0.0:
                 kahan_add(&A_hi, &A_lo, wj * (m - x[j]))
-        loss = (1.0 - eps) * wy * nll + (eps / n) * ((A_hi + A_lo) + W * L_hi + W * L_lo)
+        loss = (1.0 - eps) * weighted + (eps / n) * ((A_hi + A_lo) + W * L_hi + W * L_lo)
     if g == NULL:
         return loss
     # gradient: s * (T p_j - q_j), q = (1 - eps) w_y e_y + (eps / n) w
@@ -276,34 +278,40 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     return loss
 
 
-cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w, float *loss,
-                           Py_ssize_t rows, Py_ssize_t n, Py_ssize_t ignore_index) noexcept nogil:
-    """Short float32 rows (n <= LKL_SMALL_N, C-contiguous): the C kernel takes blocks of rows
-    at once (rows across vector lanes, logs vectorised); the finish per row is scalar."""
-    cdef double m[64]
-    cdef double top[64]
-    cdef double rest[64]
-    cdef double L[64]
-    cdef Py_ssize_t r0, b, i, y, nb
-    cdef double xt, dh, dl, a, e, nll
-    r0 = 0
+cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w, double s,
+                           float *loss, float *grad, Py_ssize_t rows, Py_ssize_t n,
+                           Py_ssize_t ignore_index) noexcept nogil:
+    """Short float32 rows (n <= LK_SHORT_N, C-contiguous), LK_SHORT_ROWS at a time in the lanes
+    kernel (ce_short in _losses_simd_body.h), gradient included when grad is not NULL; then
+    the rows it leaves to us: ignored ones (loss and gradient 0) and those whose max is not
+    finite (NaN)."""
+    cdef int32_t target[LK_SHORT_ROWS]
+    cdef double c[LK_SHORT_ROWS]
+    cdef double m[LK_SHORT_ROWS]
+    cdef double nll[LK_SHORT_ROWS]
+    cdef Py_ssize_t r0 = 0, b, y, nb, r
     while r0 < rows:
-        nb = min(<Py_ssize_t>LKL_SMALL_ROWS, rows - r0)
-        lkl_f32.ce_small(x + r0 * n, nb, n, n, m, top, rest, L)
+        nb = min(<Py_ssize_t>LK_SHORT_ROWS, rows - r0)
         for b in range(nb):
             y = t[r0 + b]
-            if y == ignore_index:
-                loss[r0 + b] = 0.0
-                continue
-            if m[b] - m[b] != 0.0:      # NaN, +inf, all -inf
-                loss[r0 + b] = NAN
-                continue
-            xt = x[(r0 + b) * n + y]
-            if xt == -INFINITY:
-                loss[r0 + b] = INFINITY
-                continue
-            nll = (m[b] - xt) + L[b]      # both >= 0; m - xt exact for float data
-            loss[r0 + b] = <float>(nll * (w[y] if w != NULL else 1.0))
+            target[b] = -1 if y == ignore_index else <int32_t>y
+            c[b] = 0.0 if y == ignore_index else s * (w[y] if w != NULL else 1.0)
+        lkl_ce_short_f32(x + r0 * n, target, c, grad + r0 * n if grad != NULL else NULL, nb, n,
+                         m, nll)
+        for b in range(nb):
+            r = r0 + b
+            if target[b] < 0:
+                loss[r] = 0.0
+                if grad != NULL:
+                    fill(grad + r * n, n, 0.0)
+            elif m[b] - m[b] != 0.0:        # NaN, +inf, all -inf: undefined
+                loss[r] = NAN
+                if grad != NULL:
+                    fill(grad + r * n, n, NAN)
+            elif w != NULL:                 # a zero weight contributes nothing, even to inf
+                loss[r] = <float>(nll[b] * w[target[b]]) if w[target[b]] != 0.0 else 0.0
+            else:
+                loss[r] = <float>nll[b]
         r0 += nb
 
 

@@ -89,8 +89,7 @@
 #endif
 
 #define LKL_TABLE(P)                                                                           \
-    { P##ce_sums, P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd,                \
-      P##ce_small, P##bce }
+    { P##ce_sums, P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce }
 
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
 static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);
@@ -101,6 +100,7 @@ static const lkl_table_f64 avx2_f64 = LKL_TABLE(lkl_avx2_f64_);
 
 lkl_table_f32 lkl_f32 = LKL_TABLE(lkl_base_f32_);
 lkl_table_f64 lkl_f64 = LKL_TABLE(lkl_base_f64_);
+lkl_ce_short_fn lkl_ce_short_f32 = lkl_base_f32_ce_short;
 
 int lkl_select_isa(int isa)
 {
@@ -110,11 +110,13 @@ int lkl_select_isa(int isa)
     case LK_ISA_AVX2:
         lkl_f32 = avx2_f32;
         lkl_f64 = avx2_f64;
+        lkl_ce_short_f32 = lkl_avx2_f32_ce_short;
         break;
 #endif
     default:
         lkl_f32 = base_f32;
         lkl_f64 = base_f64;
+        lkl_ce_short_f32 = lkl_base_f32_ce_short;
     }
     return 0;
 }

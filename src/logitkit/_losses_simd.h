@@ -9,12 +9,9 @@
 #define LOGITKIT_LOSSES_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "_simd.h"
 
-/* the short-row cross-entropy kernel takes blocks of up to LKL_SMALL_ROWS rows of up to
- * LKL_SMALL_N classes */
-#define LKL_SMALL_ROWS 64
-#define LKL_SMALL_N 32
 
 #define LKL_DECLARE_TABLE(T, NAME)                                                             \
     typedef struct {                                                                           \
@@ -23,14 +20,18 @@
         void (*log_softmax_bwd_rows)(const T *g, const T *y, T *out, ptrdiff_t rows,           \
                                      ptrdiff_t n);                                             \
         void (*sigmoid_bwd)(const T *g, const T *y, T *out, ptrdiff_t n);                      \
-        void (*ce_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride, double *m,  \
-                         double *top, double *rest, double *L);                                \
         double (*bce)(const T *x, const T *t, const double *w, const double *pw, T *loss,      \
                       T *grad, ptrdiff_t n, double s);                                         \
     } NAME;
 
 LKL_DECLARE_TABLE(float, lkl_table_f32)
 LKL_DECLARE_TABLE(double, lkl_table_f64)
+
+/* cross-entropy (and its gradient) of up to LK_SHORT_ROWS float32 rows of up to LK_SHORT_N
+ * classes as vector lanes (ce_short in _losses_simd_body.h) */
+typedef void (*lkl_ce_short_fn)(const float *x, const int32_t *t, const double *c, float *grad,
+                                ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll);
+extern lkl_ce_short_fn lkl_ce_short_f32;
 
 extern lkl_table_f32 lkl_f32;
 extern lkl_table_f64 lkl_f64;

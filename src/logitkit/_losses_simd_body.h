@@ -136,88 +136,6 @@ LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_n
 #endif
 }
 
-/* Rows as vector lanes, for rows of n <= LKL_SMALL_N classes (stride elements apart): per row
- * the max m, top and rest (as in ce_sums) and L = log(top + rest), all vertical operations.
- * float32: 8 rows at a time, transposed through a small buffer, exps as in ce_sums. */
-#if !LK_IS_F64 && LKL_VF8
-LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride,
-                                double *m_out, double *top_out, double *rest_out, double *L_out)
-{
-    float buf[LKL_SMALL_N * 8];
-    const lkl_vf8 zero = {0}, one = zero + 1.0f, ninf = zero - INFINITY;
-    for (ptrdiff_t r0 = 0; r0 < rows; r0 += 8) {
-        ptrdiff_t w = rows - r0 < 8 ? rows - r0 : 8;
-        for (int j = 0; j < 8; j++) {
-            const float *p = x + (r0 + (j < w ? j : 0)) * stride;
-            for (ptrdiff_t k = 0; k < n; k++) buf[k * 8 + j] = p[k];
-        }
-        lkl_vf8 mx = ninf, v;
-        lkl_vi8 nan = {0}, mask;
-        for (ptrdiff_t k = 0; k < n; k++) {
-            memcpy(&v, buf + k * 8, sizeof v);
-            nan |= v != v;
-            mask = v > mx;
-            mx = (lkl_vf8)(((lkl_vi8)v & mask) | ((lkl_vi8)mx & ~mask));
-        }
-        mx = (lkl_vf8)(((lkl_vi8)(zero + NAN) & nan) | ((lkl_vi8)mx & ~nan));
-        lkl_vi8 finite = (mx - mx) == zero;
-        lkl_vf8 M = (lkl_vf8)((lkl_vi8)mx & finite);     /* non-finite rows: the caller's */
-        lk_vd h0 = lk_splat(0.0), h1 = h0, lo4, hi4;
-        lkl_vf8 topc = zero;
-        for (ptrdiff_t k = 0; k < n; k++) {
-            lkl_vi8 is_top;
-            memcpy(&v, buf + k * 8, sizeof v);
-            lkl_vf8 e = LKL_FN(exp_terms8)(v, M, &is_top);
-            topc += (lkl_vf8)((lkl_vi8)one & is_top);
-            LKL_SPLIT_F2D(e, lo4, hi4);
-            h0 += lo4;
-            h1 += hi4;
-        }
-        lk_vd t0, t1, m0, m1;
-        LKL_SPLIT_F2D(topc, t0, t1);
-        LKL_SPLIT_F2D(mx, m0, m1);
-        lk_vd L0 = LK_FN(log1p_v)((t0 - 1.0) + h0), L1 = LK_FN(log1p_v)((t1 - 1.0) + h1);
-        for (int j = 0; j < w; j++) {
-            int hi = j >= LK_W;
-            int jj = j - hi * LK_W;
-            m_out[r0 + j] = lk_lane(hi ? m1 : m0, jj);
-            top_out[r0 + j] = lk_lane(hi ? t1 : t0, jj);
-            rest_out[r0 + j] = lk_lane(hi ? h1 : h0, jj);
-            L_out[r0 + j] = lk_lane(hi ? L1 : L0, jj);
-        }
-    }
-}
-#else
-LK_TARGET void LKL_FN(ce_small)(const LK_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t stride,
-                                double *m_out, double *top_out, double *rest_out, double *L_out)
-{
-    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LK_W) {
-        ptrdiff_t w = lk_width(rows, r0);
-        const LK_T *p[LK_W];
-        for (int j = 0; j < LK_W; j++) p[j] = x + (r0 + (j < w ? j : 0)) * stride;
-        lk_vd mx = lk_splat(-INFINITY), v = mx;
-        for (ptrdiff_t k = 0; k < n; k++) {
-            for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = (double)p[j][k];
-            mx = LK_FN(max_nan)(mx, v);
-        }
-        lk_vd ms = lk_select(LK_MASK(mx - mx == 0.0), mx, lk_splat(0.0));   /* finite rows */
-        lk_vd hi = lk_splat(0.0), lo = hi, top = hi;
-        for (ptrdiff_t k = 0; k < n; k++) {
-            for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = (double)p[j][k];
-            LK_FN(accumulate)(v, ms, LK_FN(shifted_exp)(v, ms), &hi, &lo, &top);
-        }
-        hi += lo;
-        lk_vd L = LK_FN(log1p_v)((top - 1.0) + hi);
-        for (int j = 0; j < w; j++) {
-            m_out[r0 + j] = lk_lane(mx, j);
-            top_out[r0 + j] = lk_lane(top, j);
-            rest_out[r0 + j] = lk_lane(hi, j);
-            L_out[r0 + j] = lk_lane(L, j);
-        }
-    }
-}
-#endif
-
 /* a * b = p + err: exact by TwoProduct for float64; float32 data's products are exact in
  * double (24 + 24 bits) */
 LK_INLINE LK_TARGET lk_vd LKL_FN(prod)(lk_vd a, lk_vd b, lk_vd *err)
@@ -546,6 +464,97 @@ LK_INLINE LK_TARGET void LKL_FN(bwd_short_rows)(const float *g, const float *y, 
         LKL_FN(lanes_dot)(&b, n, !log_softmax, s, c);
         LKL_FN(lanes_bwd)(&b, count, n, log_softmax, s, c, out + r0 * n);
     }
+}
+
+/*
+ * Cross-entropy against class indices for up to LK_SHORT_ROWS contiguous rows of n <=
+ * LK_SHORT_N float32 logits, 8 rows to a vector as short_rows does. Per row, t its target
+ * (-1: none) and c its gradient's scale (the caller's s w_t, 0 for rows it drops):
+ *   nll[r] = (m - x_t) + L          (double; m - x_t exact, L = log(sum exp(x - m)))
+ *   grad_j = c (p_j - [j == t])     (grad may be NULL) with p = e / S in double, and at the
+ *                                   target of a row whose unique max it is, p_t - 1 = -rest / S,
+ *                                   which does not cancel.
+ * m_out[r] gets the row's max; rows whose max is not finite are the caller's to finish.
+ */
+LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *c, float *grad,
+                                ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_WF };
+    float buf[LK_SHORT_N * LK_SHORT_ROWS];
+    lk_vf8 m[GROUPS], top[GROUPS], x_t[GROUPS], e_t[GROUPS], at_target[GROUPS];
+    lk_vmf target[GROUPS];
+    lk_vd rest[GROUPS][2];
+    const lk_vf8 zero = lk_splatf(0.0f), one = lk_splatf(1.0f);
+    const ptrdiff_t groups = (rows + LK_WF - 1) / LK_WF, lanes = groups * LK_WF;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        int32_t tg[LK_WF];
+        for (ptrdiff_t j = 0; j < LK_WF; j++) tg[j] = g * LK_WF + j < rows ? t[g * LK_WF + j] : -1;
+        memcpy(&target[g], tg, sizeof tg);
+        LK_ROWS_TO_LANESF(x + g * LK_WF * n, n, rows - g * LK_WF, n, buf + g * LK_WF, lanes);
+        m[g] = lk_splatf(-INFINITY);
+        top[g] = x_t[g] = e_t[g] = zero;
+        rest[g][0] = rest[g][1] = lk_splat(0.0);
+    }
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t g = 0; g < groups; g++)
+            m[g] = LK_FN(max_nanf)(m[g], LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f));
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        lk_vd m_d[2];
+        LK_WIDEN_F8(m[g], m_d[0], m_d[1]);
+        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
+            m_out[g * LK_WF + j] = LK_FN(group_lane)(m_d, j);
+        m[g] = lk_selectf(LK_MASKF(m[g] - m[g] == zero), m[g], zero);   /* others: caller's */
+    }
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            float *p = buf + k * lanes + g * LK_WF;
+            lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
+            lk_vmf is_top = LK_MASKF(v == m[g]), is_t = LK_MASKF(target[g] == (int32_t)k);
+            lk_vf8 e = LK_FN(shifted_expf)(v, m[g]);
+            lk_storef(p, e, LK_WF);
+            x_t[g] = lk_selectf(is_t, v, x_t[g]);
+            e_t[g] = lk_selectf(is_t, e, e_t[g]);
+            top[g] += lk_selectf(is_top, one, zero);
+            lk_vd lo, hi;
+            LK_WIDEN_F8(lk_selectf(is_top, zero, e), lo, hi);
+            rest[g][0] += lo;
+            rest[g][1] += hi;
+        }
+    }
+    lk_vd scale[GROUPS][2];                             /* c / S */
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        lk_vd tp[2], md[2], xt[2], et[2], cg[2], L[2], d_t[2];
+        LK_WIDEN_F8(top[g], tp[0], tp[1]);
+        LK_WIDEN_F8(m[g], md[0], md[1]);
+        LK_WIDEN_F8(x_t[g], xt[0], xt[1]);
+        LK_WIDEN_F8(e_t[g], et[0], et[1]);
+        double cl[2 * LK_W];
+        for (ptrdiff_t j = 0; j < 2 * LK_W; j++) cl[j] = g * LK_WF + j < rows ? c[g * LK_WF + j] : 0.0;
+        memcpy(cg, cl, sizeof cg);
+        for (int h = 0; h < 2; h++) {
+            L[h] = LK_FN(log1p_v)((tp[h] - 1.0) + rest[g][h]);
+            scale[g][h] = cg[h] / (tp[h] + rest[g][h]);
+            /* grad at the target: c (p_t - 1); -c rest / S where t is the unique max */
+            lk_vm unique = LK_MASK(tp[h] == 1.0) & LK_MASK(xt[h] == md[h]);
+            d_t[h] = lk_select(unique, -(rest[g][h] * scale[g][h]), et[h] * scale[g][h] - cg[h]);
+            lk_vd v = (md[h] - xt[h]) + L[h];
+            for (ptrdiff_t j = h * LK_W; j < (h + 1) * LK_W && j < LK_WF && g * LK_WF + j < rows; j++)
+                nll[g * LK_WF + j] = lk_lane(v, j - h * LK_W);
+        }
+        at_target[g] = LK_NARROW_D(d_t[0], d_t[1]);
+    }
+    if (!grad) return;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            float *p = buf + k * lanes + g * LK_WF;
+            lk_vd lo, hi;
+            LK_WIDEN_F8(LK_LOADF(p, LK_WF, 0.0f), lo, hi);
+            lk_vf8 d = LK_NARROW_D(lo * scale[g][0], hi * scale[g][1]);
+            lk_storef(p, lk_selectf(LK_MASKF(target[g] == (int32_t)k), at_target[g], d), LK_WF);
+        }
+    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        LK_LANES_TO_ROWSF(buf + g * LK_WF, lanes, rows - g * LK_WF, n, grad + g * LK_WF * n, n);
 }
 #endif
 

@@ -49,7 +49,9 @@ cdef extern from "_simd.h" nogil:
     lk_table_f32 lk_f32
     lk_table_f64 lk_f64
 
-    int LK_SHORT_N
+    enum:
+        LK_SHORT_N
+        LK_SHORT_ROWS
     void lk_short_rows_f32(const float *x, Py_ssize_t x_stride, float *out,
                            Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
                            double *m_out, double *lse_out) noexcept nogil
