@@ -27,7 +27,7 @@ from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num
                                  lk_team, lk_team_barrier)
 from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, isa_index, lk_active_isa, lk_f32,
                              lk_f64, lk_isa_name, lk_isa_supported, lk_select_isa,
-                             lk_short_rows_f32, lk_sum)
+                             lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
 
 cnp.import_array()
 
@@ -48,7 +48,6 @@ cdef enum:
     # rows this short are reduced SHORT_ROW_GROUP at a time, vectorised across rows
     SHORT_ROW = 32
     SHORT_ROW_GROUP = 64
-    FLOAT_SIZE = sizeof(float)
     # a thread is started per this many elements (~100 us of work or more)
     PARALLEL_GRAIN = 1 << 17
     MAX_THREADS = 256
@@ -389,17 +388,19 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
 
 cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t first,
                             Py_ssize_t count, double *state) noexcept nogil:
-    """count (<= SHORT_ROW_GROUP) rows of n <= SHORT_ROW values: transposed into a small
-    buffer so that the column kernels vectorise across rows, not within them."""
+    """count (<= SHORT_ROW_GROUP) rows of n <= SHORT_ROW values: in vector lanes (float32, and
+    float64's softmax), else transposed into a small buffer so that the column kernels
+    vectorise across rows."""
     cdef floating rows_in[SHORT_ROW * SHORT_ROW_GROUP]
     cdef floating rows_out[SHORT_ROW * SHORT_ROW_GROUP]
     cdef Py_ssize_t n = job.n, r, k
+    cdef Py_ssize_t item = sizeof(floating)
     cdef const floating *x
     cdef floating *out
-    if floating is float:
-        if n <= LK_SHORT_N and job.xs0 % FLOAT_SIZE == 0 and job.os0 % FLOAT_SIZE == 0:
-            short_rows_in_lanes(job, first, count, state)
-            return
+    if ((floating is float or job.op == SOFTMAX) and n <= LK_SHORT_N and job.xs0 % item == 0
+            and job.os0 % item == 0):
+        short_rows_in_lanes(job, kind, first, count, state)
+        return
     for r in range(count):
         x = <const floating *>(job.x + (first + r) * job.xs0)
         for k in range(n):
@@ -416,34 +417,35 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
             out[k] = rows_out[k * count + r]
 
 
-cdef void short_rows_in_lanes(const ReduceJob *job, Py_ssize_t first, Py_ssize_t count,
-                              double *state) noexcept nogil:
-    """count (<= SHORT_ROW_GROUP) float32 rows of n <= SHORT_ROW values, 8 rows to a vector in
-    one C call (short_rows in _simd_body.h); then the edge values of the rows whose max is not
-    finite."""
+cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t first,
+                              Py_ssize_t count, double *state) noexcept nogil:
+    """count (<= SHORT_ROW_GROUP) rows of n <= LK_SHORT_N values in one C call, rows across
+    vector lanes (short_rows in _simd_body.h; float64: softmax only); then the edge values of
+    the rows whose max is not finite, and float32 logsumexp where m + log(sum) cancels."""
     cdef double *m = state
     cdef double *lse = state + SHORT_ROW_GROUP
     cdef Py_ssize_t r, n = job.n
+    cdef Py_ssize_t item = sizeof(floating)     # signed: a negative stride divides exactly
     cdef double value
-    cdef float *out = NULL
-    cdef float *result = <float *>job.result
-    # strides in floats; FLOAT_SIZE is signed: a negative stride divided by an unsigned sizeof
-    # would wrap around
-    lk_short_rows_f32(<const float *>(job.x + first * job.xs0), job.xs0 // FLOAT_SIZE,
-                      <float *>(job.out + first * job.os0) if job.out != NULL else NULL,
-                      job.os0 // FLOAT_SIZE, count, n, job.op, m, lse)
+    cdef floating *result = <floating *>job.result
+    cdef const floating *x0 = <const floating *>(job.x + first * job.xs0)
+    cdef floating *out0 = <floating *>(job.out + first * job.os0) if job.out != NULL else NULL
+    if floating is float:
+        lk_short_rows_f32(x0, job.xs0 // item, out0, job.os0 // item, count, n, job.op, m, lse)
+    else:
+        lk_short_softmax_f64(x0, job.xs0 // item, out0, job.os0 // item, count, n, m)
     for r in range(count):
         if special_slice(m[r], m[r] != m[r], job.op, job.masked, &value):
             if job.op == LOGSUMEXP:
-                result[(first + r) * job.rs0] = <float>value
+                result[(first + r) * job.rs0] = <floating>value
             else:
-                fill(<float *>(job.out + (first + r) * job.os0), n, 1, value)
-        elif job.op == LOGSUMEXP:
+                fill(<floating *>(job.out + (first + r) * job.os0), n, 1, value)
+        elif floating is float and job.op == LOGSUMEXP:
             value = lse[r]
             if fabs(value) < 0.5 * (value - m[r]):
                 value = logsumexp_cancelling(<const float *>(job.x + (first + r) * job.xs0), n,
                                              m[r])
-            result[(first + r) * job.rs0] = <float>value
+            result[(first + r) * job.rs0] = <floating>value
 
 
 cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, double m) noexcept nogil:

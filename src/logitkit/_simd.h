@@ -55,8 +55,8 @@ extern lk_table_f32 lk_f32;
 extern lk_table_f64 lk_f64;
 
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS float32 rows of up to
- * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); float64's short rows take the
- * column kernels, whose per-row logs are double-double */
+ * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); and float64's softmax
+ * (short_softmax) */
 #define LK_SHORT_N 32
 #define LK_SHORT_ROWS 64
 enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
@@ -64,6 +64,10 @@ typedef void (*lk_short_rows_fn)(const float *x, ptrdiff_t x_stride, float *out,
                                  ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
                                  double *m_out, double *lse_out);
 extern lk_short_rows_fn lk_short_rows_f32;
+typedef void (*lk_short_softmax_fn)(const double *x, ptrdiff_t x_stride, double *out,
+                                    ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n,
+                                    double *m_out);
+extern lk_short_softmax_fn lk_short_softmax_f64;
 
 /* Instruction-set levels, in order of preference. */
 enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_COUNT = 2 };

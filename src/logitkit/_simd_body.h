@@ -495,6 +495,65 @@ LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo
     if (i < n) LK_FN(scale_step)(out + i, n - i, a, b);
 }
 
+/*
+ * The float64 softmax of short_rows: up to LK_SHORT_ROWS rows of n <= LK_SHORT_N doubles, LK_W
+ * rows to a vector, every pass over all the groups side by side, with the row kernels'
+ * numerics: exact x - m, exp_dd, compensated sums, the double-double reciprocal. (float64's
+ * log_softmax and logsumexp take a double-double log per row: across rows, in the column
+ * kernels, they measured faster than lanes with a scalar log per row.) Writes each row's max
+ * to m_out; rows whose max is not finite are the caller's to overwrite.
+ */
+LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double *out,
+                                    ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n,
+                                    double *m_out)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_W };
+    double buf[LK_SHORT_N * LK_SHORT_ROWS];
+    lk_vd m[GROUPS], hi[GROUPS], lo[GROUPS], top[GROUPS];
+    const lk_vd zero = lk_splat(0.0);
+    const ptrdiff_t groups = (rows + LK_W - 1) / LK_W, lanes = groups * LK_W;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        LK_ROWS_TO_LANESD(x + g * LK_W * x_stride, x_stride, rows - g * LK_W, n, buf + g * LK_W,
+                          lanes);
+        m[g] = lk_splat(-INFINITY);
+        hi[g] = lo[g] = top[g] = zero;
+    }
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t g = 0; g < groups; g++)
+            m[g] = LK_FN(max_nan)(m[g], lk_load_d(buf + k * lanes + g * LK_W, LK_W, 0.0));
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)
+            m_out[g * LK_W + j] = lk_lane(m[g], (int)j);
+        m[g] = lk_select(LK_MASK(m[g] - m[g] == 0.0), m[g], zero);     /* others: caller's */
+    }
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            double *p = buf + k * lanes + g * LK_W;
+            lk_vd v = lk_load_d(p, LK_W, 0.0);
+            lk_vd e = LK_FN(shifted_exp)(v, m[g]);
+            lk_store_d(p, e, LK_W);
+            LK_FN(accumulate)(v, m[g], e, &hi[g], &lo[g], &top[g]);
+        }
+    }
+    lk_vd inv_hi[GROUPS], inv_lo[GROUPS];
+    for (ptrdiff_t g = 0; g < groups; g++) {      /* 1 / (top + hi + lo) to ~2^-100 */
+        lk_vd e, s = lk_two_sum(top[g], hi[g], &e), s_lo;
+        lk_vd s_hi = lk_two_sum(s, e + lo[g], &s_lo);
+        inv_hi[g] = 1.0 / s_hi;
+        inv_lo[g] = (-LK_FMA_EXACT(inv_hi[g], s_hi, lk_splat(-1.0)) - inv_hi[g] * s_lo) * inv_hi[g];
+    }
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            double *p = buf + k * lanes + g * LK_W;
+            lk_vd e = lk_load_d(p, LK_W, 0.0);
+            lk_store_d(p, LK_FMA(e, inv_hi[g], e * inv_lo[g]), LK_W);
+        }
+    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        LK_LANES_TO_ROWSD(buf + g * LK_W, lanes, rows - g * LK_W, n,
+                          out + g * LK_W * out_stride, out_stride);
+}
+
 #endif /* LK_IS_F64 */
 
 LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)

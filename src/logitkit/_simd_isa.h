@@ -29,6 +29,8 @@
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
 #define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx2
+#define LK_ROWS_TO_LANESD lk_rows_to_lanesd_avx2
+#define LK_LANES_TO_ROWSD lk_lanes_to_rowsd_avx2
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)(lo))),      \
                                   _mm256_cvtpd_ps((__m256d)(hi)), 1))
@@ -48,4 +50,6 @@
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
+#define LK_ROWS_TO_LANESD lk_rows_to_lanesd
+#define LK_LANES_TO_ROWSD lk_lanes_to_rowsd
 #endif

@@ -12,5 +12,7 @@
 #undef LK_LOADF
 #undef LK_ROWS_TO_LANESF
 #undef LK_LANES_TO_ROWSF
+#undef LK_ROWS_TO_LANESD
+#undef LK_LANES_TO_ROWSD
 #undef LK_F4_TO_D
 #undef LK_D_TO_F4

@@ -264,24 +264,27 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
 }
 
 
-/* Many short rows as vector lanes: LK_WF rows of n floats (stride apart; w of them real, the
+/* Many short rows as vector lanes: LANES rows of n values (stride apart; w of them real, the
  * rest repeat row 0) into buf[k * buf_stride + j], element k of row j, so that a row's
- * reduction is vertical; and back, for the first w lanes. */
-LK_INLINE void lk_rows_to_lanesf(const float *x, ptrdiff_t stride, ptrdiff_t w, ptrdiff_t n,
-                                 float *buf, ptrdiff_t buf_stride)
-{
-    for (ptrdiff_t j = 0; j < LK_WF; j++) {
-        const float *row = x + (j < w ? j : 0) * stride;
-        for (ptrdiff_t k = 0; k < n; k++) buf[k * buf_stride + j] = row[k];
+ * reduction is vertical; and back, for the first w lanes. (Float rows 8 to a vector, double
+ * rows LK_W.) */
+#define LK_DEFINE_LANES(SUFFIX, T, LANES)                                                      \
+    LK_INLINE void lk_rows_to_lanes##SUFFIX(const T *x, ptrdiff_t stride, ptrdiff_t w,         \
+                                            ptrdiff_t n, T *buf, ptrdiff_t buf_stride)         \
+    {                                                                                          \
+        for (ptrdiff_t j = 0; j < (LANES); j++) {                                              \
+            const T *row = x + (j < w ? j : 0) * stride;                                       \
+            for (ptrdiff_t k = 0; k < n; k++) buf[k * buf_stride + j] = row[k];                \
+        }                                                                                      \
+    }                                                                                          \
+    LK_INLINE void lk_lanes_to_rows##SUFFIX(const T *buf, ptrdiff_t buf_stride, ptrdiff_t w,   \
+                                            ptrdiff_t n, T *out, ptrdiff_t stride)             \
+    {                                                                                          \
+        for (ptrdiff_t j = 0; j < w && j < (LANES); j++)                                       \
+            for (ptrdiff_t k = 0; k < n; k++) out[j * stride + k] = buf[k * buf_stride + j];   \
     }
-}
-
-LK_INLINE void lk_lanes_to_rowsf(const float *buf, ptrdiff_t buf_stride, ptrdiff_t w,
-                                 ptrdiff_t n, float *out, ptrdiff_t stride)
-{
-    for (ptrdiff_t j = 0; j < w; j++)
-        for (ptrdiff_t k = 0; k < n; k++) out[j * stride + k] = buf[k * buf_stride + j];
-}
+LK_DEFINE_LANES(f, float, LK_WF)
+LK_DEFINE_LANES(d, double, LK_W)
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -379,6 +382,57 @@ LK_AVX2_INLINE void lk_lanes_to_rows_avx2(const float *buf, ptrdiff_t buf_stride
             } else {            /* masked stores are slow on Zen 3 (~20 cycles each) */
                 float part[8];
                 _mm256_storeu_ps(part, r[j]);
+                for (ptrdiff_t i = 0; i < c; i++) p[i] = part[i];
+            }
+        }
+    }
+}
+
+/* The same for 4 double lanes: 4 x 4 blocks (unpack pairs, swap halves) */
+LK_AVX2_INLINE void lk_transpose4d_avx2(__m256d r[4])
+{
+    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+LK_AVX2_INLINE void lk_rows_to_lanesd_avx2(const double *x, ptrdiff_t stride, ptrdiff_t w,
+                                           ptrdiff_t n, double *buf, ptrdiff_t buf_stride)
+{
+    for (ptrdiff_t k0 = 0; k0 < n; k0 += 4) {
+        ptrdiff_t c = n - k0 < 4 ? n - k0 : 4;
+        __m256i mask = _mm256_cvtepi32_epi64(lk_part_mask4(c));
+        __m256d r[4];
+        for (int j = 0; j < 4; j++) {
+            const double *p = x + (j < w ? j : 0) * stride + k0;
+            r[j] = c == 4 ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask);
+        }
+        lk_transpose4d_avx2(r);
+        for (int i = 0; i < 4; i++)
+            if (i < c) _mm256_storeu_pd(buf + (k0 + i) * buf_stride, r[i]);
+    }
+}
+
+LK_AVX2_INLINE void lk_lanes_to_rowsd_avx2(const double *buf, ptrdiff_t buf_stride,
+                                           ptrdiff_t w, ptrdiff_t n, double *out,
+                                           ptrdiff_t stride)
+{
+    for (ptrdiff_t k0 = 0; k0 < n; k0 += 4) {
+        ptrdiff_t c = n - k0 < 4 ? n - k0 : 4;
+        __m256d r[4];
+        for (int i = 0; i < 4; i++)
+            r[i] = i < c ? _mm256_loadu_pd(buf + (k0 + i) * buf_stride) : _mm256_setzero_pd();
+        lk_transpose4d_avx2(r);
+        for (int j = 0; j < 4 && j < w; j++) {
+            double *p = out + j * stride + k0;
+            if (c == 4) {
+                _mm256_storeu_pd(p, r[j]);
+            } else {
+                double part[4];
+                _mm256_storeu_pd(part, r[j]);
                 for (ptrdiff_t i = 0; i < c; i++) p[i] = part[i];
             }
         }
