@@ -57,8 +57,9 @@ LK_INLINE LK_TARGET lkl_vf8 LKL_FN(exp_terms8)(lkl_vf8 v, lkl_vf8 M, lkl_vi8 *is
     p = LKL_FMAF(p, r, zero + 4.1665795894e-2f);
     p = LKL_FMAF(p, r, zero + 1.6666665459e-1f);
     p = LKL_FMAF(p, r, zero + 5.0000001201e-1f);
-    lkl_vf8 e = LKL_FMAF(p, r * r, r) + 1.0f;
-    e = e * (lkl_vf8)((__builtin_convertvector(k, lkl_vi8) + 127) << 23);
+    lkl_vf8 two_k = (lkl_vf8)((__builtin_convertvector(k, lkl_vi8) + 127) << 23);
+    /* (1 + u) 2^k rounded once, the same float as 1 + u scaled (2^k normal where kept) */
+    lkl_vf8 e = LKL_FMAF(LKL_FMAF(p, r * r, r), two_k, two_k);
     *is_top = v == M;
     lkl_vi8 drop = (dh < -87.0f) | *is_top;
     return (lkl_vf8)((lkl_vi8)e & ~drop);

@@ -203,9 +203,11 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(expf_dd)(lk_vf8 dh, lk_vf8 dl)
     lk_vf8 q01 = LK_FMAF(r, lk_splatf(0x1.55548ep-3f), lk_splatf(0x1.fffff8p-2f));
     lk_vf8 q23 = LK_FMAF(r, lk_splatf(0x1.123b8ep-7f), lk_splatf(0x1.555b56p-5f));
     lk_vf8 q = LK_FMAF(r2, LK_FMAF(r2, lk_splatf(0x1.687d90p-10f), q23), q01);
-    lk_vf8 e = 1.0f + (r_hi + LK_FMAF(r2, q, r_lo));
+    lk_vf8 u = r_hi + LK_FMAF(r2, q, r_lo);                               /* e^r - 1 */
     lk_vf8 two_k64 = lk_from_bitsf((lk_bitsf(t) + (127 + 64)) << 23);     /* 2^(k + 64) */
-    return (e * two_k64) * 0x1p-64f;
+    /* (1 + u) 2^(k + 64) rounded once: the same float as 1 + u scaled (a normal power of
+     * two), one add and its latency fewer */
+    return LK_FMAF(u, two_k64, two_k64) * 0x1p-64f;
 }
 
 LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
