@@ -328,10 +328,10 @@ def report(hdr, table_text, results, t0, json_path=None):
     print(hdr)
     print(table_text)
     misses = [r for r in results if r["bar_ok"].startswith("MISS")]
-    unmeasured = [r for r in results if not r["bar_ok"].startswith(("MISS", "ok"))]
+    unjudged = [r for r in results if r["bar"] and r["bar_ok"] == "-"]
     summary = f"{len(results)} cases, {len(misses)} miss a bar"
-    if unmeasured:
-        summary += f", {len(unmeasured)} not judged (logitkit or the peer not measured)"
+    if unjudged:
+        summary += f", {len(unjudged)} with a bar not judged (logitkit or the peer not measured)"
     print(f"\n{summary} ({time.perf_counter() - t0:.0f} s)")
     if json_path:
         with open(json_path, "w") as f:
