@@ -25,9 +25,9 @@ from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, re
                                       two_sum)
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
                                  lk_team, lk_team_barrier)
-from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, isa_index, lk_active_isa, lk_f32,
-                             lk_f64, lk_isa_name, lk_isa_supported, lk_select_isa,
-                             lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
+from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, LK_SHORT_ROWS, isa_index,
+                             lk_active_isa, lk_f32, lk_f64, lk_isa_name, lk_isa_supported,
+                             lk_select_isa, lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
 
 cnp.import_array()
 
@@ -45,9 +45,6 @@ cdef enum Elementwise:
 cdef enum:
     # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
     COLUMN_BLOCK = 512
-    # rows this short are reduced SHORT_ROW_GROUP at a time, vectorised across rows
-    SHORT_ROW = 32
-    SHORT_ROW_GROUP = 64
     # a thread is started per this many elements (~100 us of work or more)
     PARALLEL_GRAIN = 1 << 17
     MAX_THREADS = 256
@@ -363,8 +360,9 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
     u = first
     while u < stop:
         o = u // job.blocks
-        if job.inner == 1 and job.n <= SHORT_ROW and stop - u >= 2:
-            w = min(SHORT_ROW_GROUP, stop - u)
+        # rows of up to LK_SHORT_N, LK_SHORT_ROWS at a time, vectorised across rows
+        if job.inner == 1 and job.n <= LK_SHORT_N and stop - u >= 2:
+            w = min(<Py_ssize_t>LK_SHORT_ROWS, stop - u)
             reduce_short_rows(job, kind, u, w, state)
             u += w
             continue
@@ -388,19 +386,25 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
 
 cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t first,
                             Py_ssize_t count, double *state) noexcept nogil:
-    """count (<= SHORT_ROW_GROUP) rows of n <= SHORT_ROW values: in vector lanes (float32, and
-    float64's softmax), else transposed into a small buffer so that the column kernels
-    vectorise across rows."""
-    cdef floating rows_in[SHORT_ROW * SHORT_ROW_GROUP]
-    cdef floating rows_out[SHORT_ROW * SHORT_ROW_GROUP]
-    cdef Py_ssize_t n = job.n, r, k
-    cdef Py_ssize_t item = sizeof(floating)
-    cdef const floating *x
-    cdef floating *out
-    if ((floating is float or job.op == SOFTMAX) and n <= LK_SHORT_N and job.xs0 % item == 0
+    """count (<= LK_SHORT_ROWS) rows of n <= LK_SHORT_N values: in vector lanes (float32, and
+    float64's softmax), else transposed for the column kernels."""
+    cdef Py_ssize_t item = sizeof(floating)     # signed: a negative stride divides exactly
+    if ((floating is float or job.op == SOFTMAX) and job.xs0 % item == 0
             and job.os0 % item == 0):
         short_rows_in_lanes(job, kind, first, count, state)
-        return
+    else:
+        short_rows_in_columns(job, kind, first, count, state)
+
+
+cdef void short_rows_in_columns(const ReduceJob *job, floating *kind, Py_ssize_t first,
+                                Py_ssize_t count, double *state) noexcept nogil:
+    """Short rows transposed into a small buffer, so that the column kernels vectorise across
+    rows, not within them."""
+    cdef floating rows_in[LK_SHORT_N * LK_SHORT_ROWS]
+    cdef floating rows_out[LK_SHORT_N * LK_SHORT_ROWS]
+    cdef Py_ssize_t n = job.n, r, k
+    cdef const floating *x
+    cdef floating *out
     for r in range(count):
         x = <const floating *>(job.x + (first + r) * job.xs0)
         for k in range(n):
@@ -419,11 +423,11 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
 
 cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t first,
                               Py_ssize_t count, double *state) noexcept nogil:
-    """count (<= SHORT_ROW_GROUP) rows of n <= LK_SHORT_N values in one C call, rows across
+    """count (<= LK_SHORT_ROWS) rows of n <= LK_SHORT_N values in one C call, rows across
     vector lanes (short_rows in _simd_body.h; float64: softmax only); then the edge values of
     the rows whose max is not finite, and float32 logsumexp where m + log(sum) cancels."""
     cdef double *m = state
-    cdef double *lse = state + SHORT_ROW_GROUP
+    cdef double *lse = state + LK_SHORT_ROWS
     cdef Py_ssize_t r, n = job.n
     cdef Py_ssize_t item = sizeof(floating)     # signed: a negative stride divides exactly
     cdef double value

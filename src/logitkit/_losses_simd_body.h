@@ -396,7 +396,7 @@ LK_INLINE LK_TARGET void LKL_FN(load_block)(LKL_FN(lanes_block) *b, const float 
     }
 }
 
-/* s[q][h] + c[q][h] = per lane, sum over k of g_k * y_k (y == NULL: of g_k), compensated */
+/* s[q][h] + c[q][h] = per lane, sum over k of g_k * y_k (with_y == 0: of g_k), compensated */
 LK_INLINE LK_TARGET void LKL_FN(lanes_dot)(const LKL_FN(lanes_block) *b, ptrdiff_t n, int with_y,
                                            lk_vd (*s)[2], lk_vd (*c)[2])
 {
@@ -441,7 +441,7 @@ LK_INLINE LK_TARGET void LKL_FN(lanes_bwd)(LKL_FN(lanes_block) *b, ptrdiff_t row
             lk_vd g0, g1, y0, y1;
             LK_WIDEN_F8(LK_LOADF(b->g + at, LK_WF, 0.0f), g0, g1);
             lk_vf8 yf = LK_LOADF(b->y + at, LK_WF, 0.0f);
-            if (log_softmax)        /* exp_lp's domain; beyond: 0, or inf (then NaN) as before */
+            if (log_softmax)        /* clamped to exp_lp's domain, as the exact path does */
                 yf = LK_MINF(lk_splatf(88.0f), LK_MAXF(lk_splatf((float)LK_EXP_FLOOR_LP), yf));
             LK_WIDEN_F8(yf, y0, y1);
             lk_vd o0 = LKL_FN(bwd_lane)(g0, y0, s[q][0], c[q][0], log_softmax);
@@ -492,20 +492,10 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
         for (ptrdiff_t j = 0; j < LK_WF; j++) tg[j] = g * LK_WF + j < rows ? t[g * LK_WF + j] : -1;
         memcpy(&target[g], tg, sizeof tg);
         LK_ROWS_TO_LANESF(x + g * LK_WF * n, n, rows - g * LK_WF, n, buf + g * LK_WF, lanes);
-        m[g] = lk_splatf(-INFINITY);
         top[g] = x_t[g] = e_t[g] = zero;
         rest[g][0] = rest[g][1] = lk_splat(0.0);
     }
-    for (ptrdiff_t k = 0; k < n; k++)
-        for (ptrdiff_t g = 0; g < groups; g++)
-            m[g] = LK_FN(max_nanf)(m[g], LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f));
-    for (ptrdiff_t g = 0; g < groups; g++) {
-        lk_vd m_d[2];
-        LK_WIDEN_F8(m[g], m_d[0], m_d[1]);
-        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
-            m_out[g * LK_WF + j] = LK_FN(group_lane)(m_d, j);
-        m[g] = lk_selectf(LK_MASKF(m[g] - m[g] == zero), m[g], zero);   /* others: caller's */
-    }
+    LK_FN(lanes_max)(buf, lanes, groups, n, rows, m, m_out);
     for (ptrdiff_t k = 0; k < n; k++) {
         for (ptrdiff_t g = 0; g < groups; g++) {
             float *p = buf + k * lanes + g * LK_WF;
@@ -529,8 +519,8 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
         LK_WIDEN_F8(m[g], md[0], md[1]);
         LK_WIDEN_F8(x_t[g], xt[0], xt[1]);
         LK_WIDEN_F8(e_t[g], et[0], et[1]);
-        double cl[2 * LK_W];
-        for (ptrdiff_t j = 0; j < 2 * LK_W; j++) cl[j] = g * LK_WF + j < rows ? c[g * LK_WF + j] : 0.0;
+        double cl[2 * LK_W] = {0};
+        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++) cl[j] = c[g * LK_WF + j];
         memcpy(cg, cl, sizeof cg);
         for (int h = 0; h < 2; h++) {
             L[h] = LK_FN(log1p_v)((tp[h] - 1.0) + rest[g][h]);

@@ -333,6 +333,26 @@ LK_INLINE double LK_FN(group_lane)(const lk_vd h[2], ptrdiff_t j)
     return j < LK_W ? lk_lane(h[0], j) : lk_lane(h[1], j - LK_W);
 }
 
+/* The max of each lane over the n rows of buf (NaN sticky), into m_out for the real rows;
+ * m gets it with the lanes that are not finite set to 0: those rows are the caller's */
+LK_INLINE LK_TARGET void LK_FN(lanes_max)(const float *buf, ptrdiff_t lanes, ptrdiff_t groups,
+                                          ptrdiff_t n, ptrdiff_t rows, lk_vf8 *m,
+                                          double *m_out)
+{
+    const lk_vf8 zero = lk_splatf(0.0f);
+    for (ptrdiff_t g = 0; g < groups; g++) m[g] = lk_splatf(-INFINITY);
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t g = 0; g < groups; g++)
+            m[g] = LK_FN(max_nanf)(m[g], LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f));
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        lk_vd h[2];
+        LK_WIDEN_F8(m[g], h[0], h[1]);
+        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
+            m_out[g * LK_WF + j] = LK_FN(group_lane)(h, j);
+        m[g] = lk_selectf(LK_MASKF(m[g] - m[g] == zero), m[g], zero);
+    }
+}
+
 /* exp(x - m) of every element in buf (stored back when store is set), and per lane the count
  * of the terms equal to the max and, in double, the sum of the others */
 LK_INLINE LK_TARGET void LK_FN(lanes_exp_sums)(float *buf, ptrdiff_t lanes, ptrdiff_t groups,
@@ -364,7 +384,7 @@ LK_INLINE LK_TARGET void LK_FN(lanes_exp_sums)(float *buf, ptrdiff_t lanes, ptrd
  * softmax, log_softmax or logsumexp (op: LK_OP_*) of up to LK_SHORT_ROWS rows (x_stride,
  * out_stride elements apart) of n <= LK_SHORT_N floats, with the numerics of the row passes:
  * exact x - m, the terms equal to the max counted apart, sums in double, log1p of the rest
- * (softmax scales by the reciprocal rounded to float, as scale does). Writes each row's max to
+ * (softmax scales by the reciprocal as scale does, LK_SCALE_IN_FLOAT). Writes each row's max to
  * m_out and, for logsumexp, its value to lse_out; rows whose max is not finite get unspecified
  * outputs, for the caller to overwrite.
  */
@@ -376,26 +396,16 @@ LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
     float buf[LK_SHORT_N * LK_SHORT_ROWS];
     lk_vf8 m[GROUPS], top[GROUPS];
     lk_vd rest[GROUPS][2], value[GROUPS][2], m_d[GROUPS][2];
-    const lk_vf8 zero = lk_splatf(0.0f);
     const ptrdiff_t groups = (rows + LK_WF - 1) / LK_WF, lanes = groups * LK_WF;
-    for (ptrdiff_t g = 0; g < groups; g++) {
+    for (ptrdiff_t g = 0; g < groups; g++)
         LK_ROWS_TO_LANESF(x + g * LK_WF * x_stride, x_stride, rows - g * LK_WF, n,
                           buf + g * LK_WF, lanes);
-        m[g] = lk_splatf(-INFINITY);
-    }
-    for (ptrdiff_t k = 0; k < n; k++)
-        for (ptrdiff_t g = 0; g < groups; g++)
-            m[g] = LK_FN(max_nanf)(m[g], LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f));
-    for (ptrdiff_t g = 0; g < groups; g++) {
-        LK_WIDEN_F8(m[g], m_d[g][0], m_d[g][1]);
-        for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
-            m_out[g * LK_WF + j] = LK_FN(group_lane)(m_d[g], j);
-        m[g] = lk_selectf(LK_MASKF(m[g] - m[g] == zero), m[g], zero);   /* others: caller's */
-    }
+    LK_FN(lanes_max)(buf, lanes, groups, n, rows, m, m_out);
     LK_FN(lanes_exp_sums)(buf, lanes, groups, n, m, op == LK_OP_SOFTMAX, top, rest);
     for (ptrdiff_t g = 0; g < groups; g++) {
         lk_vd t[2];
         LK_WIDEN_F8(top[g], t[0], t[1]);
+        LK_WIDEN_F8(m[g], m_d[g][0], m_d[g][1]);
         for (int h = 0; h < 2; h++) {
             if (op == LK_OP_SOFTMAX) value[g][h] = 1.0 / (t[h] + rest[g][h]);
             else value[g][h] = LK_FN(log1p_v)((t[h] - 1.0) + rest[g][h]);   /* L */
@@ -410,7 +420,13 @@ LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
             float *p = buf + k * lanes + g * LK_WF;
             lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
             if (op == LK_OP_SOFTMAX) {
+#if LK_SCALE_IN_FLOAT
                 v = v * LK_NARROW_D(value[g][0], value[g][1]);
+#else
+                lk_vd lo, hi;
+                LK_WIDEN_F8(v, lo, hi);
+                v = LK_NARROW_D(lo * value[g][0], hi * value[g][1]);
+#endif
             } else {                            /* (x - m) - L, x - m exact in double */
                 lk_vd lo, hi;
                 LK_WIDEN_F8(v, lo, hi);
