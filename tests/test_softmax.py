@@ -375,3 +375,20 @@ def test_short_rows_fully_masked_rows(dtype):
         assert (p[r] == 0).all() and (lp[r] == -np.inf).all() and lse[r] == -np.inf
     keep = [r for r in range(20) if r not in (3, 4, 5, 6, 8)]     # rows without NaN / inf
     np.testing.assert_allclose(p[keep].sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_rows_whose_stride_is_not_whole_elements(dtype):
+    """The kernel's fallback for short rows whose row stride is not a multiple of the item
+    size (only a hand-made view has one): the column kernels, through a transposing buffer."""
+    from logitkit import _kernels
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(70 * (3 * item + 1) + 64, np.uint8)
+    x = np.ndarray((70, 3, 1), dtype, raw, 0, (3 * item + 1, item, item))
+    x[...] = _short_rows(70, 3, seed=9, dtype=dtype)[:, :, None]
+    for op, fn in ((0, softmax), (1, log_softmax)):
+        out = np.empty(x.shape, dtype)
+        _kernels.softmax_3d(x, out, op, False)
+        # float32: the column kernels' exps are in double, the lanes' in float
+        np.testing.assert_allclose(out[:, :, 0], fn(np.ascontiguousarray(x[:, :, 0])),
+                                   rtol=4 * np.finfo(dtype).eps, atol=0)

@@ -502,7 +502,7 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
             lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
             lk_vmf is_top = LK_MASKF(v == m[g]), is_t = LK_MASKF(target[g] == (int32_t)k);
             lk_vf8 e = LK_FN(shifted_expf)(v, m[g]);
-            lk_storef(p, e, LK_WF);
+            if (grad) lk_storef(p, e, LK_WF);
             x_t[g] = lk_selectf(is_t, v, x_t[g]);
             e_t[g] = lk_selectf(is_t, e, e_t[g]);
             top[g] += lk_selectf(is_top, one, zero);
