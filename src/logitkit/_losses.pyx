@@ -21,10 +21,9 @@
 cimport cython
 from cython cimport floating
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log1p
-
-from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
 from libc.stdint cimport int32_t
 
+from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
 from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f64,
                              lk_select_isa, lk_sum)
 
