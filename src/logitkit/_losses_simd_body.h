@@ -529,7 +529,8 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
             lk_vm unique = LK_MASK(tp[h] == 1.0) & LK_MASK(xt[h] == md[h]);
             d_t[h] = lk_select(unique, -(rest[g][h] * scale[g][h]), et[h] * scale[g][h] - cg[h]);
             lk_vd v = (md[h] - xt[h]) + L[h];
-            for (ptrdiff_t j = h * LK_W; j < (h + 1) * LK_W && j < LK_WF && g * LK_WF + j < rows; j++)
+            ptrdiff_t end = (h + 1) * LK_W < LK_WF ? (h + 1) * LK_W : LK_WF;
+            for (ptrdiff_t j = h * LK_W; j < end && g * LK_WF + j < rows; j++)
                 nll[g * LK_WF + j] = lk_lane(v, j - h * LK_W);
         }
         at_target[g] = LK_NARROW_D(d_t[0], d_t[1]);
