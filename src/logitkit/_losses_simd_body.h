@@ -213,7 +213,23 @@ LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
     return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
-/* out = y * (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
+/* One vector of softmax_backward: y (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
+{
+    lk_vd dl, dh = lk_two_sum(g, -s_hi, &dl);
+    return LK_FMA(y, dh, y * (dl - s_lo));
+}
+
+#if !LK_IS_F64
+/* One vector of log_softmax_backward for float32 data: g - exp(y) S, S = s_hi + s_lo, exp in
+ * double; y already in exp_lp's domain [LK_EXP_FLOOR_LP, 88] */
+LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
+{
+    return g - LK_FN(exp_lp)(y) * (s_hi + s_lo);
+}
+#endif
+
+/* out = y * (g - s), s = s_hi + s_lo */
 LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y, LK_T *out,
                                                    ptrdiff_t n, double s_hi, double s_lo)
 {
@@ -221,9 +237,7 @@ LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y,
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t w = lk_width(n, i);
         lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
-        lk_vd dl, dh = lk_two_sum(gv, -sh, &dl);
-        dl = dl - sl;
-        LK_FN(store)(out + i, LK_FMA(yv, dh, yv * dl), w);
+        LK_FN(store)(out + i, LKL_FN(softmax_bwd_vec)(gv, yv, sh, sl), w);
     }
 }
 
@@ -246,8 +260,7 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
 #else
         yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);
         yv = lk_select(LK_MASK(yv > 88.0), lk_splat(88.0), yv);
-        lk_vd e = LK_FN(exp_lp)(yv);
-        LK_FN(store)(out + i, gv - e * (sh + sl), w);
+        LK_FN(store)(out + i, LKL_FN(log_softmax_bwd_vec)(gv, yv, sh, sl), w);
 #endif
     }
 }
@@ -375,7 +388,7 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
  * Many short rows (n <= LK_SHORT_N) as vector lanes, LK_WF rows to a vector and groups of them
  * side by side, as short_rows does for the forward functions: one row alone is a chain of
  * dependent steps (its sum, then its outputs) that leaves the vector units idle. The numerics
- * are the exact paths' (softmax_bwd_exact, log_softmax_bwd_exact): compensated double sums
+ * are the exact paths' (softmax_bwd_vec, log_softmax_bwd_vec): compensated double sums
  * (float products are exact in double), g - s by TwoSum, one rounding to float.
  */
 
@@ -420,16 +433,6 @@ LK_INLINE LK_TARGET void LKL_FN(lanes_dot)(const LKL_FN(lanes_block) *b, ptrdiff
     }
 }
 
-/* y * (g - s - c), or g - exp(y) * (s + c) for log_softmax, in double lanes */
-LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_lane)(lk_vd g, lk_vd y, lk_vd s, lk_vd c, int log_softmax)
-{
-    if (log_softmax) {
-        return g - LK_FN(exp_lp)(y) * (s + c);       /* y clamped by the caller */
-    }
-    lk_vd dl, dh = lk_two_sum(g, -s, &dl);
-    return LK_FMA(y, dh, y * (dl - c));
-}
-
 /* out = y * (g - s) (log_softmax: g - exp(y) * s) for a block, into b->g, then back to rows */
 LK_INLINE LK_TARGET void LKL_FN(lanes_bwd)(LKL_FN(lanes_block) *b, ptrdiff_t rows, ptrdiff_t n,
                                            int log_softmax, lk_vd (*s)[2], lk_vd (*c)[2],
@@ -444,8 +447,10 @@ LK_INLINE LK_TARGET void LKL_FN(lanes_bwd)(LKL_FN(lanes_block) *b, ptrdiff_t row
             if (log_softmax)        /* clamped to exp_lp's domain, as the exact path does */
                 yf = LK_MINF(lk_splatf(88.0f), LK_MAXF(lk_splatf((float)LK_EXP_FLOOR_LP), yf));
             LK_WIDEN_F8(yf, y0, y1);
-            lk_vd o0 = LKL_FN(bwd_lane)(g0, y0, s[q][0], c[q][0], log_softmax);
-            lk_vd o1 = LKL_FN(bwd_lane)(g1, y1, s[q][1], c[q][1], log_softmax);
+            lk_vd o0 = log_softmax ? LKL_FN(log_softmax_bwd_vec)(g0, y0, s[q][0], c[q][0])
+                                   : LKL_FN(softmax_bwd_vec)(g0, y0, s[q][0], c[q][0]);
+            lk_vd o1 = log_softmax ? LKL_FN(log_softmax_bwd_vec)(g1, y1, s[q][1], c[q][1])
+                                   : LKL_FN(softmax_bwd_vec)(g1, y1, s[q][1], c[q][1]);
             lk_storef(b->g + at, LK_NARROW_D(o0, o1), LK_WF);
         }
     }
@@ -482,43 +487,31 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
 {
     enum { GROUPS = LK_SHORT_ROWS / LK_WF };
     float buf[LK_SHORT_N * LK_SHORT_ROWS];
-    lk_vf8 m[GROUPS], top[GROUPS], x_t[GROUPS], e_t[GROUPS], at_target[GROUPS];
+    lk_vf8 m[GROUPS], top[GROUPS], x_t[GROUPS], at_target[GROUPS];
     lk_vmf target[GROUPS];
     lk_vd rest[GROUPS][2];
-    const lk_vf8 zero = lk_splatf(0.0f), one = lk_splatf(1.0f);
     const ptrdiff_t groups = (rows + LK_WF - 1) / LK_WF, lanes = groups * LK_WF;
     for (ptrdiff_t g = 0; g < groups; g++) {
         int32_t tg[LK_WF];
         for (ptrdiff_t j = 0; j < LK_WF; j++) tg[j] = g * LK_WF + j < rows ? t[g * LK_WF + j] : -1;
         memcpy(&target[g], tg, sizeof tg);
         LK_ROWS_TO_LANESF(x + g * LK_WF * n, n, rows - g * LK_WF, n, buf + g * LK_WF, lanes);
-        top[g] = x_t[g] = e_t[g] = zero;
-        rest[g][0] = rest[g][1] = lk_splat(0.0);
     }
     LK_FN(lanes_max)(buf, lanes, groups, n, rows, m, m_out);
-    for (ptrdiff_t k = 0; k < n; k++) {
-        for (ptrdiff_t g = 0; g < groups; g++) {
-            float *p = buf + k * lanes + g * LK_WF;
-            lk_vf8 v = LK_LOADF(p, LK_WF, 0.0f);
-            lk_vmf is_top = LK_MASKF(v == m[g]), is_t = LK_MASKF(target[g] == (int32_t)k);
-            lk_vf8 e = LK_FN(shifted_expf)(v, m[g]);
-            if (grad) lk_storef(p, e, LK_WF);
-            x_t[g] = lk_selectf(is_t, v, x_t[g]);
-            e_t[g] = lk_selectf(is_t, e, e_t[g]);
-            top[g] += lk_selectf(is_top, one, zero);
-            lk_vd lo, hi;
-            LK_WIDEN_F8(lk_selectf(is_top, zero, e), lo, hi);
-            rest[g][0] += lo;
-            rest[g][1] += hi;
-        }
-    }
+    for (ptrdiff_t g = 0; g < groups; g++) x_t[g] = m[g];    /* lanes without a target: exp 1 */
+    for (ptrdiff_t k = 0; k < n; k++)       /* each row's target logit, before buf holds exps */
+        for (ptrdiff_t g = 0; g < groups; g++)
+            x_t[g] = lk_selectf(LK_MASKF(target[g] == (int32_t)k),
+                                LK_LOADF(buf + k * lanes + g * LK_WF, LK_WF, 0.0f), x_t[g]);
+    LK_FN(lanes_exp_sums)(buf, lanes, groups, n, m, grad != NULL, top, rest);
     lk_vd scale[GROUPS][2];                             /* c / S */
     for (ptrdiff_t g = 0; g < groups; g++) {
         lk_vd tp[2], md[2], xt[2], et[2], cg[2], L[2], d_t[2];
         LK_WIDEN_F8(top[g], tp[0], tp[1]);
         LK_WIDEN_F8(m[g], md[0], md[1]);
         LK_WIDEN_F8(x_t[g], xt[0], xt[1]);
-        LK_WIDEN_F8(e_t[g], et[0], et[1]);
+        /* the target's term, the same float as in the sums (one exp a group) */
+        LK_WIDEN_F8(LK_FN(shifted_expf)(x_t[g], m[g]), et[0], et[1]);
         double cl[2 * LK_W] = {0};
         for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++) cl[j] = c[g * LK_WF + j];
         memcpy(cg, cl, sizeof cg);

@@ -547,10 +547,7 @@ LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double 
     for (ptrdiff_t k = 0; k < n; k++) {
         for (ptrdiff_t g = 0; g < groups; g++) {
             double *p = buf + k * lanes + g * LK_W;
-            lk_vd v = lk_load_d(p, LK_W, 0.0);
-            lk_vd e = LK_FN(shifted_exp)(v, m[g]);
-            lk_store_d(p, e, LK_W);
-            LK_FN(accumulate)(v, m[g], e, &hi[g], &lo[g], &top[g]);
+            LK_FN(exp_step)(p, p, LK_W, m[g], &hi[g], &lo[g], &top[g]);
         }
     }
     lk_vd inv_hi[GROUPS], inv_lo[GROUPS];
@@ -560,13 +557,9 @@ LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double 
         inv_hi[g] = 1.0 / s_hi;
         inv_lo[g] = (-LK_FMA_EXACT(inv_hi[g], s_hi, lk_splat(-1.0)) - inv_hi[g] * s_lo) * inv_hi[g];
     }
-    for (ptrdiff_t k = 0; k < n; k++) {
-        for (ptrdiff_t g = 0; g < groups; g++) {
-            double *p = buf + k * lanes + g * LK_W;
-            lk_vd e = lk_load_d(p, LK_W, 0.0);
-            lk_store_d(p, LK_FMA(e, inv_hi[g], e * inv_lo[g]), LK_W);
-        }
-    }
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t g = 0; g < groups; g++)
+            LK_FN(scale_step)(buf + k * lanes + g * LK_W, LK_W, inv_hi[g], inv_lo[g]);
     for (ptrdiff_t g = 0; g < groups; g++)
         LK_LANES_TO_ROWSD(buf + g * LK_W, lanes, rows - g * LK_W, n,
                           out + g * LK_W * out_stride, out_stride);

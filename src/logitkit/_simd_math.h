@@ -324,6 +324,13 @@ LK_AVX2_INLINE lk_vd lk_load_part_f4_avx2(const float *p, ptrdiff_t w, double pa
     return (lk_vd)_mm256_cvtps_pd(v);
 }
 
+LK_AVX2_INLINE lk_vd lk_load_part_d4_avx2(const double *p, ptrdiff_t w, double pad)
+{
+    __m256i m = _mm256_cvtepi32_epi64(lk_part_mask4(w));
+    return (lk_vd)_mm256_blendv_pd(_mm256_set1_pd(pad), _mm256_maskload_pd(p, m),
+                                   _mm256_castsi256_pd(m));
+}
+
 /* r[i] = lane i of every r[j]: the 8 x 8 transpose (unpack pairs, shuffle quads, swap halves) */
 LK_AVX2_INLINE void lk_transpose8_avx2(__m256 r[8])
 {
@@ -346,19 +353,16 @@ LK_AVX2_INLINE void lk_transpose8_avx2(__m256 r[8])
 
 /* lk_rows_to_lanesf / lk_lanes_to_rowsf for 8 lanes, 8 x 8 blocks transposed in registers:
  * written lane by lane, the vector reads that follow wait for the scalar stores to commit
- * (~2 cycles an element). Partial blocks: masked loads, and stores lane by lane (masked
- * stores measured ~20 cycles each on Zen 3); never past a row's end. */
+ * (~2 cycles an element). Partial blocks: lk_loadf_avx2's masked loads, and lk_storef's lane
+ * loop (masked stores measured ~20 cycles each on Zen 3); never past a row's end. */
 LK_AVX2_INLINE void lk_rows_to_lanes_avx2(const float *x, ptrdiff_t stride, ptrdiff_t w,
                                           ptrdiff_t n, float *buf, ptrdiff_t buf_stride)
 {
     for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
         ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
-        __m256i mask = lk_part_mask8(c);
         __m256 r[8];
-        for (int j = 0; j < 8; j++) {
-            const float *p = x + (j < w ? j : 0) * stride + k0;
-            r[j] = c == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
-        }
+        for (int j = 0; j < 8; j++)
+            r[j] = (__m256)lk_loadf_avx2(x + (j < w ? j : 0) * stride + k0, c, 0.0f);
         lk_transpose8_avx2(r);
         for (int i = 0; i < 8; i++)
             if (i < c) _mm256_storeu_ps(buf + (k0 + i) * buf_stride, r[i]);
@@ -374,17 +378,7 @@ LK_AVX2_INLINE void lk_lanes_to_rows_avx2(const float *buf, ptrdiff_t buf_stride
         for (int i = 0; i < 8; i++)
             r[i] = i < c ? _mm256_loadu_ps(buf + (k0 + i) * buf_stride) : _mm256_setzero_ps();
         lk_transpose8_avx2(r);
-        for (int j = 0; j < 8; j++) {
-            if (j >= w) break;
-            float *p = out + j * stride + k0;
-            if (c == 8) {
-                _mm256_storeu_ps(p, r[j]);
-            } else {            /* masked stores are slow on Zen 3 (~20 cycles each) */
-                float part[8];
-                _mm256_storeu_ps(part, r[j]);
-                for (ptrdiff_t i = 0; i < c; i++) p[i] = part[i];
-            }
-        }
+        for (int j = 0; j < 8 && j < w; j++) lk_storef(out + j * stride + k0, (lk_vf8)r[j], c);
     }
 }
 
@@ -404,11 +398,10 @@ LK_AVX2_INLINE void lk_rows_to_lanesd_avx2(const double *x, ptrdiff_t stride, pt
 {
     for (ptrdiff_t k0 = 0; k0 < n; k0 += 4) {
         ptrdiff_t c = n - k0 < 4 ? n - k0 : 4;
-        __m256i mask = _mm256_cvtepi32_epi64(lk_part_mask4(c));
         __m256d r[4];
         for (int j = 0; j < 4; j++) {
             const double *p = x + (j < w ? j : 0) * stride + k0;
-            r[j] = c == 4 ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask);
+            r[j] = c == 4 ? _mm256_loadu_pd(p) : (__m256d)lk_load_part_d4_avx2(p, c, 0.0);
         }
         lk_transpose4d_avx2(r);
         for (int i = 0; i < 4; i++)
@@ -426,24 +419,8 @@ LK_AVX2_INLINE void lk_lanes_to_rowsd_avx2(const double *buf, ptrdiff_t buf_stri
         for (int i = 0; i < 4; i++)
             r[i] = i < c ? _mm256_loadu_pd(buf + (k0 + i) * buf_stride) : _mm256_setzero_pd();
         lk_transpose4d_avx2(r);
-        for (int j = 0; j < 4 && j < w; j++) {
-            double *p = out + j * stride + k0;
-            if (c == 4) {
-                _mm256_storeu_pd(p, r[j]);
-            } else {
-                double part[4];
-                _mm256_storeu_pd(part, r[j]);
-                for (ptrdiff_t i = 0; i < c; i++) p[i] = part[i];
-            }
-        }
+        for (int j = 0; j < 4 && j < w; j++) lk_store_d(out + j * stride + k0, (lk_vd)r[j], c);
     }
-}
-
-LK_AVX2_INLINE lk_vd lk_load_part_d4_avx2(const double *p, ptrdiff_t w, double pad)
-{
-    __m256i m = _mm256_cvtepi32_epi64(lk_part_mask4(w));
-    return (lk_vd)_mm256_blendv_pd(_mm256_set1_pd(pad), _mm256_maskload_pd(p, m),
-                                   _mm256_castsi256_pd(m));
 }
 
 #endif
