@@ -378,17 +378,21 @@ def test_short_rows_fully_masked_rows(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_short_rows_whose_stride_is_not_whole_elements(dtype):
-    """The kernel's fallback for short rows whose row stride is not a multiple of the item
-    size (only a hand-made view has one): the column kernels, through a transposing buffer."""
+def test_kernels_refuse_views_that_are_not_whole_aligned_elements(dtype):
+    """The C loops read whole, aligned elements; the Python layer copies anything else. A
+    hand-made view whose row stride is not whole elements (rows at odd addresses) is refused
+    with a clear error instead of being read misaligned (undefined behaviour, caught by UBSan
+    in the short-row kernels' former fallback)."""
     from logitkit import _kernels
     item = np.dtype(dtype).itemsize
     raw = np.zeros(70 * (3 * item + 1) + 64, np.uint8)
     x = np.ndarray((70, 3, 1), dtype, raw, 0, (3 * item + 1, item, item))
-    x[...] = _short_rows(70, 3, seed=9, dtype=dtype)[:, :, None]
-    for op, fn in ((0, softmax), (1, log_softmax)):
-        out = np.empty(x.shape, dtype)
-        _kernels.softmax_3d(x, out, op, False)
-        # float32: the column kernels' exps are in double, the lanes' in float
-        np.testing.assert_allclose(out[:, :, 0], fn(np.ascontiguousarray(x[:, :, 0])),
-                                   rtol=4 * np.finfo(dtype).eps, atol=0)
+    with pytest.raises(ValueError, match="whole elements"):
+        _kernels.softmax_3d(x, np.empty(x.shape, dtype), 0, False)
+    with pytest.raises(ValueError, match="whole elements"):
+        _kernels.logsumexp_3d(x, np.empty((70, 1), dtype))
+    odd = np.ndarray((2, 3, 1), dtype, raw, 1, (3 * item, item, item))
+    with pytest.raises(ValueError, match="aligned"):
+        _kernels.softmax_3d(odd, np.empty(odd.shape, dtype), 0, False)
+    # what users pass: the same data through the public API is copied first
+    np.testing.assert_array_equal(softmax(x[:, :, 0]), softmax(np.ascontiguousarray(x[:, :, 0])))

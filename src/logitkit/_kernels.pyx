@@ -388,9 +388,7 @@ cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t fir
                             Py_ssize_t count, double *state) noexcept nogil:
     """count (<= LK_SHORT_ROWS) rows of n <= LK_SHORT_N values: in vector lanes (float32, and
     float64's softmax), else transposed for the column kernels."""
-    cdef Py_ssize_t item = sizeof(floating)     # signed: a negative stride divides exactly
-    if ((floating is float or job.op == SOFTMAX) and job.xs0 % item == 0
-            and job.os0 % item == 0):
+    if floating is float or job.op == SOFTMAX:
         short_rows_in_lanes(job, kind, first, count, state)
     else:
         short_rows_in_columns(job, kind, first, count, state)
@@ -429,7 +427,8 @@ cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t f
     cdef double *m = state
     cdef double *lse = state + LK_SHORT_ROWS
     cdef Py_ssize_t r, n = job.n
-    cdef Py_ssize_t item = sizeof(floating)     # signed: a negative stride divides exactly
+    # strides in elements (whole: check_aligned); item signed, so a negative one divides exactly
+    cdef Py_ssize_t item = sizeof(floating)
     cdef double value
     cdef floating *result = <floating *>job.result
     cdef const floating *x0 = <const floating *>(job.x + first * job.xs0)
@@ -541,10 +540,27 @@ cdef void run_reduction(ReduceJob *job) noexcept nogil:
 
 # ---------------------------------------------------------------- entry points
 
+cdef int check_aligned(const void *data, const Py_ssize_t *shape, const Py_ssize_t *strides,
+                       int ndim, Py_ssize_t item) except -1:
+    """The C loops read and write whole, aligned elements (the Python layer hands them aligned
+    arrays only): a view whose data or strides are not is refused."""
+    cdef int d
+    cdef bint empty = False
+    for d in range(ndim):
+        empty = empty or shape[d] == 0
+        if shape[d] > 1 and strides[d] % item != 0:
+            raise ValueError("internal error: strides must be whole elements")
+    if not empty and <size_t>data % <size_t>item != 0:
+        raise ValueError("internal error: data must be aligned")
+    return 0
+
+
 cdef int check_layout(const floating[:, :, :] x, const floating[:, :, :] out) except -1:
     cdef Py_ssize_t item = <Py_ssize_t>sizeof(floating)
     if x.shape[0] != out.shape[0] or x.shape[1] != out.shape[1] or x.shape[2] != out.shape[2]:
         raise ValueError("internal error: input and output views differ in shape")
+    check_aligned(x._data, x.shape, x.strides, 3, item)
+    check_aligned(out._data, out.shape, out.strides, 3, item)
     if x.shape[2] == 1:
         if x.shape[1] > 1 and (x.strides[1] != item or out.strides[1] != item):
             raise ValueError("internal error: rows must be contiguous")
@@ -583,6 +599,8 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
         raise ValueError("internal error: columns must be contiguous")
     if job.inner == 1 and job.n > 1 and x.strides[1] != <Py_ssize_t>sizeof(floating):
         raise ValueError("internal error: rows must be contiguous")
+    check_aligned(x._data, x.shape, x.strides, 3, sizeof(floating))
+    check_aligned(result._data, result.shape, result.strides, 2, sizeof(floating))
     if job.outer == 0 or job.inner == 0:
         return
     cdef Py_ssize_t o, j
