@@ -396,3 +396,47 @@ def test_kernels_refuse_views_that_are_not_whole_aligned_elements(dtype):
         _kernels.softmax_3d(odd, np.empty(odd.shape, dtype), 0, False)
     # what users pass: the same data through the public API is copied first
     np.testing.assert_array_equal(softmax(x[:, :, 0]), softmax(np.ascontiguousarray(x[:, :, 0])))
+
+
+# (max, min) of rows at the borders of the float32 exp pass's forms (lk_shift_form): -m the
+# larger operand (|x| <= max), x the larger (max <= 0), ordered lane by lane, and the wide form
+# (a spread past 87, or -inf), on both sides of each border.
+_FORM_EDGES = [(50.0, -37.0), (50.0, -37.01), (0.0, -87.0), (-5.0, -92.0), (-5.0, -92.01),
+               (10.0, -77.0), (10.0, -77.01), (20.0, -20.0), (87.0, 0.0), (3e4, 3e4 - 80),
+               (-3e4, -3e4 - 90), (1e-30, -1e-30), (0.0, -0.0)]
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("n", [16, 17, 40, 203])
+def test_exp_pass_forms_match_the_reference(fn, n, each_simd_path):
+    """Each form of the exp pass, with the pipelined loop (n >= 16) and its tail, to the bar."""
+    rng = np.random.default_rng(n)
+    rows = []
+    for top, low in _FORM_EDGES:
+        row = rng.uniform(low, top, n)
+        row[0], row[n // 2] = top, low
+        rows.append(row)
+    x = np.array(rows, np.float32)
+    x[-1, 3] = -np.inf                               # a -inf entry: the wide form
+    logitkit.testing.assert_matches_reference(fn, x, max_ulp=4 if fn == "softmax" else 2)
+
+
+@pytest.mark.parametrize("top, low", _FORM_EDGES[:4])
+def test_exp_pass_forms_split_across_threads(top, low):
+    """A long row split across threads: every part runs the form of the whole row's extremes."""
+    x = np.random.default_rng(1).uniform(low, top, 300_000).astype(np.float32)
+    x[-1] = low
+    previous = logitkit.get_num_threads()
+    try:
+        logitkit.set_num_threads(1)
+        one = softmax(x)
+        logitkit.set_num_threads(2)
+        two = softmax(x)
+    finally:
+        logitkit.set_num_threads(previous)
+    x64 = x.astype(np.float64)
+    exact = np.exp(x64 - x64.max())
+    exact /= math.fsum(exact)                    # float64: ~1e-16, far below float32's ulp
+    for got in (one, two):
+        ulps = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
+        assert ulps.max() <= 4

@@ -116,19 +116,31 @@ cdef inline void row_max(const floating *x, Py_ssize_t n, double *m, int *has_na
         lk_f64.row_max(x, n, m, has_nan)
 
 
-cdef inline void exp_store(const floating *x, floating *out, Py_ssize_t n, double m,
-                           lk_sum *acc) noexcept nogil:
+cdef inline void row_range(const floating *x, Py_ssize_t n, double *m, double *mn,
+                           int *has_nan) noexcept nogil:
+    """row_max, and in mn the row's min (float32; float64 gives -inf, a lower bound)."""
     if floating is float:
-        lk_f32.exp_store(x, out, n, m, acc)
+        lk_f32.row_range(x, n, m, mn, has_nan)
     else:
-        lk_f64.exp_store(x, out, n, m, acc)
+        lk_f64.row_range(x, n, m, mn, has_nan)
 
 
-cdef inline void exp_sum(const floating *x, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil:
+cdef inline void softmax_exps(const floating *x, floating *out, Py_ssize_t n, double m, double mn,
+                              lk_sum *acc) noexcept nogil:
+    """exp(x - m) into out, all of it summed into acc (the row's min mn picks the kernel)."""
     if floating is float:
-        lk_f32.exp_sum(x, n, m, acc)
+        lk_f32.softmax_exps(x, out, n, m, mn, acc)
     else:
-        lk_f64.exp_sum(x, n, m, acc)
+        lk_f64.softmax_exps(x, out, n, m, mn, acc)
+
+
+cdef inline void exp_sum(const floating *x, Py_ssize_t n, double m, double mn,
+                         lk_sum *acc) noexcept nogil:
+    """The sum of exp(x - m): the terms equal to 1 counted in acc.top, the others in hi + lo."""
+    if floating is float:
+        lk_f32.exp_sum(x, n, m, mn, acc)
+    else:
+        lk_f64.exp_sum(x, n, m, mn, acc)
 
 
 cdef inline void scale(floating *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil:
@@ -189,12 +201,12 @@ cdef inline void col_shift_log(const floating *row, floating *out, Py_ssize_t w,
 cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
                        bint masked) noexcept nogil:
     """softmax / log_softmax of one contiguous row into out, or its logsumexp (returned)."""
-    cdef double m, value, inv_hi, inv_lo, L, L_lo
+    cdef double m, mn, value, inv_hi, inv_lo, L, L_lo
     cdef int has_nan
     cdef lk_sum acc
     if n == 0:
         return -INFINITY
-    row_max(x, n, &m, &has_nan)
+    row_range(x, n, &m, &mn, &has_nan)
     if special_slice(m, has_nan, op, masked, &value):
         if op != LOGSUMEXP:
             fill(out, n, 1, value)
@@ -203,11 +215,11 @@ cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
     acc.lo = 0.0
     acc.top = 0.0
     if op == SOFTMAX:
-        exp_store(x, out, n, m, &acc)
+        softmax_exps(x, out, n, m, mn, &acc)
         reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
         scale(out, n, inv_hi, inv_lo)
         return 0.0
-    exp_sum(x, n, m, &acc)
+    exp_sum(x, n, m, mn, &acc)
     log_of_sum(acc.top, acc.hi, acc.lo, &L, &L_lo)
     if op == LOG_SOFTMAX:
         shift_log(x, out, n, m, L + L_lo)
@@ -325,6 +337,7 @@ cdef struct ReduceJob:
     bint is_f32
     # a few long rows, each split across the threads: their per-thread partial results
     double part_max[MAX_THREADS]
+    double part_min[MAX_THREADS]
     int part_nan[MAX_THREADS]
     lk_sum part_sum[MAX_THREADS]
 
@@ -476,7 +489,7 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
     thread in the same order, so all agree on the max and the total (and the result does not
     depend on timing)."""
     cdef Py_ssize_t lo, hi, length
-    cdef double m = -INFINITY, part_m, value, inv_hi, inv_lo, L, L_lo
+    cdef double m = -INFINITY, mn = INFINITY, part_m, part_mn, value, inv_hi, inv_lo, L, L_lo
     cdef int has_nan = 0, part_nan = 0, t
     cdef lk_sum acc, total
     split(job.n, tid, nthreads, 64, &lo, &hi)
@@ -485,15 +498,19 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
     cdef floating *out = <floating *>(job.out + o * job.os0) + lo if job.out != NULL else NULL
     cdef floating *result = <floating *>job.result
     part_m = -INFINITY
+    part_mn = INFINITY
     if length > 0:
-        row_max(x, length, &part_m, &part_nan)
+        row_range(x, length, &part_m, &part_mn, &part_nan)
     job.part_max[tid] = part_m
+    job.part_min[tid] = part_mn
     job.part_nan[tid] = part_nan
     lk_team_barrier(team)
     for t in range(nthreads):
         has_nan |= job.part_nan[t]
         if job.part_max[t] > m:
             m = job.part_max[t]
+        if job.part_min[t] < mn:
+            mn = job.part_min[t]
     if special_slice(m, has_nan, job.op, job.masked, &value):
         if job.op != LOGSUMEXP:
             fill(out, length, 1, value)
@@ -505,9 +522,9 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
     acc.lo = 0.0
     acc.top = 0.0
     if job.op == SOFTMAX:
-        exp_store(x, out, length, m, &acc)
+        softmax_exps(x, out, length, m, mn, &acc)
     else:
-        exp_sum(x, length, m, &acc)
+        exp_sum(x, length, m, mn, &acc)
     job.part_sum[tid] = acc
     lk_team_barrier(team)
     total.hi = 0.0

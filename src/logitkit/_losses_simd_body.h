@@ -77,9 +77,10 @@ LK_INLINE LK_TARGET lkl_vf8 LKL_FN(exp_terms8)(lkl_vf8 v, lkl_vf8 M, lkl_vi8 *is
 LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc)
 {
 #if LK_IS_F64 || !LKL_VF8
-    LK_FN(row_max)(x, n, m, has_nan);
+    double mn;
+    LK_FN(row_range)(x, n, m, &mn, has_nan);
     if (*has_nan || *m - *m != 0.0) return;
-    LK_FN(exp_sum)(x, n, *m, acc);
+    LK_FN(exp_sum)(x, n, *m, mn, acc);
 #else
     const lkl_vf8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                           -INFINITY, -INFINITY, -INFINITY, -INFINITY};

@@ -56,7 +56,7 @@
 #endif
 
 #define LK_TABLE(PREFIX)                                                                       \
-    { PREFIX##row_max, PREFIX##exp_store, PREFIX##exp_sum, PREFIX##scale, PREFIX##shift_log,   \
+    { PREFIX##row_max, PREFIX##row_range, PREFIX##exp_store, PREFIX##softmax_exps, PREFIX##exp_sum, PREFIX##scale, PREFIX##shift_log,   \
       PREFIX##col_max, PREFIX##col_exp_store, PREFIX##col_exp_sum, PREFIX##col_scale, PREFIX##col_shift_log, PREFIX##sigmoid,             \
       PREFIX##sigmoid_derivative, PREFIX##exp_neg_abs_array, PREFIX##softplus,                 \
       PREFIX##log_sigmoid }

@@ -8,8 +8,12 @@ cdef extern from "_simd.h" nogil:
 
     ctypedef struct lk_table_f32:
         void (*row_max)(const float *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
+        void (*row_range)(const float *x, Py_ssize_t n, double *max_out, double *min_out,
+                          int *has_nan) noexcept nogil
         void (*exp_store)(const float *x, float *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
-        void (*exp_sum)(const float *x, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*softmax_exps)(const float *x, float *out, Py_ssize_t n, double m, double mn,
+                             lk_sum *acc) noexcept nogil
+        void (*exp_sum)(const float *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil
         void (*scale)(float *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
         void (*shift_log)(const float *x, float *out, Py_ssize_t n, double m, double L) noexcept nogil
         void (*col_max)(const float *row, Py_ssize_t inner, double *m) noexcept nogil
@@ -28,8 +32,12 @@ cdef extern from "_simd.h" nogil:
 
     ctypedef struct lk_table_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
+        void (*row_range)(const double *x, Py_ssize_t n, double *max_out, double *min_out,
+                          int *has_nan) noexcept nogil
         void (*exp_store)(const double *x, double *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
-        void (*exp_sum)(const double *x, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*softmax_exps)(const double *x, double *out, Py_ssize_t n, double m, double mn,
+                             lk_sum *acc) noexcept nogil
+        void (*exp_sum)(const double *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil
         void (*scale)(double *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
         void (*shift_log)(const double *x, double *out, Py_ssize_t n, double m, double L) noexcept nogil
         void (*col_max)(const double *row, Py_ssize_t inner, double *m) noexcept nogil

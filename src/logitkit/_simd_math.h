@@ -201,6 +201,53 @@ LK_INLINE lk_vf8 lk_pow2if(lk_vf8 j)
     return lk_from_bitsf((lk_bitsf(j + LK_SHIFTERF) + 127) << 23);
 }
 
+/* The float exp's constants, one vector each. Pipelined loops read them from memory through a
+ * pointer the compiler cannot see through (LK_OPAQUE): held in registers, they crowd out the
+ * pipeline's state and GCC spills it, costing more than the loads that fold into the FMAs. */
+typedef struct {
+    lk_vf8 log2e, shifter, shifter_normal, neg_ln2_hi, neg_ln2_lo, c[5], two_m64, floor, zero,
+        lane;
+} lk_expf_consts;
+#if LK_WF == 8
+#define LK_SPLATF_INIT(c) {c, c, c, c, c, c, c, c}
+#define LK_LANE_INDEX_INIT {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f}
+#else
+#define LK_SPLATF_INIT(c) c
+#define LK_LANE_INDEX_INIT 0.0f
+#endif
+static const lk_expf_consts lk_expf_k = {
+    LK_SPLATF_INIT(LK_LOG2EF),
+    LK_SPLATF_INIT(LK_SHIFTERF),
+    LK_SPLATF_INIT(LK_SHIFTERF + 127.0f),       /* leaves k + 127, the exponent field of 2^k */
+    LK_SPLATF_INIT(-LK_LN2_HIF),
+    LK_SPLATF_INIT(-LK_LN2_LOF),
+    {LK_SPLATF_INIT(0x1.fffff8p-2f), LK_SPLATF_INIT(0x1.55548ep-3f),
+     LK_SPLATF_INIT(0x1.555b56p-5f), LK_SPLATF_INIT(0x1.123b8ep-7f),
+     LK_SPLATF_INIT(0x1.687d90p-10f)},
+    LK_SPLATF_INIT(0x1p-64f),
+    LK_SPLATF_INIT(LK_EXPF_FLOOR),
+    LK_SPLATF_INIT(0.0f),
+    LK_LANE_INDEX_INIT,
+};
+#if defined(__GNUC__)
+#define LK_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define LK_OPAQUE(p) ((void)0)
+#endif
+
+/* How the exp pass makes x - m exact, per row, from its max m and min mn (finite m):
+ * Fast2Sum needs the operand of larger magnitude first. When every x is within 87 of m, every
+ * exp is a normal float and no clamp is needed; then -m leads if no x is below -m, x leads if
+ * m <= 0, and otherwise the two are ordered lane by lane. The wide form takes anything. */
+enum { LK_SHIFT_FROM_MAX, LK_SHIFT_FROM_X, LK_SHIFT_BY_MAGNITUDE, LK_SHIFT_WIDE };
+LK_INLINE int lk_shift_form(double m, double mn)
+{
+    if (!(mn - m >= -87.0)) return LK_SHIFT_WIDE;  /* also mn = -inf */
+    if (mn >= -m) return LK_SHIFT_FROM_MAX;
+    if (m <= 0.0) return LK_SHIFT_FROM_X;
+    return LK_SHIFT_BY_MAGNITUDE;
+}
+
 LK_INLINE lk_vf8 lk_two_sumf(lk_vf8 a, lk_vf8 b, lk_vf8 *err)
 {
     lk_vf8 s = a + b;
