@@ -354,12 +354,13 @@ def reduction_suite(dtype, level="default", seed=0):
     x = rng.uniform(lo, 0.0, (4, 100))
     x[:, 0] = 0.0
     out.append(Batch(f"uniform[{lo:g}, 0] n=100", x.astype(dtype)))
-    # The float32 exp pass's forms (lk_shift_form): rows whose extremes sit at the borders
-    # between them, with lengths that exercise the pipelined loop and its tail.
-    for n_, (top_, low_) in itertools.product((40, 203), ((50.0, -37.0), (50.0, -37.01),
-                                                          (0.0, -87.0), (-5.0, -92.0),
-                                                          (10.0, -77.0), (10.0, -77.01),
-                                                          (20.0, -20.0), (87.0, 0.0))):
+    # The exp pass's forms (lk_shift_form): rows whose extremes sit at the borders between
+    # them (every exp normal: a spread up to 87 in float32, 708 in float64), with lengths that
+    # exercise the pipelined loop and its tail.
+    span = 708.0 if f64 else 87.0
+    edges = ((50.0, 50.0 - span), (50.0, 49.99 - span), (0.0, -span), (-5.0, -5.0 - span),
+             (10.0, 10.0 - span), (10.0, 9.99 - span), (20.0, -20.0), (span, 0.0))
+    for n_, (top_, low_) in itertools.product((40, 203), edges):
         x = rng.uniform(low_, top_, (2, n_))
         x[:, 0], x[:, -1] = top_, low_
         out.append(Batch(f"exp forms max {top_:g} min {low_:g} n={n_}", x.astype(dtype)))

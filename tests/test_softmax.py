@@ -398,25 +398,32 @@ def test_kernels_refuse_views_that_are_not_whole_aligned_elements(dtype):
     np.testing.assert_array_equal(softmax(x[:, :, 0]), softmax(np.ascontiguousarray(x[:, :, 0])))
 
 
-# (max, min) of rows at the borders of the float32 exp pass's forms (lk_shift_form): -m the
-# larger operand (|x| <= max), x the larger (max <= 0), ordered lane by lane, and the wide form
-# (a spread past 87, or -inf), on both sides of each border.
-_FORM_EDGES = [(50.0, -37.0), (50.0, -37.01), (0.0, -87.0), (-5.0, -92.0), (-5.0, -92.01),
-               (10.0, -77.0), (10.0, -77.01), (20.0, -20.0), (87.0, 0.0), (3e4, 3e4 - 80),
-               (-3e4, -3e4 - 90), (1e-30, -1e-30), (0.0, -0.0)]
+# (max, min) of rows at the borders of the exp pass's forms (lk_shift_form): -m the larger
+# operand (|x| <= max), x the larger (max <= 0), ordered lane by lane, and the wide form (a
+# spread past span: 87 for float32, 708 for float64; or -inf), on both sides of each border.
+def _form_edges(span):
+    return [(50.0, 50.0 - span), (50.0, 49.99 - span), (0.0, -span), (-5.0, -5.0 - span),
+            (-5.0, -5.01 - span), (10.0, 10.0 - span), (10.0, 9.99 - span), (20.0, -20.0),
+            (span, 0.0), (3e4, 3e4 - span + 7), (-3e4, -3e4 - span - 3), (1e-30, -1e-30),
+            (0.0, -0.0)]
 
 
+_FORM_EDGES = _form_edges(87.0)
+
+
+@pytest.mark.parametrize("dtype, span", [(np.float32, 87.0), (np.float64, 708.0)])
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
-@pytest.mark.parametrize("n", [16, 17, 40, 203])
-def test_exp_pass_forms_match_the_reference(fn, n, each_simd_path):
-    """Each form of the exp pass, with the pipelined loop (n >= 16) and its tail, to the bar."""
+@pytest.mark.parametrize("n", [8, 16, 17, 40, 203])
+def test_exp_pass_forms_match_the_reference(fn, n, dtype, span, each_simd_path):
+    """Each form of the exp pass, with the pipelined loop (two vectors and more) and its tail,
+    to the bar."""
     rng = np.random.default_rng(n)
     rows = []
-    for top, low in _FORM_EDGES:
+    for top, low in _form_edges(span):
         row = rng.uniform(low, top, n)
         row[0], row[n // 2] = top, low
         rows.append(row)
-    x = np.array(rows, np.float32)
+    x = np.array(rows, dtype)
     x[-1, 3] = -np.inf                               # a -inf entry: the wide form
     logitkit.testing.assert_matches_reference(fn, x, max_ulp=4 if fn == "softmax" else 2)
 

@@ -118,7 +118,7 @@ cdef inline void row_max(const floating *x, Py_ssize_t n, double *m, int *has_na
 
 cdef inline void row_range(const floating *x, Py_ssize_t n, double *m, double *mn,
                            int *has_nan) noexcept nogil:
-    """row_max, and in mn the row's min (float32; float64 gives -inf, a lower bound)."""
+    """row_max, and in mn the row's min (it picks the exp pass's form)."""
     if floating is float:
         lk_f32.row_range(x, n, m, mn, has_nan)
     else:

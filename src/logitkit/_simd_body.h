@@ -24,30 +24,88 @@
  * Callers guarantee the argument ranges (clamping keeps NaN, which then propagates).
  */
 
+/* The exp pass and the max pass are written once for both types (below both sections): LK_EV
+ * vectors of LK_EW lanes of LK_T, and the helpers of the type's section. */
+#if LK_IS_F64
+#define LK_EV lk_vd
+#define LK_EW LK_W
+#define LK_EM lk_vm
+#define LK_EMASK LK_MASK
+#define LK_ESPLAT lk_splat
+#define LK_ELOAD(p, w, pad) LK_FN(load)((p), (w), (pad))
+#define LK_ESTORE(p, v, w) LK_FN(store)((p), (v), (w))
+#define LK_EMIN(a, b) LK_MIND((a), (b))
+#define LK_EMAX(a, b) LK_MAXD((a), (b))
+#define LK_EAND(v, mask) lk_from_bits(lk_bits(v) & (mask))
+#define LK_EMAX_NAN(m, v) LK_FN(max_nan)((m), (v))
+#define LK_ELANES_MAX lk_lanes_max_d
+#define LK_ECONSTS lk_exp_consts
+#define LK_EK (&lk_exp_k)
+#define LK_ENORMAL_FLOOR (-708.0)      /* exp of anything above is a normal double */
+#else
+#define LK_EV lk_vf8
+#define LK_EW LK_WF
+#define LK_EM lk_vmf
+#define LK_EMASK LK_MASKF
+#define LK_ESPLAT lk_splatf
+#define LK_ELOAD(p, w, pad) LK_LOADF((p), (w), (pad))
+#define LK_ESTORE(p, v, w) lk_storef((p), (v), (w))
+#define LK_EMIN(a, b) LK_MINF((a), (b))
+#define LK_EMAX(a, b) LK_MAXF((a), (b))
+#define LK_EAND(v, mask) lk_from_bitsf(lk_bitsf(v) & (mask))
+#define LK_EMAX_NAN(m, v) LK_FN(max_nanf)((m), (v))
+#define LK_ELANES_MAX lk_lanes_max
+#define LK_ECONSTS lk_expf_consts
+#define LK_EK (&lk_expf_k)
+#define LK_ENORMAL_FLOOR (-87.0)       /* exp of anything above is a normal float */
+#endif
+
+/* exp(dh + dl) in two stages (a loop can pipeline them; exp_dd runs both): t holds k in its
+ * low bits (plus the shifter's bias), r = dh + dl - k ln 2 with a 2-part ln 2. */
+typedef struct { lk_vd t, r; } LK_FN(reduced_d);
+
+LK_INLINE LK_TARGET LK_FN(reduced_d) LK_FN(exp_reduce)(lk_vd dh, lk_vd dl, lk_vd shifter,
+                                                       const lk_exp_consts *K)
+{
+    LK_FN(reduced_d) a;
+    a.t = LK_FMA(dh, K->log2e, shifter);
+    lk_vd k = a.t - shifter;
+    a.r = LK_FMA(k, K->neg_ln2_hi, dh) + LK_FMA(k, K->neg_ln2_lo, dl);
+    return a;
+}
+
+/* e^r - 1 for |r| <= ln2/2: r + r^2 q(r), q even(r^2) + r odd(r^2) (lk_exp_k), two short
+ * Horner chains side by side */
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_poly)(lk_vd r, const lk_exp_consts *K)
+{
+    lk_vd r2 = r * r;
+    lk_vd ev = K->even[0], od = K->odd[0];
+    for (int j = 1; j < 5; j++) {
+        ev = LK_FMA(ev, r2, K->even[j]);
+        od = LK_FMA(od, r2, K->odd[j]);
+    }
+    return LK_FMA(r2, LK_FMA(od, r, ev), r);
+}
+
+/* 2^(k + 512) then 2^-512: a subnormal result is rounded once, by the last multiply */
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_finish)(LK_FN(reduced_d) a, const lk_exp_consts *K)
+{
+    lk_vd two_k512 = lk_from_bits((lk_bits(a.t) + (1023 + 512)) << 52);
+    return ((1.0 + LK_FN(exp_poly)(a.r, K)) * two_k512) * 0x1p-512;
+}
+
+/* (1 + u) 2^k for t reduced with shifter_normal (k + 1023 in its low bits, k >= -1022: a
+ * normal power of two), rounded once by one fma */
+LK_INLINE LK_TARGET lk_vd LK_FN(exp_finish_normal)(LK_FN(reduced_d) a, const lk_exp_consts *K)
+{
+    lk_vd two_k = lk_from_bits(lk_bits(a.t) << 52);
+    return LK_FMA(LK_FN(exp_poly)(a.r, K), two_k, two_k);
+}
+
 /* exp(dh + dl); dh in [-1000, 0] or NaN, |dl| <= ulp(dh). */
 LK_INLINE LK_TARGET lk_vd LK_FN(exp_dd)(lk_vd dh, lk_vd dl)
 {
-    lk_vd t = LK_FMA(dh, lk_splat(LK_LOG2E), lk_splat(LK_SHIFTER));    /* k in low bits */
-    lk_vd k = t - LK_SHIFTER;
-    lk_vd r = LK_FMA(k, lk_splat(-LK_LN2_HI), dh) + LK_FMA(k, lk_splat(-LK_LN2_LO), dl);
-    lk_vd r2 = r * r;
-    /* q(r) = (exp(r) - 1 - r) / r^2, degree 9 (Chebyshev fit, 2^-55.8 relative in exp), as
-     * even(r^2) + r * odd(r^2): two short Horner chains side by side */
-    lk_vd ev = lk_splat(0x1.28917c89a43a7p-22);
-    ev = LK_FMA(ev, r2, lk_splat(0x1.a019b9149a41cp-16));
-    ev = LK_FMA(ev, r2, lk_splat(0x1.6c16c17889ef1p-10));
-    ev = LK_FMA(ev, r2, lk_splat(0x1.5555555553d68p-5));
-    ev = LK_FMA(ev, r2, lk_splat(0x1.0000000000001p-1));
-    lk_vd od = lk_splat(0x1.af389ecfc4b9cp-26);
-    od = LK_FMA(od, r2, lk_splat(0x1.71de0db2f6b19p-19));
-    od = LK_FMA(od, r2, lk_splat(0x1.a01a01a7c2efep-13));
-    od = LK_FMA(od, r2, lk_splat(0x1.11111111109b5p-7));
-    od = LK_FMA(od, r2, lk_splat(0x1.5555555555556p-3));
-    lk_vd q = LK_FMA(od, r, ev);
-    lk_vd e = 1.0 + LK_FMA(r2, q, r);
-    /* 2^(k + 512) then 2^-512: a subnormal result is rounded once, by the last multiply */
-    lk_vd two_k512 = lk_from_bits((lk_bits(t) + (1023 + 512)) << 52);
-    return (e * two_k512) * 0x1p-512;
+    return LK_FN(exp_finish)(LK_FN(exp_reduce)(dh, dl, lk_exp_k.shifter, &lk_exp_k), &lk_exp_k);
 }
 
 /* exp(d) to ~1e-10 relative, for float32 results computed in double; d in [-200, 0] or NaN. */
@@ -246,48 +304,6 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
     return lk_selectf(LK_MASKF(v > m) | LK_MASKF(v != v), v, m);
 }
 
-/* The largest element and whether any is NaN, and (want_min) the least; where a NaN is, both
- * are unspecified (callers test has_nan first). Four max chains (latency-bound otherwise), the
- * mins beside them: the pass waits on its loads, and the min picks the exp pass's form. */
-LK_INLINE LK_TARGET void LK_FN(row_extremes)(const float *x, ptrdiff_t n, double *max_out,
-                                             double *min_out, int *has_nan, int want_min)
-{
-    lk_vf8 m[4], lo[4];
-    for (int c = 0; c < 4; c++) {
-        m[c] = lk_splatf(-INFINITY);
-        lo[c] = lk_splatf(INFINITY);
-    }
-    ptrdiff_t i = 0;
-    for (; i + 4 * LK_WF <= n; i += 4 * LK_WF) {
-        for (int c = 0; c < 4; c++) {
-            lk_vf8 v = LK_LOADF(x + i + c * LK_WF, LK_WF, 0.0f);
-            m[c] = LK_FN(max_nanf)(m[c], v);
-            if (want_min) lo[c] = LK_MINF(lo[c], v);
-        }
-    }
-    for (; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        m[0] = LK_FN(max_nanf)(m[0], LK_LOADF(x + i, w, -INFINITY));
-        if (want_min) lo[0] = LK_MINF(lo[0], LK_LOADF(x + i, w, INFINITY));
-    }
-    m[0] = LK_FN(max_nanf)(LK_FN(max_nanf)(m[0], m[1]), LK_FN(max_nanf)(m[2], m[3]));
-    float lanes[LK_WF];
-    memcpy(lanes, &m[0], sizeof lanes);
-    lk_lanes_max(lanes, LK_WF, max_out, has_nan);
-    if (want_min) *min_out = lk_lanes_minf(LK_MINF(LK_MINF(lo[0], lo[1]), LK_MINF(lo[2], lo[3])));
-}
-
-LK_TARGET void LK_FN(row_max)(const float *x, ptrdiff_t n, double *max_out, int *has_nan)
-{
-    LK_FN(row_extremes)(x, n, max_out, NULL, has_nan, 0);
-}
-
-LK_TARGET void LK_FN(row_range)(const float *x, ptrdiff_t n, double *max_out, double *min_out,
-                                int *has_nan)
-{
-    LK_FN(row_extremes)(x, n, max_out, min_out, has_nan, 1);
-}
-
 /* exp(x - m) of LK_WF floats, with x - m split exactly (TwoSum); -inf and huge spreads give 0 */
 LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
 {
@@ -297,31 +313,20 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
                           lk_selectf(near, dl, lk_splatf(0.0f)));
 }
 
-/* Stage 1 of exp(x - m) in the exp pass: x - m made exact as s + e by Fast2Sum (3 operations
- * where TwoSum takes 6), its operands ordered as the row's form allows (lk_shift_form), and
- * reduced. The wide form also takes -inf and spreads past the float range (clamped; their exp
- * is 0). x is never NaN here: the caller has handled rows with NaN. */
-LK_INLINE LK_TARGET LK_FN(reducedf) LK_FN(shift_reduce)(lk_vf8 v, lk_vf8 neg_m, int form,
-                                                        const lk_expf_consts *K)
+/* ---- the float side of the pipelined exp pass (exp_pass_form, below both sections) ---- */
+typedef LK_FN(reducedf) LK_FN(reduced);
+
+/* Stage 1 after x - m was made exact as s + e: reduced, in the wide form clamped (-inf and
+ * spreads past the float range give 0) and scaled for subnormal results */
+LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(reduce_shifted)(lk_vf8 s, lk_vf8 e, int form,
+                                                         const lk_expf_consts *K)
 {
-    lk_vf8 s, e;
-    if (form == LK_SHIFT_FROM_MAX) {                /* |x| <= m */
-        s = neg_m + v;
-        e = v - (s - neg_m);
-    } else if (form == LK_SHIFT_FROM_X) {           /* x <= m <= 0 */
-        s = v + neg_m;
-        e = neg_m - (s - v);
-    } else {
-        lk_vf8 big = LK_MINF(neg_m, v), small = LK_MAXF(neg_m, v);  /* by magnitude */
-        s = big + small;
-        e = small - (s - big);
-    }
     if (form != LK_SHIFT_WIDE) return LK_FN(expf_reduce)(s, e, K->shifter_normal, K);
     lk_vmf near = LK_MASKF(s > LK_EXPF_FLOOR);      /* false for -inf */
     return LK_FN(expf_reduce)(LK_MAXF(K->floor, s), lk_selectf(near, e, K->zero), K->shifter, K);
 }
 
-LK_INLINE LK_TARGET lk_vf8 LK_FN(shift_finish)(LK_FN(reducedf) a, int form,
+LK_INLINE LK_TARGET lk_vf8 LK_FN(shift_finish)(LK_FN(reduced) a, int form,
                                                 const lk_expf_consts *K)
 {
     return form == LK_SHIFT_WIDE ? LK_FN(expf_finish)(a, K) : LK_FN(expf_finish_normal)(a, K);
@@ -334,101 +339,44 @@ LK_INLINE LK_TARGET void LK_FN(add_widened)(lk_vd *sum, lk_vf8 terms)
     *sum += lo + hi;
 }
 
-/* What the exp pass does with one vector of exps (w lanes real): stores them (store), and
- * sums them. For softmax (!top) every term goes into the sum, two vectors added in float
- * first (a relative error below 2^-24 of the total, far inside softmax's bar); otherwise the
- * terms equal to the max (exactly 1) are counted in top and the others summed in double. */
+/* The exp pass's running sums: in double (~1e-12 relative, far below float's half ulp), and
+ * per lane the count of the terms equal to the max */
 typedef struct { lk_vd sum; lk_vmf top; } LK_FN(exp_totals);
 
-LK_INLINE LK_TARGET void LK_FN(exp_consume)(LK_FN(exp_totals) *acc, float *out, ptrdiff_t w,
-                                            lk_vf8 e, lk_vmf is_top, int store, int top)
+LK_INLINE LK_TARGET LK_FN(exp_totals) LK_FN(totals_init)(int top)
 {
-    if (store) lk_storef(out, e, w);
-    if (top) {
-        acc->top -= is_top;                             /* masks are -1 */
-        LK_FN(add_widened)(&acc->sum, lk_from_bitsf(lk_bitsf(e) & ~is_top));
-    }
+    (void)top;
+    LK_FN(exp_totals) t = {lk_splat(0.0), LK_MASKF(lk_splatf(0.0f) != 0.0f)};
+    return t;
 }
 
-/*
- * The exp pass: out = exp(x - m) (store), and into acc the sum of the terms (see exp_consume).
- * Software-pipelined: each trip reduces the next two vectors while it finishes the two before,
- * so the ~50-cycle chain of one exp overlaps the next ones' instead of filling the scheduler
- * (measured 1.45x the throughput of four exps side by side); and the constants stay in memory
- * (LK_OPAQUE), which frees the registers the pipeline needs. form is a constant at every call,
- * and so are store and top.
- */
-LK_INLINE LK_TARGET void LK_FN(exp_pass_form)(const float *x, float *out, ptrdiff_t n, float m,
-                                              int form, int store, int top, lk_sum *acc)
+/* a term that is not the max's (top mode: those are exactly 1 and counted apart) */
+LK_INLINE LK_TARGET void LK_FN(add_term)(LK_FN(exp_totals) *acc, lk_vf8 e, lk_vmf is_top)
 {
-    const lk_expf_consts *K = &lk_expf_k;
-    const lk_vf8 neg_m = lk_splatf(-m), mv = lk_splatf(m);
-    LK_FN(exp_totals) totals = {lk_splat(0.0), LK_MASKF(lk_splatf(0.0f) != 0.0f)};
-    ptrdiff_t i = 0;
-    if (n >= 2 * LK_WF) {
-        lk_vf8 v0 = LK_LOADF(x, LK_WF, 0.0f), v1 = LK_LOADF(x + LK_WF, LK_WF, 0.0f);
-        LK_FN(reducedf) a0 = LK_FN(shift_reduce)(v0, neg_m, form, K);
-        LK_FN(reducedf) a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
-        lk_vmf t0 = LK_MASKF(v0 == mv), t1 = LK_MASKF(v1 == mv);
-        for (i = 2 * LK_WF; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
-            LK_OPAQUE(K);
-            lk_vf8 e0 = LK_FN(shift_finish)(a0, form, K);
-            v0 = LK_LOADF(x + i, LK_WF, 0.0f);
-            a0 = LK_FN(shift_reduce)(v0, neg_m, form, K);
-            lk_vf8 e1 = LK_FN(shift_finish)(a1, form, K);
-            v1 = LK_LOADF(x + i + LK_WF, LK_WF, 0.0f);
-            a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
-            if (top) {
-                LK_FN(exp_consume)(&totals, out + i - 2 * LK_WF, LK_WF, e0, t0, store, 1);
-                LK_FN(exp_consume)(&totals, out + i - LK_WF, LK_WF, e1, t1, store, 1);
-                t0 = LK_MASKF(v0 == mv);
-                t1 = LK_MASKF(v1 == mv);
-            } else {
-                if (store) {
-                    lk_storef(out + i - 2 * LK_WF, e0, LK_WF);
-                    lk_storef(out + i - LK_WF, e1, LK_WF);
-                }
-                LK_FN(add_widened)(&totals.sum, e0 + e1);
-            }
-        }
-        lk_vf8 e0 = LK_FN(shift_finish)(a0, form, K), e1 = LK_FN(shift_finish)(a1, form, K);
-        LK_FN(exp_consume)(&totals, out + i - 2 * LK_WF, LK_WF, e0, t0, store, top);
-        LK_FN(exp_consume)(&totals, out + i - LK_WF, LK_WF, e1, t1, store, top);
-        if (!top) LK_FN(add_widened)(&totals.sum, e0 + e1);
-    }
-    for (; i < n; i += LK_WF) {          /* the tail: padded with m (a valid x), lanes masked */
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        lk_vmf live = LK_MASKF(K->lane < (float)w);
-        lk_vf8 v = LK_LOADF(x + i, w, m);
-        lk_vf8 e = LK_FN(shift_finish)(LK_FN(shift_reduce)(v, neg_m, form, K), form, K);
-        e = lk_from_bitsf(lk_bitsf(e) & live);
-        LK_FN(exp_consume)(&totals, out + i, w, e, LK_MASKF(v == mv) & live, store, top);
-        if (!top) LK_FN(add_widened)(&totals.sum, e);
-    }
-    lk_sum_add(acc, lk_lanes_sum(totals.sum));
+    acc->top -= is_top;                             /* masks are -1 */
+    LK_FN(add_widened)(&acc->sum, lk_from_bitsf(lk_bitsf(e) & ~is_top));
+}
+
+/* softmax's terms, all of them: two vectors added in float first (a relative error below
+ * 2^-24 of the total, far inside softmax's bar) */
+LK_INLINE LK_TARGET void LK_FN(add_pair)(LK_FN(exp_totals) *acc, lk_vf8 e0, lk_vf8 e1)
+{
+    LK_FN(add_widened)(&acc->sum, e0 + e1);
+}
+
+LK_INLINE LK_TARGET void LK_FN(add_one)(LK_FN(exp_totals) *acc, lk_vf8 e)
+{
+    LK_FN(add_widened)(&acc->sum, e);
+}
+
+LK_INLINE LK_TARGET void LK_FN(totals_finish)(const LK_FN(exp_totals) *t, int top, lk_sum *acc)
+{
+    (void)top;
+    lk_sum_add(acc, lk_lanes_sum(t->sum));
     int32_t counts[LK_WF], count = 0;
-    memcpy(counts, &totals.top, sizeof counts);
+    memcpy(counts, &t->top, sizeof counts);
     for (int j = 0; j < LK_WF; j += 2) count += counts[j] + (j + 1 < LK_WF ? counts[j + 1] : 0);
     acc->top += count;
-}
-
-/* The exp pass in the form the row's extremes allow: one specialised loop per form. */
-LK_INLINE LK_TARGET void LK_FN(exp_pass)(const float *x, float *out, ptrdiff_t n, double m,
-                                         double mn, int store, int top, lk_sum *acc)
-{
-    switch (lk_shift_form(m, mn)) {
-    case LK_SHIFT_FROM_MAX:
-        LK_FN(exp_pass_form)(x, out, n, (float)m, LK_SHIFT_FROM_MAX, store, top, acc);
-        break;
-    case LK_SHIFT_FROM_X:
-        LK_FN(exp_pass_form)(x, out, n, (float)m, LK_SHIFT_FROM_X, store, top, acc);
-        break;
-    case LK_SHIFT_BY_MAGNITUDE:
-        LK_FN(exp_pass_form)(x, out, n, (float)m, LK_SHIFT_BY_MAGNITUDE, store, top, acc);
-        break;
-    default:
-        LK_FN(exp_pass_form)(x, out, n, (float)m, LK_SHIFT_WIDE, store, top, acc);
-    }
 }
 
 /* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
@@ -572,24 +520,6 @@ LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
 
 #else /* LK_IS_F64 */
 
-/* Largest element and whether any is NaN. */
-LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
-{
-    lk_vd m0 = lk_splat(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-    ptrdiff_t i = 0;
-    for (; i + 4 * LK_W <= n; i += 4 * LK_W) {      /* four chains: latency-bound otherwise */
-        m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, LK_W, 0.0));
-        m1 = LK_FN(max_nan)(m1, LK_FN(load)(x + i + LK_W, LK_W, 0.0));
-        m2 = LK_FN(max_nan)(m2, LK_FN(load)(x + i + 2 * LK_W, LK_W, 0.0));
-        m3 = LK_FN(max_nan)(m3, LK_FN(load)(x + i + 3 * LK_W, LK_W, 0.0));
-    }
-    for (; i < n; i += LK_W) m0 = LK_FN(max_nan)(m0, LK_FN(load)(x + i, lk_width(n, i), -INFINITY));
-    m0 = LK_FN(max_nan)(LK_FN(max_nan)(m0, m1), LK_FN(max_nan)(m2, m3));
-    double lanes[LK_W];
-    memcpy(lanes, &m0, sizeof lanes);
-    lk_lanes_max_d(lanes, LK_W, max_out, has_nan);
-}
-
 LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
                                          lk_vd *hi, lk_vd *lo, lk_vd *top)
 {
@@ -599,32 +529,67 @@ LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, 
     LK_FN(accumulate)(v, m, e, hi, lo, top);
 }
 
-/*
- * The exp pass: out[i] = exp(x[i] - m) (when out is not NULL), and the sum of the terms with
- * x[i] != m as hi + lo, plus the count of x[i] == m (their terms are exactly 1), so that callers can form
- * log1p(sum of the others) without cancellation. Two vectors per trip with their own sums:
- * each exp is a long dependency chain, and the scheduler overlaps them when side by side.
- */
-LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
-                               lk_sum *acc)
+/* ---- the double side of the pipelined exp pass (exp_pass_form, below both sections) ---- */
+typedef LK_FN(reduced_d) LK_FN(reduced);
+
+/* Stage 1 after x - m was made exact as s + e: reduced, in the wide form clamped (-inf and
+ * huge spreads give 0) and scaled for subnormal results */
+LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(reduce_shifted)(lk_vd s, lk_vd e, int form,
+                                                         const lk_exp_consts *K)
 {
-    lk_vd hi0 = lk_splat(0.0), lo0 = hi0, top0 = hi0, hi1 = hi0, lo1 = hi0, top1 = hi0;
-    lk_vd mv = lk_splat(m);
-    ptrdiff_t i = 0;
-    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
-        LK_FN(exp_step)(x + i, out ? out + i : NULL, LK_W, mv, &hi0, &lo0, &top0);
-        LK_FN(exp_step)(x + i + LK_W, out ? out + i + LK_W : NULL, LK_W, mv, &hi1, &lo1,
-                        &top1);
-    }
-    for (; i < n; i += LK_W)
-        LK_FN(exp_step)(x + i, out ? out + i : NULL, lk_width(n, i), mv, &hi0, &lo0, &top0);
-    /* the lanes combined exactly as a tree (TwoSum), not as a chain: a short row waits on it */
-    lk_vd err, hi = lk_two_sum(hi0, hi1, &err), lo = (lo0 + lo1) + err, top = top0 + top1;
-    for (int j = 0; j < LK_W; j += 2) {
-        double e, s = lk_two_sum_1(lk_lane(hi, j), lk_next_lane(hi, j), &e);
+    if (form != LK_SHIFT_WIDE) return LK_FN(exp_reduce)(s, e, K->shifter_normal, K);
+    lk_vm near = LK_MASK(s > LK_EXP_FLOOR);        /* false for -inf */
+    return LK_FN(exp_reduce)(LK_MAXD(K->floor, s), lk_from_bits(lk_bits(e) & near), K->shifter,
+                             K);
+}
+
+LK_INLINE LK_TARGET lk_vd LK_FN(shift_finish)(LK_FN(reduced) a, int form, const lk_exp_consts *K)
+{
+    return form == LK_SHIFT_WIDE ? LK_FN(exp_finish)(a, K) : LK_FN(exp_finish_normal)(a, K);
+}
+
+/* The exp pass's running sums, compensated: hi + lo carries them to ~2^-100 relative, so that a
+ * confident row's tiny rest keeps every bit log1p needs; and per lane the count of the terms
+ * equal to the max. softmax's sums start at a bias of 1 (taken off at the end): every term is
+ * <= 1 <= hi, so Fast2Sum is exact, 3 operations where TwoSum takes 6. */
+typedef struct { lk_vd hi, lo; lk_vm top; } LK_FN(exp_totals);
+
+LK_INLINE LK_TARGET LK_FN(exp_totals) LK_FN(totals_init)(int top)
+{
+    LK_FN(exp_totals) t = {lk_splat(top ? 0.0 : 1.0), lk_splat(0.0), LK_MASK(lk_splat(0.0) != 0.0)};
+    return t;
+}
+
+LK_INLINE LK_TARGET void LK_FN(add_term)(LK_FN(exp_totals) *acc, lk_vd e, lk_vm is_top)
+{
+    lk_vd err;
+    acc->top -= is_top;                             /* masks are -1 */
+    acc->hi = lk_two_sum(acc->hi, lk_from_bits(lk_bits(e) & ~is_top), &err);
+    acc->lo += err;
+}
+
+LK_INLINE LK_TARGET void LK_FN(add_one)(LK_FN(exp_totals) *acc, lk_vd e)
+{
+    lk_vd s = acc->hi + e;
+    acc->lo += e - (s - acc->hi);
+    acc->hi = s;
+}
+
+LK_INLINE LK_TARGET void LK_FN(add_pair)(LK_FN(exp_totals) *acc, lk_vd e0, lk_vd e1)
+{
+    LK_FN(add_one)(acc, e0);
+    LK_FN(add_one)(acc, e1);
+}
+
+LK_INLINE LK_TARGET void LK_FN(totals_finish)(const LK_FN(exp_totals) *t, int top, lk_sum *acc)
+{
+    for (int j = 0; j < LK_W; j++) {
+        double err, s = lk_two_sum_1(lk_lane(t->hi, j), top ? 0.0 : -1.0, &err);
         lk_sum_add(acc, s);
-        acc->lo += e + (lk_lane(lo, j) + lk_next_lane(lo, j));
-        acc->top += lk_lane(top, j) + lk_next_lane(top, j);
+        acc->lo += err + lk_lane(t->lo, j);
+        int64_t count;
+        memcpy(&count, (const char *)&t->top + j * sizeof count, sizeof count);
+        acc->top += (double)count;
     }
 }
 
@@ -697,52 +662,196 @@ LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double 
 
 #endif /* LK_IS_F64 */
 
-#if LK_IS_F64
-/* The max as row_max, and for the min a lower bound, -inf: float64's exp pass has one form. */
-LK_TARGET void LK_FN(row_range)(const double *x, ptrdiff_t n, double *max_out, double *min_out,
+/* ---- the max pass and the exp pass, written once for both types: LK_EV vectors of LK_EW
+ *      lanes; the exp's stages and the sums come from the type's section above ---- */
+
+/* The largest element and whether any is NaN, and (want_min) the least; where a NaN is, both
+ * are unspecified (callers test has_nan first). Four max chains (latency-bound otherwise), the
+ * mins beside them: the pass waits on its loads, and the min picks the exp pass's form. */
+LK_INLINE LK_TARGET void LK_FN(row_extremes)(const LK_T *x, ptrdiff_t n, double *max_out,
+                                             double *min_out, int *has_nan, int want_min)
+{
+    LK_EV m[4], lo[4];
+    for (int c = 0; c < 4; c++) {
+        m[c] = LK_ESPLAT(-INFINITY);
+        lo[c] = LK_ESPLAT(INFINITY);
+    }
+    ptrdiff_t i = 0;
+    for (; i + 4 * LK_EW <= n; i += 4 * LK_EW) {
+        for (int c = 0; c < 4; c++) {
+            LK_EV v = LK_ELOAD(x + i + c * LK_EW, LK_EW, 0.0);
+            m[c] = LK_EMAX_NAN(m[c], v);
+            if (want_min) lo[c] = LK_EMIN(lo[c], v);
+        }
+    }
+    for (; i < n; i += LK_EW) {
+        ptrdiff_t w = n - i < LK_EW ? n - i : LK_EW;
+        m[0] = LK_EMAX_NAN(m[0], LK_ELOAD(x + i, w, -INFINITY));
+        if (want_min) lo[0] = LK_EMIN(lo[0], LK_ELOAD(x + i, w, INFINITY));
+    }
+    m[0] = LK_EMAX_NAN(LK_EMAX_NAN(m[0], m[1]), LK_EMAX_NAN(m[2], m[3]));
+    LK_T lanes[LK_EW];
+    memcpy(lanes, &m[0], sizeof lanes);
+    LK_ELANES_MAX(lanes, LK_EW, max_out, has_nan);
+    if (!want_min) return;
+    lo[0] = LK_EMIN(LK_EMIN(lo[0], lo[1]), LK_EMIN(lo[2], lo[3]));
+    memcpy(lanes, &lo[0], sizeof lanes);
+    LK_T least = lanes[0];
+    for (int j = 1; j < LK_EW; j++) least = lanes[j] < least ? lanes[j] : least;
+    *min_out = least;
+}
+
+LK_TARGET void LK_FN(row_max)(const LK_T *x, ptrdiff_t n, double *max_out, int *has_nan)
+{
+    LK_FN(row_extremes)(x, n, max_out, NULL, has_nan, 0);
+}
+
+LK_TARGET void LK_FN(row_range)(const LK_T *x, ptrdiff_t n, double *max_out, double *min_out,
                                 int *has_nan)
 {
-    LK_FN(row_max)(x, n, max_out, has_nan);
-    *min_out = -INFINITY;
+    LK_FN(row_extremes)(x, n, max_out, min_out, has_nan, 1);
 }
 
-LK_TARGET void LK_FN(exp_store)(const double *x, double *out, ptrdiff_t n, double m, lk_sum *acc)
+/* Stage 1 of exp(x - m): x - m made exact as s + e by Fast2Sum (3 operations where TwoSum takes
+ * 6), its operands ordered as the row's form allows (lk_shift_form), then reduced. x is never
+ * NaN here: the callers have handled rows with NaN. */
+LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(shift_reduce)(LK_EV v, LK_EV neg_m, int form,
+                                                       const LK_ECONSTS *K)
 {
-    LK_FN(exp_pass)(x, out, n, m, acc);
+    LK_EV s, e;
+    if (form == LK_SHIFT_FROM_MAX) {                /* |x| <= m */
+        s = neg_m + v;
+        e = v - (s - neg_m);
+    } else if (form == LK_SHIFT_FROM_X) {           /* x <= m <= 0 */
+        s = v + neg_m;
+        e = neg_m - (s - v);
+    } else {
+        LK_EV big = LK_EMIN(neg_m, v), small = LK_EMAX(neg_m, v);  /* by magnitude */
+        s = big + small;
+        e = small - (s - big);
+    }
+    return LK_FN(reduce_shifted)(s, e, form, K);
 }
 
-LK_TARGET void LK_FN(softmax_exps)(const double *x, double *out, ptrdiff_t n, double m, double mn,
-                                   lk_sum *acc)
+/* Two whole vectors of exps (t0, t1: which lanes are the max's): stored, and summed */
+LK_INLINE LK_TARGET void LK_FN(consume_pair)(LK_FN(exp_totals) *totals, LK_T *out, LK_EV e0,
+                                             LK_EV e1, LK_EM t0, LK_EM t1, int store, int top)
 {
-    (void)mn;
-    LK_FN(exp_pass)(x, out, n, m, acc);
+    if (store) {
+        LK_ESTORE(out, e0, LK_EW);
+        LK_ESTORE(out + LK_EW, e1, LK_EW);
+    }
+    if (top) {
+        LK_FN(add_term)(totals, e0, t0);
+        LK_FN(add_term)(totals, e1, t1);
+    } else {
+        LK_FN(add_pair)(totals, e0, e1);
+    }
 }
 
-LK_TARGET void LK_FN(exp_sum)(const double *x, ptrdiff_t n, double m, double mn, lk_sum *acc)
+/*
+ * The exp pass: out = exp(x - m) (store), and into acc the sum of the terms: with top, the
+ * terms equal to the max (exactly 1) counted apart and the others summed, so that callers can
+ * form log1p of the rest; without, every term summed (softmax).
+ * Software-pipelined: each trip reduces the next two vectors while it finishes the two before,
+ * so the ~50-cycle chain of one exp overlaps the next ones' instead of filling the scheduler
+ * (float: 1.45x the throughput of four exps side by side); and the constants stay in memory
+ * (LK_OPAQUE), which frees the registers the pipeline needs. form, store and top are constants
+ * at every call (exp_pass), so each combination compiles to its own loop.
+ */
+LK_INLINE LK_TARGET void LK_FN(exp_pass_form)(const LK_T *x, LK_T *out, ptrdiff_t n, LK_T m,
+                                              int form, int store, int top, lk_sum *acc)
 {
-    (void)mn;
-    LK_FN(exp_pass)(x, NULL, n, m, acc);
+    const LK_ECONSTS *K = LK_EK;
+    const LK_EV neg_m = LK_ESPLAT(-m), mv = LK_ESPLAT(m);
+    LK_FN(exp_totals) totals = LK_FN(totals_init)(top);
+    ptrdiff_t i = 0;
+    if (n >= 2 * LK_EW) {
+        LK_EV v0 = LK_ELOAD(x, LK_EW, 0.0), v1 = LK_ELOAD(x + LK_EW, LK_EW, 0.0);
+        LK_FN(reduced) a0 = LK_FN(shift_reduce)(v0, neg_m, form, K);
+        LK_FN(reduced) a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
+        LK_EM t0 = LK_EMASK(v0 == mv), t1 = LK_EMASK(v1 == mv);
+        for (i = 2 * LK_EW; i + 2 * LK_EW <= n; i += 2 * LK_EW) {
+            LK_OPAQUE(K);
+            LK_EV e0 = LK_FN(shift_finish)(a0, form, K);
+            v0 = LK_ELOAD(x + i, LK_EW, 0.0);
+            a0 = LK_FN(shift_reduce)(v0, neg_m, form, K);
+            LK_EV e1 = LK_FN(shift_finish)(a1, form, K);
+            v1 = LK_ELOAD(x + i + LK_EW, LK_EW, 0.0);
+            a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
+            LK_FN(consume_pair)(&totals, out + i - 2 * LK_EW, e0, e1, t0, t1, store, top);
+            t0 = LK_EMASK(v0 == mv);
+            t1 = LK_EMASK(v1 == mv);
+        }
+        LK_EV e0 = LK_FN(shift_finish)(a0, form, K), e1 = LK_FN(shift_finish)(a1, form, K);
+        LK_FN(consume_pair)(&totals, out + i - 2 * LK_EW, e0, e1, t0, t1, store, top);
+    }
+    for (; i < n; i += LK_EW) {          /* the tail: padded with m (a valid x), lanes masked */
+        ptrdiff_t w = n - i < LK_EW ? n - i : LK_EW;
+        LK_EM live = LK_EMASK(K->lane < (LK_T)w);
+        LK_EV v = LK_ELOAD(x + i, w, m);
+        LK_EV e = LK_FN(shift_finish)(LK_FN(shift_reduce)(v, neg_m, form, K), form, K);
+        if (store) LK_ESTORE(out + i, e, w);
+        e = LK_EAND(e, live);
+        if (top) LK_FN(add_term)(&totals, e, LK_EMASK(v == mv) & live);
+        else LK_FN(add_one)(&totals, e);
+    }
+    LK_FN(totals_finish)(&totals, top, acc);
 }
-#else
+
+/* The exp pass in the form the row's extremes allow (mn: its min, or any lower bound) */
+LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
+                                         double mn, int store, int top, lk_sum *acc)
+{
+    switch (lk_shift_form(m, mn, LK_ENORMAL_FLOOR)) {
+    case LK_SHIFT_FROM_MAX:
+        LK_FN(exp_pass_form)(x, out, n, (LK_T)m, LK_SHIFT_FROM_MAX, store, top, acc);
+        break;
+    case LK_SHIFT_FROM_X:
+        LK_FN(exp_pass_form)(x, out, n, (LK_T)m, LK_SHIFT_FROM_X, store, top, acc);
+        break;
+    case LK_SHIFT_BY_MAGNITUDE:
+        LK_FN(exp_pass_form)(x, out, n, (LK_T)m, LK_SHIFT_BY_MAGNITUDE, store, top, acc);
+        break;
+    default:
+        LK_FN(exp_pass_form)(x, out, n, (LK_T)m, LK_SHIFT_WIDE, store, top, acc);
+    }
+}
+
 /* exp(x - m) into out, and the terms below the max summed apart from those equal to it; with
  * no min known (the losses' gradients), in the wide form */
-LK_TARGET void LK_FN(exp_store)(const float *x, float *out, ptrdiff_t n, double m, lk_sum *acc)
+LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
 {
     LK_FN(exp_pass)(x, out, n, m, -INFINITY, 1, 1, acc);
 }
 
 /* softmax's exps: stored and all summed (acc->top stays 0); mn is the row's min (row_range) */
-LK_TARGET void LK_FN(softmax_exps)(const float *x, float *out, ptrdiff_t n, double m, double mn,
+LK_TARGET void LK_FN(softmax_exps)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double mn,
                                    lk_sum *acc)
 {
     LK_FN(exp_pass)(x, out, n, m, mn, 1, 0, acc);
 }
 
-LK_TARGET void LK_FN(exp_sum)(const float *x, ptrdiff_t n, double m, double mn, lk_sum *acc)
+LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, double mn, lk_sum *acc)
 {
     LK_FN(exp_pass)(x, NULL, n, m, mn, 0, 1, acc);
 }
-#endif
+
+#undef LK_EV
+#undef LK_EW
+#undef LK_EM
+#undef LK_EMASK
+#undef LK_ESPLAT
+#undef LK_ELOAD
+#undef LK_ESTORE
+#undef LK_EMIN
+#undef LK_EMAX
+#undef LK_EAND
+#undef LK_EMAX_NAN
+#undef LK_ELANES_MAX
+#undef LK_ECONSTS
+#undef LK_EK
+#undef LK_ENORMAL_FLOOR
 
 LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
                                                lk_vd L)

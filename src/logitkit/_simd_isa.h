@@ -25,6 +25,7 @@
 #define LK_MAXD(lo, a) ((lk_vd)_mm256_max_pd((__m256d)(lo), (__m256d)(a)))
 /* min(hi, a), NaN in a kept (minps, likewise) */
 #define LK_MINF(hi, a) ((lk_vf8)_mm256_min_ps((__m256)(hi), (__m256)(a)))
+#define LK_MIND(hi, a) ((lk_vd)_mm256_min_pd((__m256d)(hi), (__m256d)(a)))
 /* w <= LK_WF floats, lanes past w read as pad */
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
@@ -47,6 +48,7 @@
 #define LK_MAXF(lo, a) lk_selectf(LK_MASKF((a) < (lo)), (lo), (a))
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 #define LK_MINF(hi, a) lk_selectf(LK_MASKF((hi) < (a)), (hi), (a))
+#define LK_MIND(hi, a) lk_select(LK_MASK((hi) < (a)), (hi), (a))
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf

@@ -9,6 +9,7 @@
 #undef LK_MAXF
 #undef LK_MAXD
 #undef LK_MINF
+#undef LK_MIND
 #undef LK_LOADF
 #undef LK_ROWS_TO_LANESF
 #undef LK_LANES_TO_ROWSF

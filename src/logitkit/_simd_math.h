@@ -75,6 +75,37 @@ LK_INLINE lk_vd lk_clamp_below(lk_vd x, double lo)
     return lk_select(LK_MASK(x < lo), lk_splat(lo), x);
 }
 
+/* exp_dd's constants, one vector each (see lk_expf_consts for why they live in memory) */
+typedef struct {
+    lk_vd log2e, shifter, shifter_normal, neg_ln2_hi, neg_ln2_lo, even[5], odd[5], floor, zero,
+        lane;
+} lk_exp_consts;
+#if LK_W == 4
+#define LK_SPLAT_INIT(c) {c, c, c, c}
+#define LK_LANE_INDEX_INIT_D {0.0, 1.0, 2.0, 3.0}
+#else
+#define LK_SPLAT_INIT(c) c
+#define LK_LANE_INDEX_INIT_D 0.0
+#endif
+/* q(r) = (exp(r) - 1 - r) / r^2 of degree 9 (Chebyshev fit, 2^-55.8 relative in exp), as
+ * even(r^2) + r * odd(r^2), highest coefficient first */
+static const lk_exp_consts lk_exp_k = {
+    LK_SPLAT_INIT(LK_LOG2E),
+    LK_SPLAT_INIT(LK_SHIFTER),
+    LK_SPLAT_INIT(LK_SHIFTER + 1023.0),         /* leaves k + 1023, the exponent field of 2^k */
+    LK_SPLAT_INIT(-LK_LN2_HI),
+    LK_SPLAT_INIT(-LK_LN2_LO),
+    {LK_SPLAT_INIT(0x1.28917c89a43a7p-22), LK_SPLAT_INIT(0x1.a019b9149a41cp-16),
+     LK_SPLAT_INIT(0x1.6c16c17889ef1p-10), LK_SPLAT_INIT(0x1.5555555553d68p-5),
+     LK_SPLAT_INIT(0x1.0000000000001p-1)},
+    {LK_SPLAT_INIT(0x1.af389ecfc4b9cp-26), LK_SPLAT_INIT(0x1.71de0db2f6b19p-19),
+     LK_SPLAT_INIT(0x1.a01a01a7c2efep-13), LK_SPLAT_INIT(0x1.11111111109b5p-7),
+     LK_SPLAT_INIT(0x1.5555555555556p-3)},
+    LK_SPLAT_INIT(LK_EXP_FLOOR),
+    LK_SPLAT_INIT(0.0),
+    LK_LANE_INDEX_INIT_D,
+};
+
 /* 2^j for integral j in [-1022, 1023], built from the bit pattern */
 LK_INLINE lk_vd lk_pow2i(lk_vd j)
 {
@@ -236,13 +267,14 @@ static const lk_expf_consts lk_expf_k = {
 #endif
 
 /* How the exp pass makes x - m exact, per row, from its max m and min mn (finite m):
- * Fast2Sum needs the operand of larger magnitude first. When every x is within 87 of m, every
- * exp is a normal float and no clamp is needed; then -m leads if no x is below -m, x leads if
- * m <= 0, and otherwise the two are ordered lane by lane. The wide form takes anything. */
+ * Fast2Sum needs the operand of larger magnitude first. When every x is within normal_floor of
+ * m (-87 for float, -708 for double), every exp is a normal number and no clamp is needed;
+ * then -m leads if no x is below -m, x leads if m <= 0, and otherwise the two are ordered
+ * lane by lane. The wide form takes anything. */
 enum { LK_SHIFT_FROM_MAX, LK_SHIFT_FROM_X, LK_SHIFT_BY_MAGNITUDE, LK_SHIFT_WIDE };
-LK_INLINE int lk_shift_form(double m, double mn)
+LK_INLINE int lk_shift_form(double m, double mn, double normal_floor)
 {
-    if (!(mn - m >= -87.0)) return LK_SHIFT_WIDE;  /* also mn = -inf */
+    if (!(mn - m >= normal_floor)) return LK_SHIFT_WIDE;  /* also mn = -inf */
     if (mn >= -m) return LK_SHIFT_FROM_MAX;
     if (m <= 0.0) return LK_SHIFT_FROM_X;
     return LK_SHIFT_BY_MAGNITUDE;
