@@ -2,9 +2,10 @@
  * The loops of every kernel, for one storage type and one instruction set. Included by _simd.c
  * once per (type, ISA) with these macros defined:
  *   LK_T        storage type (float or double)
- *   LK_IS_F64   1 for double: lk_vd lanes, exact x - max (TwoSum), compensated sums, exp_dd;
+ *   LK_IS_F64   1 for double: lk_vd lanes, exact x - max, compensated sums, exp_dd;
  *               0 for float: the row passes and sigmoid in lk_vf8 float lanes (8 on AVX2) with
  *               expf_dd, sums in double; the column passes and softplus in double lanes
+ *               (the row passes' exact x - max: Fast2Sum in the row's form, lk_shift_form)
  *   LK_FN(name) the name of this (type, ISA)'s variant
  *   LK_TARGET   the function attribute selecting the ISA (empty for the baseline)
  *   LK_FMA(F)   a*b + c on double (float) lanes: fused where the ISA has it
@@ -16,7 +17,8 @@
  * Accuracy (measured against mpmath by bench/accuracy.py):
  *   exp_dd  exp(dh + dl) for dh in [-1000, 0]: Cody-Waite reduction with a 2-part ln 2,
  *           degree-11 polynomial fitted on |r| <= ln2/2 (2^-55.8 relative), the 1 + p step
- *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling).
+ *           done last; ~0.6 ulp; subnormal results rounded once (biased scaling). Where every
+ *           result is normal, (1 + p) 2^k is one fma (exp_finish_normal, expf_finish_normal).
  *   expf_dd the same in float lanes: degree 6 (2^-28), ~0.75 ulp.
  *   exp_lp  exp in double for float32 data: degree 8 (truncation ~2e-10, far below float32's
  *           half ulp), d in [-200, 0].
@@ -948,20 +950,11 @@ LK_INLINE LK_TARGET lk_vd LK_FN(exp_neg_abs)(lk_vd x)
 /* float32: z in float lanes, the rest corrected or in double so that z's error (< 0.8 ulp) and
  * one final rounding are all that remain */
 
-LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_neg_absf)(lk_vf8 x)
-{
-    lk_vf8 a = lk_selectf(LK_MASKF(x < 0.0f), x, -x);   /* -|x|; NaN stays NaN */
-    a = LK_MAXF(lk_splatf(LK_EXPF_FLOOR), a);
-    return LK_FN(expf_dd)(a, lk_splatf(0.0f));
-}
-
 /* sigma(x) = num / (1 + z), num = 1 (x >= 0) or z (x < 0). 1 + z = den + den_lo exactly
  * (Fast2Sum), and one Newton step with an exact residual (FMA) turns the float quotient into
  * num / (den + den_lo) rounded about once; 1/den is at hand as q or 1 - q. */
-LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff_t w)
+LK_INLINE LK_TARGET lk_vf8 LK_FN(sigmoid_of)(lk_vf8 v, lk_vf8 z)
 {
-    lk_vf8 v = LK_LOADF(x, w, 0.0f);
-    lk_vf8 z = LK_FN(exp_neg_absf)(v);
     lk_vmf neg = LK_MASKF(v < 0.0f);
     lk_vf8 num = lk_selectf(neg, z, lk_splatf(1.0f));
     lk_vf8 den = 1.0f + z;
@@ -969,26 +962,75 @@ LK_INLINE LK_TARGET void LK_FN(sigmoid_step)(const float *x, float *out, ptrdiff
     lk_vf8 q = num / den;
     lk_vf8 residual = LK_FMAF_EXACT(-q, den, num) - q * den_lo;
     lk_vf8 inv_den = lk_selectf(neg, 1.0f - q, q);
-    lk_storef(out, LK_FMAF(residual, inv_den, q), w);
+    return LK_FMAF(residual, inv_den, q);
 }
 
 /* z / (1 + z)^2 in double (1 + z and the square exact to 2^-53), rounded to float once */
-LK_INLINE LK_TARGET void LK_FN(sigmoid_derivative_step)(const float *x, float *out, ptrdiff_t w)
+LK_INLINE LK_TARGET lk_vf8 LK_FN(sigmoid_derivative_of)(lk_vf8 z)
 {
     lk_vd lo, hi;
-    LK_WIDEN_F8(LK_FN(exp_neg_absf)(LK_LOADF(x, w, 0.0f)), lo, hi);
+    LK_WIDEN_F8(z, lo, hi);
     lk_vd s_lo = 1.0 + lo, s_hi = 1.0 + hi;
-    lk_storef(out, LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi)), w);
+    return LK_NARROW_D(lo / (s_lo * s_lo), hi / (s_hi * s_hi));
+}
+
+/* Stage 1 of z = exp(-|x|) (x may be NaN: it stays NaN) */
+LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(neg_abs_reduce)(lk_vf8 v, const lk_expf_consts *K)
+{
+    lk_vf8 a = lk_selectf(LK_MASKF(v < 0.0f), v, -v);
+    return LK_FN(expf_reduce)(LK_MAXF(K->floor, a), K->zero, K->shifter, K);
+}
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(exp_neg_absf)(lk_vf8 x)
+{
+    return LK_FN(expf_finish)(LK_FN(neg_abs_reduce)(x, &lk_expf_k), &lk_expf_k);
+}
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(neg_abs_of)(lk_vf8 v, LK_FN(reduced) a, int kind,
+                                              const lk_expf_consts *K)
+{
+    lk_vf8 z = LK_FN(expf_finish)(a, K);
+    return kind == LK_OF_SIGMOID ? LK_FN(sigmoid_of)(v, z) : LK_FN(sigmoid_derivative_of)(z);
+}
+
+/* out = sigmoid or its derivative (kind, a constant at each call) of n floats, pipelined as the
+ * exp pass: each trip reduces the next two vectors' exps while it finishes the two before */
+LK_INLINE LK_TARGET void LK_FN(neg_abs_pass)(const float *x, float *out, ptrdiff_t n, int kind)
+{
+    const lk_expf_consts *K = &lk_expf_k;
+    ptrdiff_t i = 0;
+    if (n >= 2 * LK_WF) {
+        lk_vf8 v0 = LK_LOADF(x, LK_WF, 0.0f), v1 = LK_LOADF(x + LK_WF, LK_WF, 0.0f);
+        LK_FN(reduced) a0 = LK_FN(neg_abs_reduce)(v0, K), a1 = LK_FN(neg_abs_reduce)(v1, K);
+        for (i = 2 * LK_WF; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
+            LK_OPAQUE(K);
+            lk_vf8 y0 = LK_FN(neg_abs_of)(v0, a0, kind, K);
+            v0 = LK_LOADF(x + i, LK_WF, 0.0f);
+            a0 = LK_FN(neg_abs_reduce)(v0, K);
+            lk_vf8 y1 = LK_FN(neg_abs_of)(v1, a1, kind, K);
+            v1 = LK_LOADF(x + i + LK_WF, LK_WF, 0.0f);
+            a1 = LK_FN(neg_abs_reduce)(v1, K);
+            lk_storef(out + i - 2 * LK_WF, y0, LK_WF);
+            lk_storef(out + i - LK_WF, y1, LK_WF);
+        }
+        lk_storef(out + i - 2 * LK_WF, LK_FN(neg_abs_of)(v0, a0, kind, K), LK_WF);
+        lk_storef(out + i - LK_WF, LK_FN(neg_abs_of)(v1, a1, kind, K), LK_WF);
+    }
+    for (; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 v = LK_LOADF(x + i, w, 0.0f);
+        lk_storef(out + i, LK_FN(neg_abs_of)(v, LK_FN(neg_abs_reduce)(v, K), kind, K), w);
+    }
 }
 
 LK_TARGET void LK_FN(sigmoid)(const float *x, float *out, ptrdiff_t n)
 {
-    LK_ELEMENTWISE(LK_FN(sigmoid_step), x, out, n, LK_WF);
+    LK_FN(neg_abs_pass)(x, out, n, LK_OF_SIGMOID);
 }
 
 LK_TARGET void LK_FN(sigmoid_derivative)(const float *x, float *out, ptrdiff_t n)
 {
-    LK_ELEMENTWISE(LK_FN(sigmoid_derivative_step), x, out, n, LK_WF);
+    LK_FN(neg_abs_pass)(x, out, n, LK_OF_SIGMOID_DERIVATIVE);
 }
 
 

@@ -266,6 +266,9 @@ static const lk_expf_consts lk_expf_k = {
 #define LK_OPAQUE(p) ((void)0)
 #endif
 
+/* What the float sigmoid pass computes from x and exp(-|x|) */
+enum { LK_OF_SIGMOID, LK_OF_SIGMOID_DERIVATIVE };
+
 /* How the exp pass makes x - m exact, per row, from its max m and min mn (finite m):
  * Fast2Sum needs the operand of larger magnitude first. When every x is within normal_floor of
  * m (-87 for float, -708 for double), every exp is a normal number and no clamp is needed;
