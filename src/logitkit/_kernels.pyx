@@ -150,12 +150,13 @@ cdef inline void scale(floating *out, Py_ssize_t n, double inv_hi, double inv_lo
         lk_f64.scale(out, n, inv_hi, inv_lo)
 
 
-cdef inline void shift_log(const floating *x, floating *out, Py_ssize_t n, double m,
+cdef inline void shift_log(const floating *x, floating *out, Py_ssize_t n, double m, double mn,
                            double L) noexcept nogil:
+    """out = (x - m) - L, exact but for L's error and one rounding (mn: the row's min)."""
     if floating is float:
-        lk_f32.shift_log(x, out, n, m, L)
+        lk_f32.shift_log(x, out, n, m, mn, L)
     else:
-        lk_f64.shift_log(x, out, n, m, L)
+        lk_f64.shift_log(x, out, n, m, mn, L)
 
 
 cdef inline void col_max(const floating *row, Py_ssize_t w, double *m) noexcept nogil:
@@ -222,7 +223,7 @@ cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
     exp_sum(x, n, m, mn, &acc)
     log_of_sum(acc.top, acc.hi, acc.lo, &L, &L_lo)
     if op == LOG_SOFTMAX:
-        shift_log(x, out, n, m, L + L_lo)
+        shift_log(x, out, n, m, mn, L + L_lo)
     return add_log(m, L, L_lo)
 
 
@@ -540,7 +541,7 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
     else:
         log_of_sum(total.top, total.hi, total.lo, &L, &L_lo)
         if job.op == LOG_SOFTMAX:
-            shift_log(x, out, length, m, L + L_lo)
+            shift_log(x, out, length, m, mn, L + L_lo)
         elif tid == 0:
             result[o * job.rs0] = <floating>add_log(m, L, L_lo)
     lk_team_barrier(team)

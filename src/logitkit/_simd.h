@@ -36,7 +36,7 @@ static inline void lk_sum_add(lk_sum *a, double x)
                              lk_sum *acc);                                                     \
         void (*exp_sum)(const T *x, ptrdiff_t n, double m, double mn, lk_sum *acc);            \
         void (*scale)(T *out, ptrdiff_t n, double inv_hi, double inv_lo);                      \
-        void (*shift_log)(const T *x, T *out, ptrdiff_t n, double m, double L);                \
+        void (*shift_log)(const T *x, T *out, ptrdiff_t n, double m, double mn, double L);     \
         void (*col_max)(const T *row, ptrdiff_t inner, double *m);                             \
         void (*col_exp_store)(const T *row, T *out, ptrdiff_t inner, const double *m,          \
                               double *hi, double *lo, double *top);                            \

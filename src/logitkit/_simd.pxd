@@ -15,7 +15,8 @@ cdef extern from "_simd.h" nogil:
                              lk_sum *acc) noexcept nogil
         void (*exp_sum)(const float *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil
         void (*scale)(float *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
-        void (*shift_log)(const float *x, float *out, Py_ssize_t n, double m, double L) noexcept nogil
+        void (*shift_log)(const float *x, float *out, Py_ssize_t n, double m, double mn,
+                          double L) noexcept nogil
         void (*col_max)(const float *row, Py_ssize_t inner, double *m) noexcept nogil
         void (*col_exp_store)(const float *row, float *out, Py_ssize_t inner, const double *m,
                            double *hi, double *lo, double *top) noexcept nogil
@@ -39,7 +40,8 @@ cdef extern from "_simd.h" nogil:
                              lk_sum *acc) noexcept nogil
         void (*exp_sum)(const double *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil
         void (*scale)(double *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
-        void (*shift_log)(const double *x, double *out, Py_ssize_t n, double m, double L) noexcept nogil
+        void (*shift_log)(const double *x, double *out, Py_ssize_t n, double m, double mn,
+                          double L) noexcept nogil
         void (*col_max)(const double *row, Py_ssize_t inner, double *m) noexcept nogil
         void (*col_exp_store)(const double *row, double *out, Py_ssize_t inner, const double *m,
                            double *hi, double *lo, double *top) noexcept nogil

@@ -359,6 +359,16 @@ LK_INLINE LK_TARGET void LK_FN(add_term)(LK_FN(exp_totals) *acc, lk_vf8 e, lk_vm
     LK_FN(add_widened)(&acc->sum, lk_from_bitsf(lk_bitsf(e) & ~is_top));
 }
 
+/* two vectors' terms, added in float first (as add_pair) */
+LK_INLINE LK_TARGET void LK_FN(add_terms)(LK_FN(exp_totals) *acc, lk_vf8 e0, lk_vmf t0,
+                                          lk_vf8 e1, lk_vmf t1)
+{
+    acc->top -= t0;
+    acc->top -= t1;
+    LK_FN(add_widened)(&acc->sum, lk_from_bitsf(lk_bitsf(e0) & ~t0) +
+                                      lk_from_bitsf(lk_bitsf(e1) & ~t1));
+}
+
 /* softmax's terms, all of them: two vectors added in float first (a relative error below
  * 2^-24 of the total, far inside softmax's bar) */
 LK_INLINE LK_TARGET void LK_FN(add_pair)(LK_FN(exp_totals) *acc, lk_vf8 e0, lk_vf8 e1)
@@ -577,6 +587,13 @@ LK_INLINE LK_TARGET void LK_FN(add_one)(LK_FN(exp_totals) *acc, lk_vd e)
     acc->hi = s;
 }
 
+LK_INLINE LK_TARGET void LK_FN(add_terms)(LK_FN(exp_totals) *acc, lk_vd e0, lk_vm t0, lk_vd e1,
+                                          lk_vm t1)
+{
+    LK_FN(add_term)(acc, e0, t0);
+    LK_FN(add_term)(acc, e1, t1);
+}
+
 LK_INLINE LK_TARGET void LK_FN(add_pair)(LK_FN(exp_totals) *acc, lk_vd e0, lk_vd e1)
 {
     LK_FN(add_one)(acc, e0);
@@ -714,38 +731,46 @@ LK_TARGET void LK_FN(row_range)(const LK_T *x, ptrdiff_t n, double *max_out, dou
     LK_FN(row_extremes)(x, n, max_out, min_out, has_nan, 1);
 }
 
-/* Stage 1 of exp(x - m): x - m made exact as s + e by Fast2Sum (3 operations where TwoSum takes
- * 6), its operands ordered as the row's form allows (lk_shift_form), then reduced. x is never
- * NaN here: the callers have handled rows with NaN. */
-LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(shift_reduce)(LK_EV v, LK_EV neg_m, int form,
-                                                       const LK_ECONSTS *K)
+/* x - m made exact as s + e by Fast2Sum (3 operations where TwoSum takes 6), its operands
+ * ordered as the row's form allows (lk_shift_form); then, for the exp, reduced. x is never NaN
+ * here: the callers have handled rows with NaN. */
+LK_INLINE LK_TARGET LK_EV LK_FN(exact_shift)(LK_EV v, LK_EV neg_m, int form, LK_EV *e)
 {
-    LK_EV s, e;
+    LK_EV s;
     if (form == LK_SHIFT_FROM_MAX) {                /* |x| <= m */
         s = neg_m + v;
-        e = v - (s - neg_m);
+        *e = v - (s - neg_m);
     } else if (form == LK_SHIFT_FROM_X) {           /* x <= m <= 0 */
         s = v + neg_m;
-        e = neg_m - (s - v);
+        *e = neg_m - (s - v);
     } else {
         LK_EV big = LK_EMIN(neg_m, v), small = LK_EMAX(neg_m, v);  /* by magnitude */
         s = big + small;
-        e = small - (s - big);
+        *e = small - (s - big);
     }
+    return s;
+}
+
+LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(shift_reduce)(LK_EV v, LK_EV neg_m, int form,
+                                                       const LK_ECONSTS *K)
+{
+    LK_EV e, s = LK_FN(exact_shift)(v, neg_m, form, &e);
     return LK_FN(reduce_shifted)(s, e, form, K);
 }
 
-/* Two whole vectors of exps (t0, t1: which lanes are the max's): stored, and summed */
-LK_INLINE LK_TARGET void LK_FN(consume_pair)(LK_FN(exp_totals) *totals, LK_T *out, LK_EV e0,
-                                             LK_EV e1, LK_EM t0, LK_EM t1, int store, int top)
+/* Two whole vectors of exps, of x[0 .. 2 LK_EW): stored, and summed; top mode tells the max's
+ * lanes from x read again (a load is cheaper than two mask registers carried through the
+ * pipeline, which made GCC spill) */
+LK_INLINE LK_TARGET void LK_FN(consume_pair)(LK_FN(exp_totals) *totals, const LK_T *x, LK_T *out,
+                                             LK_EV e0, LK_EV e1, LK_EV mv, int store, int top)
 {
     if (store) {
         LK_ESTORE(out, e0, LK_EW);
         LK_ESTORE(out + LK_EW, e1, LK_EW);
     }
     if (top) {
-        LK_FN(add_term)(totals, e0, t0);
-        LK_FN(add_term)(totals, e1, t1);
+        LK_FN(add_terms)(totals, e0, LK_EMASK(LK_ELOAD(x, LK_EW, 0.0) == mv), e1,
+                         LK_EMASK(LK_ELOAD(x + LK_EW, LK_EW, 0.0) == mv));
     } else {
         LK_FN(add_pair)(totals, e0, e1);
     }
@@ -772,7 +797,6 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass_form)(const LK_T *x, LK_T *out, ptrdiff_
         LK_EV v0 = LK_ELOAD(x, LK_EW, 0.0), v1 = LK_ELOAD(x + LK_EW, LK_EW, 0.0);
         LK_FN(reduced) a0 = LK_FN(shift_reduce)(v0, neg_m, form, K);
         LK_FN(reduced) a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
-        LK_EM t0 = LK_EMASK(v0 == mv), t1 = LK_EMASK(v1 == mv);
         for (i = 2 * LK_EW; i + 2 * LK_EW <= n; i += 2 * LK_EW) {
             LK_OPAQUE(K);
             LK_EV e0 = LK_FN(shift_finish)(a0, form, K);
@@ -781,12 +805,12 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass_form)(const LK_T *x, LK_T *out, ptrdiff_
             LK_EV e1 = LK_FN(shift_finish)(a1, form, K);
             v1 = LK_ELOAD(x + i + LK_EW, LK_EW, 0.0);
             a1 = LK_FN(shift_reduce)(v1, neg_m, form, K);
-            LK_FN(consume_pair)(&totals, out + i - 2 * LK_EW, e0, e1, t0, t1, store, top);
-            t0 = LK_EMASK(v0 == mv);
-            t1 = LK_EMASK(v1 == mv);
+            LK_FN(consume_pair)(&totals, x + i - 2 * LK_EW, out + i - 2 * LK_EW, e0, e1, mv, store,
+                                top);
         }
         LK_EV e0 = LK_FN(shift_finish)(a0, form, K), e1 = LK_FN(shift_finish)(a1, form, K);
-        LK_FN(consume_pair)(&totals, out + i - 2 * LK_EW, e0, e1, t0, t1, store, top);
+        LK_FN(consume_pair)(&totals, x + i - 2 * LK_EW, out + i - 2 * LK_EW, e0, e1, mv, store,
+                            top);
     }
     for (; i < n; i += LK_EW) {          /* the tail: padded with m (a valid x), lanes masked */
         ptrdiff_t w = n - i < LK_EW ? n - i : LK_EW;
@@ -839,6 +863,64 @@ LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, double mn, l
     LK_FN(exp_pass)(x, NULL, n, m, mn, 0, 1, acc);
 }
 
+LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                               lk_vd L)
+{
+    LK_FN(store)(out, LK_FN(shifted_log)(LK_FN(load)(x, w, 0.0), m, L), w);
+}
+
+#if LK_IS_F64
+/* (x - m) - L of one vector with no -inf in the row (the forms but the wide one): x - m exact
+ * by Fast2Sum in the row's form, then its sum with -L, both <= 0, by Fast2Sum with the lesser
+ * (the larger in magnitude) first; the same decomposition as shifted_log's two TwoSums */
+LK_INLINE LK_TARGET void LK_FN(shift_log_near)(const double *x, double *out, ptrdiff_t w,
+                                                lk_vd neg_m, lk_vd neg_L, int form)
+{
+    lk_vd e, s = LK_FN(exact_shift)(LK_FN(load)(x, w, 0.0), neg_m, form, &e);
+    lk_vd big = LK_MIND(s, neg_L), small = LK_MAXD(s, neg_L);
+    lk_vd y = big + small;
+    LK_FN(store)(out, y + ((small - (y - big)) + e), w);
+}
+
+LK_INLINE LK_TARGET void LK_FN(shift_log_form)(const double *x, double *out, ptrdiff_t n,
+                                                double m, double L, int form)
+{
+    lk_vd neg_m = lk_splat(-m), neg_L = lk_splat(-L);
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        LK_FN(shift_log_near)(x + i, out + i, LK_W, neg_m, neg_L, form);
+        LK_FN(shift_log_near)(x + i + LK_W, out + i + LK_W, LK_W, neg_m, neg_L, form);
+    }
+    for (; i < n; i += LK_W) LK_FN(shift_log_near)(x + i, out + i, lk_width(n, i), neg_m, neg_L, form);
+}
+#endif
+
+/* out = (x - m) - L (log_softmax's last pass); mn: the row's min, or any lower bound */
+LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double mn,
+                                double L)
+{
+#if LK_IS_F64
+    switch (lk_shift_form(m, mn, -DBL_MAX)) {       /* wide only where an x is -inf */
+    case LK_SHIFT_FROM_MAX:
+        LK_FN(shift_log_form)(x, out, n, m, L, LK_SHIFT_FROM_MAX);
+        return;
+    case LK_SHIFT_FROM_X:
+        LK_FN(shift_log_form)(x, out, n, m, L, LK_SHIFT_FROM_X);
+        return;
+    case LK_SHIFT_BY_MAGNITUDE:
+        LK_FN(shift_log_form)(x, out, n, m, L, LK_SHIFT_BY_MAGNITUDE);
+        return;
+    default:
+        break;
+    }
+#endif
+    (void)mn;                            /* float: exact in double lanes whatever the row */
+    lk_vd mv = lk_splat(m), Lv = lk_splat(L);
+    ptrdiff_t i = 0;
+    for (; i + LK_W <= n; i += LK_W) LK_FN(shift_log_step)(x + i, out + i, LK_W, mv, Lv);
+    if (i < n) LK_FN(shift_log_step)(x + i, out + i, n - i, mv, Lv);
+}
+
 #undef LK_EV
 #undef LK_EW
 #undef LK_EM
@@ -854,20 +936,6 @@ LK_TARGET void LK_FN(exp_sum)(const LK_T *x, ptrdiff_t n, double m, double mn, l
 #undef LK_ECONSTS
 #undef LK_EK
 #undef LK_ENORMAL_FLOOR
-
-LK_INLINE LK_TARGET void LK_FN(shift_log_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
-                                               lk_vd L)
-{
-    LK_FN(store)(out, LK_FN(shifted_log)(LK_FN(load)(x, w, 0.0), m, L), w);
-}
-
-LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double L)
-{
-    lk_vd mv = lk_splat(m), Lv = lk_splat(L);
-    ptrdiff_t i = 0;
-    for (; i + LK_W <= n; i += LK_W) LK_FN(shift_log_step)(x + i, out + i, LK_W, mv, Lv);
-    if (i < n) LK_FN(shift_log_step)(x + i, out + i, n - i, mv, Lv);
-}
 
 /* ---- reductions over a non-last axis: one row of a (n, inner) block at a time, per-column
  *      state in double arrays, vectorised across the columns ---- */

@@ -11,6 +11,7 @@
 #ifndef LOGITKIT_SIMD_MATH_H
 #define LOGITKIT_SIMD_MATH_H
 
+#include <float.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
