@@ -447,3 +447,20 @@ def test_exp_pass_forms_split_across_threads(top, low):
     for got in (one, two):
         ulps = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
         assert ulps.max() <= 4
+
+
+def test_confident_row_rest_of_two_terms_stays_within_the_bar():
+    """Regression: the float32 top-mode sums added two exp vectors in float before widening,
+    and a rest made of two terms in one pair (lanes 1 and 9) took that rounding in full:
+    log_softmax of the top class was 2.26 ULP off (bar 2). The exact value comes from float64,
+    ~1e-16 relative, far below float32's ulp."""
+    x = np.full(16, -60.0, np.float32)
+    x[0], x[1], x[9] = 0.0, -19.9611, -5.5447865
+    x64 = x.astype(np.float64)
+    exact_lse = math.log(math.fsum(np.exp(x64)))
+    exact = x64 - exact_lse
+    got = log_softmax(x)
+    ulps = np.abs(got - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert ulps.max() <= 2
+    lse = logitkit.logsumexp(x)
+    assert abs(lse - exact_lse) / np.spacing(np.float32(abs(exact_lse))) <= 2
