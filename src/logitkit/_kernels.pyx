@@ -109,16 +109,10 @@ cdef inline bint special_slice(double m, bint has_nan, int op, bint masked,
 
 # ---------------------------------------------------------------- typed access to the C tables
 
-cdef inline void row_max(const floating *x, Py_ssize_t n, double *m, int *has_nan) noexcept nogil:
-    if floating is float:
-        lk_f32.row_max(x, n, m, has_nan)
-    else:
-        lk_f64.row_max(x, n, m, has_nan)
-
-
 cdef inline void row_range(const floating *x, Py_ssize_t n, double *m, double *mn,
                            int *has_nan) noexcept nogil:
-    """row_max, and in mn the row's min (it picks the exp pass's form)."""
+    """The row's max (with has_nan: whether any entry is NaN) and its min, which picks the exp
+    pass's form."""
     if floating is float:
         lk_f32.row_range(x, n, m, mn, has_nan)
     else:

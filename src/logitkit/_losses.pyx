@@ -87,18 +87,19 @@ cdef inline void row_sums(const floating *x, Py_ssize_t n, floating *store, doub
                           int *has_nan, lk_sum *acc) noexcept nogil:
     """max of the row, and the exp-sum of x - max (split as top + hi + lo); with store, the
     exps are written there too (the shared tables' exact exp) for a gradient."""
+    cdef double mn
     acc.hi = 0.0
     acc.lo = 0.0
     acc.top = 0.0
     if store != NULL:
         if floating is float:
-            lk_f32.row_max(x, n, m, has_nan)
+            lk_f32.row_range(x, n, m, &mn, has_nan)
             if not has_nan[0] and m[0] - m[0] == 0.0:
-                lk_f32.exp_store(x, store, n, m[0], acc)
+                lk_f32.exp_store(x, store, n, m[0], mn, acc)
         else:
-            lk_f64.row_max(x, n, m, has_nan)
+            lk_f64.row_range(x, n, m, &mn, has_nan)
             if not has_nan[0] and m[0] - m[0] == 0.0:
-                lk_f64.exp_store(x, store, n, m[0], acc)
+                lk_f64.exp_store(x, store, n, m[0], mn, acc)
     else:
         if floating is float:
             lkl_f32.ce_sums(x, n, m, has_nan, acc)

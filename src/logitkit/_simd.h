@@ -31,7 +31,8 @@ static inline void lk_sum_add(lk_sum *a, double x)
         void (*row_max)(const T *x, ptrdiff_t n, double *max_out, int *has_nan);              \
         void (*row_range)(const T *x, ptrdiff_t n, double *max_out, double *min_out,          \
                           int *has_nan);                                                       \
-        void (*exp_store)(const T *x, T *out, ptrdiff_t n, double m, lk_sum *acc);             \
+        void (*exp_store)(const T *x, T *out, ptrdiff_t n, double m, double mn,                \
+                          lk_sum *acc);                                                        \
         void (*softmax_exps)(const T *x, T *out, ptrdiff_t n, double m, double mn,             \
                              lk_sum *acc);                                                     \
         void (*exp_sum)(const T *x, ptrdiff_t n, double m, double mn, lk_sum *acc);            \

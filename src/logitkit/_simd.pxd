@@ -10,7 +10,8 @@ cdef extern from "_simd.h" nogil:
         void (*row_max)(const float *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
         void (*row_range)(const float *x, Py_ssize_t n, double *max_out, double *min_out,
                           int *has_nan) noexcept nogil
-        void (*exp_store)(const float *x, float *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*exp_store)(const float *x, float *out, Py_ssize_t n, double m, double mn,
+                          lk_sum *acc) noexcept nogil
         void (*softmax_exps)(const float *x, float *out, Py_ssize_t n, double m, double mn,
                              lk_sum *acc) noexcept nogil
         void (*exp_sum)(const float *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil
@@ -35,7 +36,8 @@ cdef extern from "_simd.h" nogil:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out, int *has_nan) noexcept nogil
         void (*row_range)(const double *x, Py_ssize_t n, double *max_out, double *min_out,
                           int *has_nan) noexcept nogil
-        void (*exp_store)(const double *x, double *out, Py_ssize_t n, double m, lk_sum *acc) noexcept nogil
+        void (*exp_store)(const double *x, double *out, Py_ssize_t n, double m, double mn,
+                          lk_sum *acc) noexcept nogil
         void (*softmax_exps)(const double *x, double *out, Py_ssize_t n, double m, double mn,
                              lk_sum *acc) noexcept nogil
         void (*exp_sum)(const double *x, Py_ssize_t n, double m, double mn, lk_sum *acc) noexcept nogil

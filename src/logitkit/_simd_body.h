@@ -167,19 +167,6 @@ LK_INLINE LK_TARGET void LK_FN(store)(LK_T *p, lk_vd v, ptrdiff_t w)
     for (ptrdiff_t j = 0; j < w; j++) p[j] = (LK_T)lk_lane(v, j);
 }
 
-/* exp(x - m); for double, x - m is split exactly into dh + dl; -inf and huge spreads give 0 */
-LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
-{
-#if LK_IS_F64
-    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
-    lk_vm near = LK_MASK(dh > LK_EXP_FLOOR);       /* false for -inf (and NaN) */
-    return LK_FN(exp_dd)(LK_MAXD(lk_splat(LK_EXP_FLOOR), dh),
-                         lk_from_bits(lk_bits(dl) & near));
-#else
-    return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
-#endif
-}
-
 /* (x - m) - L with x - m exact, so that the only errors are L's and one final rounding */
 LK_INLINE LK_TARGET lk_vd LK_FN(shifted_log)(lk_vd x, lk_vd m, lk_vd L)
 {
@@ -306,15 +293,6 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(max_nanf)(lk_vf8 m, lk_vf8 v)
     return lk_selectf(LK_MASKF(v > m) | LK_MASKF(v != v), v, m);
 }
 
-/* exp(x - m) of LK_WF floats, with x - m split exactly (TwoSum); -inf and huge spreads give 0 */
-LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
-{
-    lk_vf8 dl, dh = lk_two_sumf(x, -m, &dl);
-    lk_vmf near = LK_MASKF(dh > LK_EXPF_FLOOR);     /* false for -inf (and NaN) */
-    return LK_FN(expf_dd)(LK_MAXF(lk_splatf(LK_EXPF_FLOOR), dh),
-                          lk_selectf(near, dl, lk_splatf(0.0f)));
-}
-
 /* ---- the float side of the pipelined exp pass (exp_pass_form, below both sections) ---- */
 typedef LK_FN(reducedf) LK_FN(reduced);
 
@@ -332,6 +310,21 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shift_finish)(LK_FN(reduced) a, int form,
                                                 const lk_expf_consts *K)
 {
     return form == LK_SHIFT_WIDE ? LK_FN(expf_finish)(a, K) : LK_FN(expf_finish_normal)(a, K);
+}
+
+/* exp(x - m) of LK_WF floats, x - m split exactly (TwoSum: any x, as the wide form takes);
+ * -inf and huge spreads give 0 */
+LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
+{
+    lk_vf8 dl, dh = lk_two_sumf(x, -m, &dl);
+    return LK_FN(expf_finish)(LK_FN(reduce_shifted)(dh, dl, LK_SHIFT_WIDE, &lk_expf_k),
+                              &lk_expf_k);
+}
+
+/* exp(x - m) in double lanes, for the float32 column kernels: ~1e-10 relative */
+LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
+{
+    return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
 }
 
 LK_INLINE LK_TARGET void LK_FN(add_widened)(lk_vd *sum, lk_vf8 terms)
@@ -358,7 +351,6 @@ LK_INLINE LK_TARGET void LK_FN(add_term)(LK_FN(exp_totals) *acc, lk_vf8 e, lk_vm
     acc->top -= is_top;                             /* masks are -1 */
     LK_FN(add_widened)(&acc->sum, lk_from_bitsf(lk_bitsf(e) & ~is_top));
 }
-
 
 /* softmax's terms, all of them: two vectors added in float first (a relative error below
  * 2^-24 of the total, far inside softmax's bar) */
@@ -524,15 +516,6 @@ LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
 
 #else /* LK_IS_F64 */
 
-LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
-                                         lk_vd *hi, lk_vd *lo, lk_vd *top)
-{
-    lk_vd v = LK_FN(load)(x, w, -INFINITY);
-    lk_vd e = LK_FN(shifted_exp)(v, m);
-    if (out) LK_FN(store)(out, e, w);
-    LK_FN(accumulate)(v, m, e, hi, lo, top);
-}
-
 /* ---- the double side of the pipelined exp pass (exp_pass_form, below both sections) ---- */
 typedef LK_FN(reduced_d) LK_FN(reduced);
 
@@ -550,6 +533,23 @@ LK_INLINE LK_TARGET LK_FN(reduced) LK_FN(reduce_shifted)(lk_vd s, lk_vd e, int f
 LK_INLINE LK_TARGET lk_vd LK_FN(shift_finish)(LK_FN(reduced) a, int form, const lk_exp_consts *K)
 {
     return form == LK_SHIFT_WIDE ? LK_FN(exp_finish)(a, K) : LK_FN(exp_finish_normal)(a, K);
+}
+
+/* exp(x - m), x - m split exactly (TwoSum: any x, as the wide form takes); -inf and huge
+ * spreads give 0 */
+LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
+{
+    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
+    return LK_FN(exp_finish)(LK_FN(reduce_shifted)(dh, dl, LK_SHIFT_WIDE, &lk_exp_k), &lk_exp_k);
+}
+
+LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
+                                         lk_vd *hi, lk_vd *lo, lk_vd *top)
+{
+    lk_vd v = LK_FN(load)(x, w, -INFINITY);
+    lk_vd e = LK_FN(shifted_exp)(v, m);
+    if (out) LK_FN(store)(out, e, w);
+    LK_FN(accumulate)(v, m, e, hi, lo, top);
 }
 
 /* The exp pass's running sums, compensated: hi + lo carries them to ~2^-100 relative, so that a
@@ -831,11 +831,12 @@ LK_INLINE LK_TARGET void LK_FN(exp_pass)(const LK_T *x, LK_T *out, ptrdiff_t n, 
     }
 }
 
-/* exp(x - m) into out, and the terms below the max summed apart from those equal to it; with
- * no min known (the losses' gradients), in the wide form */
-LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, lk_sum *acc)
+/* exp(x - m) into out, and the terms below the max summed apart from those equal to it (the
+ * losses' gradients); mn is the row's min (row_range) */
+LK_TARGET void LK_FN(exp_store)(const LK_T *x, LK_T *out, ptrdiff_t n, double m, double mn,
+                                lk_sum *acc)
 {
-    LK_FN(exp_pass)(x, out, n, m, -INFINITY, 1, 1, acc);
+    LK_FN(exp_pass)(x, out, n, m, mn, 1, 1, acc);
 }
 
 /* softmax's exps: stored and all summed (acc->top stays 0); mn is the row's min (row_range) */
