@@ -464,3 +464,65 @@ def test_confident_row_rest_of_two_terms_stays_within_the_bar():
     assert ulps.max() <= 2
     lse = logitkit.logsumexp(x)
     assert abs(lse - exact_lse) / np.spacing(np.float32(abs(exact_lse))) <= 2
+
+
+# Column blocks (a reduction over a non-last axis): the exp pass's form is chosen per block of
+# columns, from the block's least x and its largest column max, so columns that are narrow on
+# their own can still need the wide form together; rows run in groups of four (tails of 1-3).
+def _column_block(span, n, inner, rng):
+    """(n, inner) with each column's spread below span, but columns centred apart: the
+    block's spread crosses the float type's normal border (span) in some of the cases."""
+    centres = np.linspace(-0.6 * span, 0.6 * span, inner)
+    x = centres + rng.uniform(-0.3 * span, 0.0, (n, inner))
+    x[0] = centres                                # each column's max on row 0
+    return x
+
+
+@pytest.mark.parametrize("dtype, span", [(np.float32, 87.0), (np.float64, 708.0)])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("n, inner", [(1, 9), (3, 17), (4, 8), (5, 7), (9, 33), (70, 515)])
+def test_column_kernels_match_the_reference(fn, n, inner, dtype, span, each_simd_path):
+    rng = np.random.default_rng(n * 1000 + inner)
+    bar = 4 if fn == "softmax" else 2
+    wide = _column_block(span, n, inner, rng).astype(dtype)    # least x - largest max < -span
+    narrow = (rng.standard_normal((n, inner)) * 5 + 100).astype(dtype)
+    for x in (wide, narrow, -narrow):
+        logitkit.testing.assert_matches_reference(fn, x, axis=0, max_ulp=bar)
+    # a row of -inf and a column of its own (all -inf, a NaN, a +inf) beside finite columns
+    special = narrow.copy()
+    special[n // 2] = -np.inf
+    special[:, inner // 2] = -np.inf
+    special[n - 1, inner - 1] = np.nan
+    special[0, 0] = np.inf
+    logitkit.testing.assert_matches_reference(fn, special, axis=0, max_ulp=bar)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_kernels_in_blocks_and_threads(dtype):
+    """More columns than one block (512) and enough work for two threads: the same values as
+    one thread, and as the rows of the transposed array, to the bar."""
+    x = (np.random.default_rng(7).standard_normal((300, 1100)) * 20).astype(dtype)
+    previous = logitkit.get_num_threads()
+    try:
+        logitkit.set_num_threads(1)
+        one = softmax(x, axis=0)
+        logitkit.set_num_threads(2)
+        two = softmax(x, axis=0)
+    finally:
+        logitkit.set_num_threads(previous)
+    np.testing.assert_array_equal(one, two)
+    rows = softmax(np.ascontiguousarray(x.T), axis=-1).T
+    ulps = np.abs(one.astype(np.float64) - rows) / np.spacing(rows)
+    assert ulps.max() <= 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
+def test_column_block_keeps_minus_inf_behind_a_nan(fn, dtype, each_simd_path):
+    """Regression: the block's least x was a vector min that a NaN (in column 8, the same lane
+    as column 0) replaced, and the next value replaced the NaN: the -inf of column 0 was lost,
+    the block ran the form without a clamp, and column 0 came out NaN."""
+    x = np.zeros((2, 12), dtype)
+    x[0, 0] = -np.inf
+    x[0, 8] = np.nan
+    logitkit.testing.assert_matches_reference(fn, x, axis=0, max_ulp=4)

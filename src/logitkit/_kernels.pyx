@@ -153,42 +153,50 @@ cdef inline void shift_log(const floating *x, floating *out, Py_ssize_t n, doubl
         lk_f64.shift_log(x, out, n, m, mn, L)
 
 
-cdef inline void col_max(const floating *row, Py_ssize_t w, double *m) noexcept nogil:
-    """m = max(m, row) per column; a NaN, once seen, stays."""
+cdef inline void col_max(const char *x, Py_ssize_t x_step, Py_ssize_t n, Py_ssize_t w,
+                         floating *m, double *least) noexcept nogil:
+    """m = max(m, x) per column over n rows x_step bytes apart (a NaN, once seen, stays);
+    least = min(least, x)."""
     if floating is float:
-        lk_f32.col_max(row, w, m)
+        lk_f32.col_max(<const float *>x, x_step, n, w, m, least)
     else:
-        lk_f64.col_max(row, w, m)
+        lk_f64.col_max(<const double *>x, x_step, n, w, m, least)
 
 
-cdef inline void col_exp(const floating *row, floating *out, Py_ssize_t w, const double *m,
+cdef inline void col_exp(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t out_step,
+                         Py_ssize_t n, Py_ssize_t w, const floating *m, double spread,
                          double *hi, double *lo, double *top) noexcept nogil:
-    """exp(row - m) into out (or only summed, when out is NULL)."""
+    """exp(x - m) into out, all summed (softmax), or only summed, the terms equal to the max
+    counted in top (out NULL). spread: the block's least x minus its largest max."""
     if floating is float:
         if out == NULL:
-            lk_f32.col_exp_sum(row, w, m, hi, lo, top)
+            lk_f32.col_exp_sum(<const float *>x, x_step, n, w, m, spread, hi, lo, top)
         else:
-            lk_f32.col_exp_store(row, out, w, m, hi, lo, top)
+            lk_f32.col_exp_store(<const float *>x, x_step, <float *>out, out_step, n, w, m,
+                                 spread, hi, lo, top)
     else:
         if out == NULL:
-            lk_f64.col_exp_sum(row, w, m, hi, lo, top)
+            lk_f64.col_exp_sum(<const double *>x, x_step, n, w, m, spread, hi, lo, top)
         else:
-            lk_f64.col_exp_store(row, out, w, m, hi, lo, top)
+            lk_f64.col_exp_store(<const double *>x, x_step, <double *>out, out_step, n, w, m,
+                                 spread, hi, lo, top)
 
 
-cdef inline void col_scale(floating *out, Py_ssize_t w, const double *a, const double *b) noexcept nogil:
+cdef inline void col_scale(char *out, Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t w,
+                           const double *a, const double *b, floating *kind) noexcept nogil:
     if floating is float:
-        lk_f32.col_scale(out, w, a, b)
+        lk_f32.col_scale(<float *>out, out_step, n, w, a, b)
     else:
-        lk_f64.col_scale(out, w, a, b)
+        lk_f64.col_scale(<double *>out, out_step, n, w, a, b)
 
 
-cdef inline void col_shift_log(const floating *row, floating *out, Py_ssize_t w, const double *m,
+cdef inline void col_shift_log(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t out_step,
+                               Py_ssize_t n, Py_ssize_t w, const floating *m,
                                const double *L) noexcept nogil:
     if floating is float:
-        lk_f32.col_shift_log(row, out, w, m, L)
+        lk_f32.col_shift_log(<const float *>x, x_step, <float *>out, out_step, n, w, m, L)
     else:
-        lk_f64.col_shift_log(row, out, w, m, L)
+        lk_f64.col_shift_log(<const double *>x, x_step, <double *>out, out_step, n, w, m, L)
 
 
 # ---------------------------------------------------------------- reductions, one row
@@ -228,25 +236,29 @@ cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t
                          Py_ssize_t n, Py_ssize_t w, int op, bint masked,
                          double *state) noexcept nogil:
     """Reduce over n rows (x_step bytes apart) of w contiguous columns. state: 6 * w doubles."""
-    cdef double *m = state
+    cdef floating *m = <floating *>state        # the columns' maxima, in their own type
     cdef double *hi = state + w
     cdef double *lo = state + 2 * w
     cdef double *top = state + 3 * w
     cdef double *a = state + 4 * w
     cdef double *b = state + 5 * w
     cdef Py_ssize_t j, k
-    cdef double value
+    cdef double value, least = INFINITY, most = -INFINITY
+    # float64's softmax sums start at 1, above every term, so that Fast2Sum adds them exactly
+    cdef double bias = 1.0 if floating is double and op == SOFTMAX else 0.0
     for j in range(w):
         m[j] = -INFINITY
-        hi[j] = 0.0
+        hi[j] = bias
         lo[j] = 0.0
         top[j] = 0.0
-    for k in range(n):
-        col_max(<const floating *>(x + k * x_step), w, m)
-    for k in range(n):
-        col_exp(<const floating *>(x + k * x_step),
-                <floating *>(out + k * out_step) if op == SOFTMAX else NULL,
-                w, m, hi, lo, top)
+    col_max(x, x_step, n, w, m, &least)
+    for j in range(w):
+        if m[j] > most:             # NaN columns aside: their results are overwritten
+            most = m[j]
+    col_exp(x, x_step, out if op == SOFTMAX else NULL, out_step, n, w, m, least - most,
+            hi, lo, top)
+    for j in range(w):
+        hi[j] -= bias               # exact: 1 is a multiple of ulp(hi) for hi < 2^53
     cdef double others_hi, others_lo
     for j in range(w):
         two_sum(hi[j], lo[j], &others_hi, &others_lo)
@@ -259,14 +271,11 @@ cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t
                 a[j] = 0.0
                 b[j] = 0.0
     if op == SOFTMAX:
-        for k in range(n):
-            col_scale(<floating *>(out + k * out_step), w, a, b)
+        col_scale(out, out_step, n, w, a, b, m)
     elif op == LOG_SOFTMAX:
         for j in range(w):
             a[j] += b[j]
-        for k in range(n):
-            col_shift_log(<const floating *>(x + k * x_step), <floating *>(out + k * out_step),
-                          w, m, a)
+        col_shift_log(x, x_step, out, out_step, n, w, m, a)
     for j in range(w):
         if special_slice(m[j], m[j] != m[j], op, masked, &value):
             if op == LOGSUMEXP:

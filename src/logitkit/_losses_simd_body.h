@@ -5,7 +5,7 @@
  *   LKL_FMAF      a*b + c on 8-float vectors (fused where the ISA has it)
  *   LKL_FUSED     1 when LK_FMA is a true fused multiply-add (exact product errors)
  * _simd_body.h is included first, under LK_FN, for its inline helpers (exp_dd, exp_lp, load,
- * store, shifted_exp, max_nan, accumulate, row_max, exp_sum).
+ * store, shifted_expf, max_nan, row_max, exp_sum).
  */
 #include "_simd_body.h"
 

@@ -38,14 +38,17 @@ static inline void lk_sum_add(lk_sum *a, double x)
         void (*exp_sum)(const T *x, ptrdiff_t n, double m, double mn, lk_sum *acc);            \
         void (*scale)(T *out, ptrdiff_t n, double inv_hi, double inv_lo);                      \
         void (*shift_log)(const T *x, T *out, ptrdiff_t n, double m, double mn, double L);     \
-        void (*col_max)(const T *row, ptrdiff_t inner, double *m);                             \
-        void (*col_exp_store)(const T *row, T *out, ptrdiff_t inner, const double *m,          \
+        void (*col_max)(const T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner, T *m,      \
+                        double *least);                                                        \
+        void (*col_exp_store)(const T *x, ptrdiff_t x_step, T *out, ptrdiff_t out_step,        \
+                              ptrdiff_t n, ptrdiff_t inner, const T *m, double spread,         \
                               double *hi, double *lo, double *top);                            \
-        void (*col_exp_sum)(const T *row, ptrdiff_t inner, const double *m, double *hi,        \
-                            double *lo, double *top);                                          \
-        void (*col_scale)(T *out, ptrdiff_t inner, const double *inv_hi, const double *inv_lo);\
-        void (*col_shift_log)(const T *row, T *out, ptrdiff_t inner, const double *m,          \
-                              const double *L);                                                \
+        void (*col_exp_sum)(const T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner,        \
+                            const T *m, double spread, double *hi, double *lo, double *top);   \
+        void (*col_scale)(T *out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,            \
+                          const double *inv_hi, const double *inv_lo);                         \
+        void (*col_shift_log)(const T *x, ptrdiff_t x_step, T *out, ptrdiff_t out_step,        \
+                              ptrdiff_t n, ptrdiff_t inner, const T *m, const double *L);      \
         void (*sigmoid)(const T *x, T *out, ptrdiff_t n);                                      \
         void (*sigmoid_derivative)(const T *x, T *out, ptrdiff_t n);                           \
         void (*exp_neg_abs_array)(const T *x, double *out, ptrdiff_t n);                       \

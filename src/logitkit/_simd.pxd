@@ -18,14 +18,19 @@ cdef extern from "_simd.h" nogil:
         void (*scale)(float *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
         void (*shift_log)(const float *x, float *out, Py_ssize_t n, double m, double mn,
                           double L) noexcept nogil
-        void (*col_max)(const float *row, Py_ssize_t inner, double *m) noexcept nogil
-        void (*col_exp_store)(const float *row, float *out, Py_ssize_t inner, const double *m,
-                           double *hi, double *lo, double *top) noexcept nogil
-        void (*col_exp_sum)(const float *row, Py_ssize_t inner, const double *m,
-                         double *hi, double *lo, double *top) noexcept nogil
-        void (*col_scale)(float *out, Py_ssize_t inner, const double *inv_hi, const double *inv_lo) noexcept nogil
-        void (*col_shift_log)(const float *row, float *out, Py_ssize_t inner, const double *m,
-                           const double *L) noexcept nogil
+        void (*col_max)(const float *x, Py_ssize_t x_step, Py_ssize_t n, Py_ssize_t inner,
+                        float *m, double *least) noexcept nogil
+        void (*col_exp_store)(const float *x, Py_ssize_t x_step, float *out, Py_ssize_t out_step,
+                              Py_ssize_t n, Py_ssize_t inner, const float *m, double spread,
+                              double *hi, double *lo, double *top) noexcept nogil
+        void (*col_exp_sum)(const float *x, Py_ssize_t x_step, Py_ssize_t n, Py_ssize_t inner,
+                            const float *m, double spread, double *hi, double *lo,
+                            double *top) noexcept nogil
+        void (*col_scale)(float *out, Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t inner,
+                          const double *inv_hi, const double *inv_lo) noexcept nogil
+        void (*col_shift_log)(const float *x, Py_ssize_t x_step, float *out, Py_ssize_t out_step,
+                              Py_ssize_t n, Py_ssize_t inner, const float *m,
+                              const double *L) noexcept nogil
         void (*sigmoid)(const float *x, float *out, Py_ssize_t n) noexcept nogil
         void (*sigmoid_derivative)(const float *x, float *out, Py_ssize_t n) noexcept nogil
         void (*exp_neg_abs_array)(const float *x, double *out, Py_ssize_t n) noexcept nogil
@@ -44,14 +49,19 @@ cdef extern from "_simd.h" nogil:
         void (*scale)(double *out, Py_ssize_t n, double inv_hi, double inv_lo) noexcept nogil
         void (*shift_log)(const double *x, double *out, Py_ssize_t n, double m, double mn,
                           double L) noexcept nogil
-        void (*col_max)(const double *row, Py_ssize_t inner, double *m) noexcept nogil
-        void (*col_exp_store)(const double *row, double *out, Py_ssize_t inner, const double *m,
-                           double *hi, double *lo, double *top) noexcept nogil
-        void (*col_exp_sum)(const double *row, Py_ssize_t inner, const double *m,
-                         double *hi, double *lo, double *top) noexcept nogil
-        void (*col_scale)(double *out, Py_ssize_t inner, const double *inv_hi, const double *inv_lo) noexcept nogil
-        void (*col_shift_log)(const double *row, double *out, Py_ssize_t inner, const double *m,
-                           const double *L) noexcept nogil
+        void (*col_max)(const double *x, Py_ssize_t x_step, Py_ssize_t n, Py_ssize_t inner,
+                        double *m, double *least) noexcept nogil
+        void (*col_exp_store)(const double *x, Py_ssize_t x_step, double *out, Py_ssize_t out_step,
+                              Py_ssize_t n, Py_ssize_t inner, const double *m, double spread,
+                              double *hi, double *lo, double *top) noexcept nogil
+        void (*col_exp_sum)(const double *x, Py_ssize_t x_step, Py_ssize_t n, Py_ssize_t inner,
+                            const double *m, double spread, double *hi, double *lo,
+                            double *top) noexcept nogil
+        void (*col_scale)(double *out, Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t inner,
+                          const double *inv_hi, const double *inv_lo) noexcept nogil
+        void (*col_shift_log)(const double *x, Py_ssize_t x_step, double *out, Py_ssize_t out_step,
+                              Py_ssize_t n, Py_ssize_t inner, const double *m,
+                              const double *L) noexcept nogil
         void (*sigmoid)(const double *x, double *out, Py_ssize_t n) noexcept nogil
         void (*sigmoid_derivative)(const double *x, double *out, Py_ssize_t n) noexcept nogil
         void (*exp_neg_abs_array)(const double *x, double *out, Py_ssize_t n) noexcept nogil

@@ -213,24 +213,6 @@ LK_INLINE LK_TARGET lk_vd LK_FN(max_nan)(lk_vd m, lk_vd v)
     return lk_select(LK_MASK(v > m) | LK_MASK(v != v), v, m);
 }
 
-/* Adds one vector of exps to the per-lane sums of the terms below the max and counts the
- * terms equal to it. For double the lane sums are compensated (TwoSum: hi + lo carries the
- * sum to ~2^-100 relative), so a confident row's tiny rest keeps every bit that log1p needs;
- * for float data a plain double sum is already ~1e-10 relative, far below float's half ulp. */
-LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
-{
-    lk_vm is_top = LK_MASK(x == m);
-    lk_vd term = lk_select(is_top, lk_splat(0.0), e);
-    *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
-#if LK_IS_F64
-    lk_vd err;
-    *hi = lk_two_sum(*hi, term, &err);
-    *lo += err;
-#else
-    *hi += term;
-#endif
-}
-
 #if !LK_IS_F64
 /* ---- float32 data: the row passes in LK_WF float lanes ---- */
 
@@ -321,12 +303,6 @@ LK_INLINE LK_TARGET lk_vf8 LK_FN(shifted_expf)(lk_vf8 x, lk_vf8 m)
                               &lk_expf_k);
 }
 
-/* exp(x - m) in double lanes, for the float32 column kernels: ~1e-10 relative */
-LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
-{
-    return LK_FN(exp_lp)(lk_clamp_below(x - m, LK_EXP_FLOOR_LP));
-}
-
 LK_INLINE LK_TARGET void LK_FN(add_widened)(lk_vd *sum, lk_vf8 terms)
 {
     lk_vd lo, hi;
@@ -374,6 +350,67 @@ LK_INLINE LK_TARGET void LK_FN(totals_finish)(const LK_FN(exp_totals) *t, int to
     for (int j = 0; j < LK_WF; j++) count += counts[j];
     acc->top += (double)count;
 }
+
+/* The column kernels' sums of one vector of columns (lanes [0, w)), held in registers over a
+ * group of rows: plain double sums as in the row kernels, and in top mode the count of the
+ * terms equal to the max. (Lanes past w are read as 0 and not written back.) */
+typedef struct { lk_vd sum[2], top[2]; } LK_FN(col_sums);
+
+LK_INLINE LK_TARGET LK_FN(col_sums) LK_FN(col_sums_load)(const double *hi, const double *lo,
+                                                         const double *top, ptrdiff_t w,
+                                                         int top_mode)
+{
+    (void)lo;
+    ptrdiff_t w0 = w < LK_W ? w : LK_W, w1 = w > LK_W ? w - LK_W : 0;
+    LK_FN(col_sums) c = {{lk_load_d(hi, w0, 0.0), lk_load_d(hi + LK_W, w1, 0.0)},
+                         {lk_splat(0.0), lk_splat(0.0)}};
+    if (top_mode) {
+        c.top[0] = lk_load_d(top, w0, 0.0);
+        c.top[1] = lk_load_d(top + LK_W, w1, 0.0);
+    }
+    return c;
+}
+
+LK_INLINE LK_TARGET void LK_FN(col_sums_add)(LK_FN(col_sums) *c, lk_vf8 e, lk_vmf is_top,
+                                             int top_mode)
+{
+    lk_vd a, b;
+    if (top_mode) {
+        LK_WIDEN_F8(lk_from_bitsf(lk_bitsf(lk_splatf(1.0f)) & is_top), a, b);
+        c->top[0] += a;
+        c->top[1] += b;
+        e = lk_from_bitsf(lk_bitsf(e) & ~is_top);
+    }
+    LK_WIDEN_F8(e, a, b);
+    c->sum[0] += a;
+    c->sum[1] += b;
+}
+
+LK_INLINE LK_TARGET void LK_FN(col_sums_store)(const LK_FN(col_sums) *c, double *hi, double *lo,
+                                               double *top, ptrdiff_t w, int top_mode)
+{
+    (void)lo;
+    ptrdiff_t w0 = w < LK_W ? w : LK_W, w1 = w > LK_W ? w - LK_W : 0;
+    lk_store_d(hi, c->sum[0], w0);
+    lk_store_d(hi + LK_W, c->sum[1], w1);
+    if (top_mode) {
+        lk_store_d(top, c->top[0], w0);
+        lk_store_d(top + LK_W, c->top[1], w1);
+    }
+}
+
+/* the column kernels' scale: out *= 1 / sum in float, as scale does */
+typedef lk_vf8 LK_FN(col_inv);
+
+LK_INLINE LK_TARGET LK_FN(col_inv) LK_FN(col_inverse)(const double *inv_hi, const double *inv_lo,
+                                              ptrdiff_t w)
+{
+    (void)inv_lo;
+    ptrdiff_t w0 = w < LK_W ? w : LK_W, w1 = w > LK_W ? w - LK_W : 0;
+    return LK_NARROW_D(lk_load_d(inv_hi, w0, 0.0), lk_load_d(inv_hi + LK_W, w1, 0.0));
+}
+
+LK_INLINE LK_TARGET lk_vf8 LK_FN(col_scale_by)(lk_vf8 e, LK_FN(col_inv) inv) { return e * inv; }
 
 /* out[i] *= 1 / sum, the reciprocal rounded to float once (inv_lo is below its resolution) */
 LK_INLINE LK_TARGET void LK_FN(scale_step)(float *out, ptrdiff_t w, double inv)
@@ -543,6 +580,18 @@ LK_INLINE LK_TARGET lk_vd LK_FN(shifted_exp)(lk_vd x, lk_vd m)
     return LK_FN(exp_finish)(LK_FN(reduce_shifted)(dh, dl, LK_SHIFT_WIDE, &lk_exp_k), &lk_exp_k);
 }
 
+/* Adds one vector of exps to the per-lane sums of the terms below the max, compensated
+ * (TwoSum: hi + lo carries the sum to ~2^-100 relative, so a confident row's tiny rest keeps
+ * every bit that log1p needs), and counts the terms equal to it */
+LK_INLINE LK_TARGET void LK_FN(accumulate)(lk_vd x, lk_vd m, lk_vd e, lk_vd *hi, lk_vd *lo, lk_vd *top)
+{
+    lk_vm is_top = LK_MASK(x == m);
+    lk_vd err, term = lk_select(is_top, lk_splat(0.0), e);
+    *top += lk_select(is_top, lk_splat(1.0), lk_splat(0.0));
+    *hi = lk_two_sum(*hi, term, &err);
+    *lo += err;
+}
+
 LK_INLINE LK_TARGET void LK_FN(exp_step)(const LK_T *x, LK_T *out, ptrdiff_t w, lk_vd m,
                                          lk_vd *hi, lk_vd *lo, lk_vd *top)
 {
@@ -595,6 +644,58 @@ LK_INLINE LK_TARGET void LK_FN(totals_finish)(const LK_FN(exp_totals) *t, int to
         memcpy(&count, (const char *)&t->top + j * sizeof count, sizeof count);
         acc->top += (double)count;
     }
+}
+
+/* The column kernels' sums of one vector of columns (lanes [0, w)), held in registers over a
+ * group of rows, compensated as the row kernels' are: softmax's from a bias of 1 by Fast2Sum,
+ * top mode's by TwoSum with the max's terms counted apart */
+typedef struct { lk_vd hi, lo, top; } LK_FN(col_sums);
+
+LK_INLINE LK_TARGET LK_FN(col_sums) LK_FN(col_sums_load)(const double *hi, const double *lo,
+                                                         const double *top, ptrdiff_t w,
+                                                         int top_mode)
+{
+    LK_FN(col_sums) c = {lk_load_d(hi, w, 0.0), lk_load_d(lo, w, 0.0),
+                         top_mode ? lk_load_d(top, w, 0.0) : lk_splat(0.0)};
+    return c;
+}
+
+LK_INLINE LK_TARGET void LK_FN(col_sums_add)(LK_FN(col_sums) *c, lk_vd e, lk_vm is_top,
+                                             int top_mode)
+{
+    if (top_mode) {
+        lk_vd err;
+        c->top += lk_from_bits(lk_bits(lk_splat(1.0)) & is_top);
+        c->hi = lk_two_sum(c->hi, lk_from_bits(lk_bits(e) & ~is_top), &err);
+        c->lo += err;
+    } else {
+        lk_vd s = c->hi + e;
+        c->lo += e - (s - c->hi);
+        c->hi = s;
+    }
+}
+
+LK_INLINE LK_TARGET void LK_FN(col_sums_store)(const LK_FN(col_sums) *c, double *hi, double *lo,
+                                               double *top, ptrdiff_t w, int top_mode)
+{
+    lk_store_d(hi, c->hi, w);
+    lk_store_d(lo, c->lo, w);
+    if (top_mode) lk_store_d(top, c->top, w);
+}
+
+/* the column kernels' scale: out *= inv_hi + inv_lo, as scale does */
+typedef struct { lk_vd hi, lo; } LK_FN(col_inv);
+
+LK_INLINE LK_TARGET LK_FN(col_inv) LK_FN(col_inverse)(const double *inv_hi, const double *inv_lo,
+                                                      ptrdiff_t w)
+{
+    LK_FN(col_inv) inv = {lk_load_d(inv_hi, w, 0.0), lk_load_d(inv_lo, w, 0.0)};
+    return inv;
+}
+
+LK_INLINE LK_TARGET lk_vd LK_FN(col_scale_by)(lk_vd e, LK_FN(col_inv) inv)
+{
+    return LK_FMA(e, inv.hi, e * inv.lo);
 }
 
 /* out[i] *= inv_hi + inv_lo (a double-double reciprocal of the sum) */
@@ -909,6 +1010,124 @@ LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
     if (i < n) LK_FN(shift_log_step)(x + i, out + i, n - i, mv, Lv);
 }
 
+/* ---- reductions over a non-last axis: an (n, inner) block (rows x_step bytes apart),
+ *      vectorised across the columns, LK_COL_ROWS rows at a time: their exps independent of
+ *      each other, the per-column state (max, sums) read and written once per group ---- */
+
+#define LK_COL_ROWS 4
+
+#define LK_ROW(p, k, step) ((const LK_T *)((const char *)(p) + (k) * (step)))
+#define LK_ROW_OUT(p, k, step) ((LK_T *)((char *)(p) + (k) * (step)))
+
+/* m = max(m, x) per column (a NaN, once seen, stays); *least = the block's least x other than
+ * NaN (a NaN column's results are overwritten; a -inf must never be lost behind one), which
+ * picks the exp pass's form */
+LK_TARGET void LK_FN(col_max)(const LK_T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner,
+                              LK_T *m, double *least)
+{
+    LK_EV lo = LK_ESPLAT(INFINITY);
+    for (ptrdiff_t k = 0; k < n; k += LK_COL_ROWS) {
+        ptrdiff_t rows = n - k < LK_COL_ROWS ? n - k : LK_COL_ROWS;
+        for (ptrdiff_t j = 0; j < inner; j += LK_EW) {
+            ptrdiff_t w = inner - j < LK_EW ? inner - j : LK_EW;
+            LK_EV mv = LK_ELOAD(m + j, w, 0.0);
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                LK_EV v = LK_ELOAD(LK_ROW(x, k + r, x_step) + j, w, INFINITY);
+                mv = LK_EMAX_NAN(mv, v);
+                lo = LK_EMIN(v, lo);                    /* lo where v is NaN */
+            }
+            LK_ESTORE(m + j, mv, w);
+        }
+    }
+    LK_T lanes[LK_EW];
+    memcpy(lanes, &lo, sizeof lanes);
+    for (int k = 0; k < LK_EW; k++)
+        if (lanes[k] < *least) *least = lanes[k];
+}
+
+/* exp(x - m) per column: stored (softmax) or not, and summed (col_sums_add; top mode counts
+ * the terms equal to the max apart). x - m is exact by Fast2Sum ordered lane by lane, as the
+ * row kernels' exp pass does for rows of either sign. */
+LK_INLINE LK_TARGET void LK_FN(col_exp_form)(const LK_T *x, ptrdiff_t x_step, LK_T *out,
+                                             ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,
+                                             const LK_T *m, double *hi, double *lo, double *top,
+                                             int form, int store, int top_mode)
+{
+    const LK_ECONSTS *K = LK_EK;
+    for (ptrdiff_t k = 0; k < n; k += LK_COL_ROWS) {
+        ptrdiff_t rows = n - k < LK_COL_ROWS ? n - k : LK_COL_ROWS;
+        for (ptrdiff_t j = 0; j < inner; j += LK_EW) {
+            LK_OPAQUE(K);
+            ptrdiff_t w = inner - j < LK_EW ? inner - j : LK_EW;
+            LK_EV mv = LK_ELOAD(m + j, w, 0.0), neg_m = -mv, v[LK_COL_ROWS];
+            LK_FN(reduced) a[LK_COL_ROWS];
+            LK_FN(col_sums) sums = LK_FN(col_sums_load)(hi + j, lo + j, top + j, w, top_mode);
+            for (ptrdiff_t r = 0; r < LK_COL_ROWS; r++) {
+                v[r] = LK_ELOAD(LK_ROW(x, k + (r < rows ? r : 0), x_step) + j, w, 0.0);
+                a[r] = LK_FN(shift_reduce)(v[r], neg_m, form, K);
+            }
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                LK_EV e = LK_FN(shift_finish)(a[r], form, K);
+                if (store) LK_ESTORE(LK_ROW_OUT(out, k + r, out_step) + j, e, w);
+                LK_FN(col_sums_add)(&sums, e, LK_EMASK(v[r] == mv), top_mode);
+            }
+            LK_FN(col_sums_store)(&sums, hi + j, lo + j, top + j, w, top_mode);
+        }
+    }
+}
+
+/* The form: the block's spread (its least x minus its largest max) tells whether every exp
+ * is a normal number (no clamp, 2^k one fma) */
+LK_INLINE LK_TARGET void LK_FN(col_exp)(const LK_T *x, ptrdiff_t x_step, LK_T *out,
+                                        ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,
+                                        const LK_T *m, double spread, double *hi, double *lo,
+                                        double *top, int store, int top_mode)
+{
+    if (spread >= LK_ENORMAL_FLOOR)
+        LK_FN(col_exp_form)(x, x_step, out, out_step, n, inner, m, hi, lo, top,
+                            LK_SHIFT_BY_MAGNITUDE, store, top_mode);
+    else
+        LK_FN(col_exp_form)(x, x_step, out, out_step, n, inner, m, hi, lo, top, LK_SHIFT_WIDE,
+                            store, top_mode);
+}
+
+/* softmax: the exps stored and all summed (float64's sums start at the bias of 1) */
+LK_TARGET void LK_FN(col_exp_store)(const LK_T *x, ptrdiff_t x_step, LK_T *out,
+                                    ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,
+                                    const LK_T *m, double spread, double *hi, double *lo,
+                                    double *top)
+{
+    LK_FN(col_exp)(x, x_step, out, out_step, n, inner, m, spread, hi, lo, top, 1, 0);
+}
+
+/* log_softmax, logsumexp: the terms equal to the max counted in top, the others summed */
+LK_TARGET void LK_FN(col_exp_sum)(const LK_T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner,
+                                  const LK_T *m, double spread, double *hi, double *lo,
+                                  double *top)
+{
+    LK_FN(col_exp)(x, x_step, NULL, 0, n, inner, m, spread, hi, lo, top, 0, 1);
+}
+
+/* out *= 1 / sum per column (col_inverse / col_scale_by: the type's own scale) */
+LK_TARGET void LK_FN(col_scale)(LK_T *out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,
+                                const double *inv_hi, const double *inv_lo)
+{
+    for (ptrdiff_t k = 0; k < n; k += LK_COL_ROWS) {
+        ptrdiff_t rows = n - k < LK_COL_ROWS ? n - k : LK_COL_ROWS;
+        for (ptrdiff_t j = 0; j < inner; j += LK_EW) {
+            ptrdiff_t w = inner - j < LK_EW ? inner - j : LK_EW;
+            LK_FN(col_inv) inv = LK_FN(col_inverse)(inv_hi + j, inv_lo + j, w);
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                LK_T *p = LK_ROW_OUT(out, k + r, out_step) + j;
+                LK_ESTORE(p, LK_FN(col_scale_by)(LK_ELOAD(p, w, 0.0), inv), w);
+            }
+        }
+    }
+}
+
+#undef LK_ROW
+#undef LK_ROW_OUT
+
 #undef LK_EV
 #undef LK_EW
 #undef LK_EM
@@ -925,68 +1144,20 @@ LK_TARGET void LK_FN(shift_log)(const LK_T *x, LK_T *out, ptrdiff_t n, double m,
 #undef LK_EK
 #undef LK_ENORMAL_FLOOR
 
-/* ---- reductions over a non-last axis: one row of a (n, inner) block at a time, per-column
- *      state in double arrays, vectorised across the columns ---- */
-
-LK_TARGET void LK_FN(col_max)(const LK_T *row, ptrdiff_t inner, double *m)
+/* ---- log_softmax's last pass over a block of columns, in double lanes ---- */
+LK_TARGET void LK_FN(col_shift_log)(const LK_T *x, ptrdiff_t x_step, LK_T *out,
+                                    ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,
+                                    const LK_T *m, const double *L)
 {
-    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
-        ptrdiff_t w = lk_width(inner, j);
-        lk_vd v = LK_FN(load)(row + j, w, 0.0);
-        lk_store_d(m + j, LK_FN(max_nan)(lk_load_d(m + j, w, 0.0), v), w);
-    }
-}
-
-LK_INLINE LK_TARGET void LK_FN(col_exp_pass)(const LK_T *row, LK_T *out, ptrdiff_t inner,
-                                   const double *m, double *hi, double *lo, double *top,
-                                   const int store)
-{
-    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
-        ptrdiff_t w = lk_width(inner, j);
-        lk_vd v = LK_FN(load)(row + j, w, -INFINITY);
-        lk_vd mv = lk_load_d(m + j, w, 0.0);
-        lk_vd e = LK_FN(shifted_exp)(v, mv);
-        if (store) LK_FN(store)(out + j, e, w);
-        lk_vd h = lk_load_d(hi + j, w, 0.0), l = lk_load_d(lo + j, w, 0.0);
-        lk_vd t = lk_load_d(top + j, w, 0.0);
-        LK_FN(accumulate)(v, mv, e, &h, &l, &t);
-        lk_store_d(hi + j, h, w);
-        lk_store_d(lo + j, l, w);
-        lk_store_d(top + j, t, w);
-    }
-}
-
-LK_TARGET void LK_FN(col_exp_store)(const LK_T *row, LK_T *out, ptrdiff_t inner,
-                                    const double *m, double *hi, double *lo, double *top)
-{
-    LK_FN(col_exp_pass)(row, out, inner, m, hi, lo, top, 1);
-}
-
-LK_TARGET void LK_FN(col_exp_sum)(const LK_T *row, ptrdiff_t inner, const double *m,
-                                  double *hi, double *lo, double *top)
-{
-    LK_FN(col_exp_pass)(row, NULL, inner, m, hi, lo, top, 0);
-}
-
-LK_TARGET void LK_FN(col_scale)(LK_T *out, ptrdiff_t inner, const double *inv_hi,
-                                const double *inv_lo)
-{
-    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
-        ptrdiff_t w = lk_width(inner, j);
-        lk_vd e = LK_FN(load)(out + j, w, 0.0);
-        lk_vd a = lk_load_d(inv_hi + j, w, 0.0), b = lk_load_d(inv_lo + j, w, 0.0);
-        LK_FN(store)(out + j, LK_FMA(e, a, e * b), w);
-    }
-}
-
-LK_TARGET void LK_FN(col_shift_log)(const LK_T *row, LK_T *out, ptrdiff_t inner,
-                                    const double *m, const double *L)
-{
-    for (ptrdiff_t j = 0; j < inner; j += LK_W) {
-        ptrdiff_t w = lk_width(inner, j);
-        lk_vd y = LK_FN(shifted_log)(LK_FN(load)(row + j, w, 0.0), lk_load_d(m + j, w, 0.0),
-                                     lk_load_d(L + j, w, 0.0));
-        LK_FN(store)(out + j, y, w);
+    for (ptrdiff_t k = 0; k < n; k++) {
+        const LK_T *row = (const LK_T *)((const char *)x + k * x_step);
+        LK_T *row_out = (LK_T *)((char *)out + k * out_step);
+        for (ptrdiff_t j = 0; j < inner; j += LK_W) {
+            ptrdiff_t w = lk_width(inner, j);
+            lk_vd y = LK_FN(shifted_log)(LK_FN(load)(row + j, w, 0.0), LK_FN(load)(m + j, w, 0.0),
+                                         lk_load_d(L + j, w, 0.0));
+            LK_FN(store)(row_out + j, y, w);
+        }
     }
 }
 
