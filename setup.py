@@ -26,7 +26,8 @@ else:
 extensions = [
     Extension(
         "logitkit._kernels",
-        sources=["src/logitkit/_kernels.pyx", "src/logitkit/_simd.c", "src/logitkit/_parallel.c"],
+        sources=["src/logitkit/_kernels.pyx", "src/logitkit/_simd.c",
+                 "src/logitkit/_simd_avx512.c", "src/logitkit/_parallel.c"],
         include_dirs=["src/logitkit", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
@@ -36,7 +37,7 @@ extensions = [
     Extension(
         "logitkit._losses",
         sources=["src/logitkit/_losses.pyx", "src/logitkit/_losses_simd.c",
-                 "src/logitkit/_simd.c"],
+                 "src/logitkit/_simd.c", "src/logitkit/_simd_avx512.c"],
         include_dirs=["src/logitkit", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,

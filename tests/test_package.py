@@ -29,6 +29,36 @@ def test_simd_paths():
         logitkit._set_simd_path("sse9")
 
 
+def _cpu_flags():
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def test_every_path_the_cpu_can_run_is_offered():
+    """A build that silently lost its AVX2 or AVX-512 kernels would still pass every other
+    test (they run on whatever paths exist): the paths must match what the CPU reports."""
+    flags = _cpu_flags()
+    if not flags or not {"sse2"} <= flags:
+        pytest.skip("not an x86-64 Linux machine")
+    paths = logitkit.simd_paths()
+    assert ("avx2" in paths) == ({"avx2", "fma"} <= flags)
+    assert ("avx512" in paths) == ({"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2",
+                                    "fma"} <= flags)
+
+
+def test_each_path_can_be_forced_by_name():
+    for name in logitkit.simd_paths():
+        done = run_python("import logitkit; print(logitkit.simd_path())", LOGITKIT_SIMD=name)
+        assert done.returncode == 0 and done.stdout.strip() == name
+
+
 def run_python(code, **env):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=120)

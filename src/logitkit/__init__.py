@@ -29,7 +29,8 @@ __all__ = [
 
 
 def simd_path() -> str:
-    """The code path the kernels run: "avx2" (AVX2 + FMA) or "baseline" (SSE2 / plain C)."""
+    """The code path the kernels run: "avx512" (AVX-512 F/DQ/VL/BW), "avx2" (AVX2 + FMA) or
+    "baseline" (SSE2 / plain C)."""
     return str(_kernels.simd_path())
 
 

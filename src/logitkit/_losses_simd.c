@@ -107,6 +107,7 @@ int lkl_select_isa(int isa)
     if (!lk_isa_supported(isa)) return -1;
     switch (isa) {
 #if LKL_HAVE_AVX2
+    case LK_ISA_AVX512:                 /* the losses' loops are written for 8 float lanes */
     case LK_ISA_AVX2:
         lkl_f32 = avx2_f32;
         lkl_f64 = avx2_f64;

@@ -55,12 +55,6 @@
 #include "_simd_isa_end.h"
 #endif
 
-#define LK_TABLE(PREFIX)                                                                       \
-    { PREFIX##row_max, PREFIX##row_range, PREFIX##exp_store, PREFIX##softmax_exps, PREFIX##exp_sum, PREFIX##scale, PREFIX##shift_log,   \
-      PREFIX##col_max, PREFIX##col_exp_store, PREFIX##col_exp_sum, PREFIX##col_scale, PREFIX##col_shift_log, PREFIX##sigmoid,             \
-      PREFIX##sigmoid_derivative, PREFIX##exp_neg_abs_array, PREFIX##softplus,                 \
-      PREFIX##log_sigmoid }
-
 static const lk_table_f32 base_f32 = LK_TABLE(lk_base_f32_);
 static const lk_table_f64 base_f64 = LK_TABLE(lk_base_f64_);
 #if LK_HAVE_AVX2
@@ -84,6 +78,13 @@ int lk_isa_supported(int isa)
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if LK_HAVE_AVX512
+    case LK_ISA_AVX512:                 /* (libgcc also checks that the OS saves the state) */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
     default:
         return 0;
     }
@@ -93,6 +94,15 @@ int lk_select_isa(int isa)
 {
     if (!lk_isa_supported(isa)) return -1;
     switch (isa) {
+#if LK_HAVE_AVX512
+    case LK_ISA_AVX512:
+        lk_f32 = lk_avx512_table_f32;
+        lk_f64 = lk_avx512_table_f64;
+        /* the short rows' in-register transposes are written for 8 lanes */
+        lk_short_rows_f32 = lk_avx2_f32_short_rows;
+        lk_short_softmax_f64 = lk_avx2_f64_short_softmax;
+        break;
+#endif
 #if LK_HAVE_AVX2
     case LK_ISA_AVX2:
         lk_f32 = avx2_f32;
@@ -115,6 +125,6 @@ int lk_active_isa(void) { return active_isa; }
 
 const char *lk_isa_name(int isa)
 {
-    static const char *const names[LK_ISA_COUNT] = {"baseline", "avx2"};
+    static const char *const names[LK_ISA_COUNT] = {"baseline", "avx2", "avx512"};
     return (isa >= 0 && isa < LK_ISA_COUNT) ? names[isa] : "unknown";
 }

@@ -62,6 +62,24 @@ LK_DECLARE_TABLE(double, lk_table_f64)
 extern lk_table_f32 lk_f32;
 extern lk_table_f64 lk_f64;
 
+/* A table of the functions compiled under one prefix (lk_<isa>_<type>_) */
+#define LK_TABLE(PREFIX)                                                                       \
+    { PREFIX##row_max, PREFIX##row_range, PREFIX##exp_store, PREFIX##softmax_exps,             \
+      PREFIX##exp_sum, PREFIX##scale, PREFIX##shift_log, PREFIX##col_max,                      \
+      PREFIX##col_exp_store, PREFIX##col_exp_sum, PREFIX##col_scale, PREFIX##col_shift_log,    \
+      PREFIX##sigmoid, PREFIX##sigmoid_derivative, PREFIX##exp_neg_abs_array,                  \
+      PREFIX##softplus, PREFIX##log_sigmoid }
+
+/* The AVX-512 unit's tables (_simd_avx512.c: its vectors are twice as wide, so it is compiled
+ * apart) */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define LK_HAVE_AVX512 1
+extern const lk_table_f32 lk_avx512_table_f32;
+extern const lk_table_f64 lk_avx512_table_f64;
+#else
+#define LK_HAVE_AVX512 0
+#endif
+
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS float32 rows of up to
  * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); and float64's softmax
  * (short_softmax) */
@@ -78,7 +96,7 @@ typedef void (*lk_short_softmax_fn)(const double *x, ptrdiff_t x_stride, double 
 extern lk_short_softmax_fn lk_short_softmax_f64;
 
 /* Instruction-set levels, in order of preference. */
-enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_COUNT = 2 };
+enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_AVX512 = 2, LK_ISA_COUNT = 3 };
 
 int lk_isa_supported(int isa);          /* compiled in and available on this CPU */
 int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */

@@ -146,6 +146,13 @@ LK_INLINE LK_TARGET lk_vd LK_FN(load)(const LK_T *p, ptrdiff_t w, double pad)
 #else
     return lk_load_part_f4_avx2(p, w, pad);
 #endif
+#elif LK_BODY_AVX512
+    __mmask8 live = (__mmask8)((1u << w) - 1u);
+#if LK_IS_F64
+    return (lk_vd)_mm512_mask_loadu_pd(_mm512_set1_pd(pad), live, p);
+#else
+    return (lk_vd)_mm512_cvtps_pd(_mm256_mask_loadu_ps(_mm256_set1_ps((float)pad), live, p));
+#endif
 #else
     lk_vd v = lk_splat(pad);
     for (ptrdiff_t j = 0; j < w; j++) ((double *)&v)[j] = (double)p[j];

@@ -1,10 +1,46 @@
 /*
  * The per-instruction-set macros that _simd_body.h (and _losses_simd_body.h) are written in.
  * Include with LK_BODY_AVX2 defined as 0 (portable baseline: plain C on GCC vector extensions)
- * or 1 (AVX2 + FMA through target attributes, chosen at run time, never -march); include
+ * or 1 (AVX2 + FMA through target attributes, chosen at run time, never -march), or with
+ * LK_BODY_AVX512 defined as 1 in a unit whose vectors are 64 bytes (_simd_avx512.c); include
  * _simd_isa_end.h after the bodies to undefine them again.
  */
-#if LK_BODY_AVX2
+#ifndef LK_BODY_AVX2
+#define LK_BODY_AVX2 0
+#endif
+#ifndef LK_BODY_AVX512
+#define LK_BODY_AVX512 0
+#endif
+#if LK_BODY_AVX512
+/* AVX-512 F/DQ/VL/BW (Skylake-X, Zen 4 and later): 16 float or 8 double lanes */
+#define LK_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+#define LK_FMA(a, b, c) ((lk_vd)_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
+#define LK_FMA_EXACT(a, b, c) LK_FMA(a, b, c)
+#define LK_FMAF(a, b, c) ((lk_vf8)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define LK_FMAF_EXACT(a, b, c) LK_FMAF(a, b, c)
+#define LK_WIDEN_F8(v, lo, hi)                                                                 \
+    do {                                                                                       \
+        __m512 w16_ = (__m512)(v);                                                             \
+        (lo) = (lk_vd)_mm512_cvtps_pd(_mm512_castps512_ps256(w16_));                           \
+        (hi) = (lk_vd)_mm512_cvtps_pd(_mm512_extractf32x8_ps(w16_, 1));                        \
+    } while (0)
+#define LK_F4_TO_D(f) ((lk_vd)_mm512_cvtps_pd((__m256)(f)))
+#define LK_D_TO_F4(v) ((lk_vf)_mm512_cvtpd_ps((__m512d)(v)))
+#define LK_MAXF(lo, a) ((lk_vf8)_mm512_max_ps((__m512)(lo), (__m512)(a)))
+#define LK_MAXD(lo, a) ((lk_vd)_mm512_max_pd((__m512d)(lo), (__m512d)(a)))
+#define LK_MINF(hi, a) ((lk_vf8)_mm512_min_ps((__m512)(hi), (__m512)(a)))
+#define LK_MIND(hi, a) ((lk_vd)_mm512_min_pd((__m512d)(hi), (__m512d)(a)))
+/* partial vectors: masked loads (lanes past w never read) */
+#define LK_LOADF(p, w, pad)                                                                    \
+    ((lk_vf8)_mm512_mask_loadu_ps(_mm512_set1_ps(pad), (__mmask16)((1u << (w)) - 1u), (p)))
+#define LK_ROWS_TO_LANESF lk_rows_to_lanesf
+#define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
+#define LK_ROWS_TO_LANESD lk_rows_to_lanesd
+#define LK_LANES_TO_ROWSD lk_lanes_to_rowsd
+#define LK_NARROW_D(lo, hi)                                                                    \
+    ((lk_vf8)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)(lo))),        \
+                                _mm512_cvtpd_ps((__m512d)(hi)), 1))
+#elif LK_BODY_AVX2
 #define LK_TARGET __attribute__((target("avx2,fma")))
 #define LK_FMA(a, b, c) ((lk_vd)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
 #define LK_FMA_EXACT(a, b, c) LK_FMA(a, b, c)

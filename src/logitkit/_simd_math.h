@@ -4,7 +4,9 @@
  * lk_vd is a vector of LK_W doubles: GCC/Clang vector extensions (4 lanes: one AVX2 register,
  * or two SSE2 registers on the baseline x86-64 and NEON on aarch64), or a plain double (1 lane)
  * for other compilers, so that one body of code serves every target. Everything here is
- * branch-free: lanes are selected with masks, never with `if`.
+ * branch-free: lanes are selected with masks, never with `if`. A translation unit may define
+ * LK_VECTOR_BYTES as 64 before including this header (8 doubles, 16 floats: _simd_avx512.c);
+ * the vector types are then that wide in the whole unit.
  *
  * The exp functions themselves are in _simd_body.h: they use LK_FMA, which differs per ISA.
  */
@@ -26,17 +28,21 @@
 #define LK_INLINE static inline
 #endif
 
+#ifndef LK_VECTOR_BYTES
+#define LK_VECTOR_BYTES 32
+#endif
 #if defined(__GNUC__)
-#define LK_W 4
-typedef double lk_vd __attribute__((vector_size(32)));
-typedef float lk_vf __attribute__((vector_size(16)));
+#define LK_W (LK_VECTOR_BYTES / 8)
+typedef double lk_vd __attribute__((vector_size(LK_VECTOR_BYTES)));
+typedef float lk_vf __attribute__((vector_size(LK_VECTOR_BYTES / 2)));
 typedef __typeof__((lk_vd){0} < (lk_vd){0}) lk_vm; /* lane masks: all ones or all zeros */
 #define LK_MASK(cmp) (cmp)
 #define LK_F2D(v) __builtin_convertvector((v), lk_vd)
 #define LK_D2F(v) __builtin_convertvector((v), lk_vf)
-/* lk_vf8: LK_WF floats, the lanes float32 data is computed in (one AVX2 register). */
-#define LK_WF 8
-typedef float lk_vf8 __attribute__((vector_size(32)));
+/* lk_vf8: LK_WF floats, the lanes float32 data is computed in (one AVX2 register; 16 lanes,
+ * one AVX-512 register, where LK_VECTOR_BYTES is 64: the name stayed when the width grew). */
+#define LK_WF (LK_VECTOR_BYTES / 4)
+typedef float lk_vf8 __attribute__((vector_size(LK_VECTOR_BYTES)));
 typedef __typeof__((lk_vf8){0} < (lk_vf8){0}) lk_vmf; /* int32 lane masks */
 #define LK_MASKF(cmp) (cmp)
 #else
@@ -81,7 +87,10 @@ typedef struct {
     lk_vd log2e, shifter, shifter_normal, neg_ln2_hi, neg_ln2_lo, even[5], odd[5], floor, zero,
         lane;
 } lk_exp_consts;
-#if LK_W == 4
+#if LK_W == 8
+#define LK_SPLAT_INIT(c) {c, c, c, c, c, c, c, c}
+#define LK_LANE_INDEX_INIT_D {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0}
+#elif LK_W == 4
 #define LK_SPLAT_INIT(c) {c, c, c, c}
 #define LK_LANE_INDEX_INIT_D {0.0, 1.0, 2.0, 3.0}
 #else
@@ -145,7 +154,7 @@ LK_INLINE double lk_lanes_sum(lk_vd v)
     return t;
 }
 
-/* The largest of n (a power of two, <= 8) lane values, halving pairwise (a chain of n compares
+/* The largest of n (a power of two, <= 16) lane values, halving pairwise (a chain of n compares
  * sat on every row's critical path), and whether any is NaN; where one is, *max_out is
  * unspecified (callers test has_nan first). */
 #define LK_LANES_MAX(NAME, T)                                                                  \
@@ -240,7 +249,12 @@ typedef struct {
     lk_vf8 log2e, shifter, shifter_normal, neg_ln2_hi, neg_ln2_lo, c[5], two_m64, floor, zero,
         lane;
 } lk_expf_consts;
-#if LK_WF == 8
+#if LK_WF == 16
+#define LK_SPLATF_INIT(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
+#define LK_LANE_INDEX_INIT                                                                     \
+    {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f,    \
+     14.0f, 15.0f}
+#elif LK_WF == 8
 #define LK_SPLATF_INIT(c) {c, c, c, c, c, c, c, c}
 #define LK_LANE_INDEX_INIT {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f}
 #else
@@ -369,7 +383,7 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
 LK_DEFINE_LANES(f, float, LK_WF)
 LK_DEFINE_LANES(d, double, LK_W)
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && LK_VECTOR_BYTES == 32
 #include <immintrin.h>
 /* Partial vectors (the tail of every row) on AVX2: masked loads. The lane loop of lk_loadf
  * makes the vector read that follows it wait for its lane stores (store forwarding fails):
