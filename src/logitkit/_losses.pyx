@@ -29,7 +29,6 @@ from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f6
 
 cdef extern from "_losses_simd.h" nogil:
     ctypedef struct lkl_table_f32:
-        void (*ce_sums)(const float *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
         void (*softmax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
                                  Py_ssize_t n) noexcept nogil
         void (*log_softmax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
@@ -39,7 +38,6 @@ cdef extern from "_losses_simd.h" nogil:
                       float *loss, float *grad, Py_ssize_t n, double s) noexcept nogil
 
     ctypedef struct lkl_table_f64:
-        void (*ce_sums)(const double *x, Py_ssize_t n, double *m, int *has_nan, lk_sum *acc) noexcept nogil
         void (*softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
                                  Py_ssize_t n) noexcept nogil
         void (*log_softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
@@ -91,20 +89,22 @@ cdef inline void row_sums(const floating *x, Py_ssize_t n, floating *store, doub
     acc.hi = 0.0
     acc.lo = 0.0
     acc.top = 0.0
-    if store != NULL:
-        if floating is float:
-            lk_f32.row_range(x, n, m, &mn, has_nan)
-            if not has_nan[0] and m[0] - m[0] == 0.0:
-                lk_f32.exp_store(x, store, n, m[0], mn, acc)
+    if floating is float:
+        lk_f32.row_range(x, n, m, &mn, has_nan)
+        if has_nan[0] or m[0] - m[0] != 0.0:
+            return
+        if store != NULL:
+            lk_f32.exp_store(x, store, n, m[0], mn, acc)
         else:
-            lk_f64.row_range(x, n, m, &mn, has_nan)
-            if not has_nan[0] and m[0] - m[0] == 0.0:
-                lk_f64.exp_store(x, store, n, m[0], mn, acc)
+            lk_f32.exp_sum(x, n, m[0], mn, acc)
     else:
-        if floating is float:
-            lkl_f32.ce_sums(x, n, m, has_nan, acc)
+        lk_f64.row_range(x, n, m, &mn, has_nan)
+        if has_nan[0] or m[0] - m[0] != 0.0:
+            return
+        if store != NULL:
+            lk_f64.exp_store(x, store, n, m[0], mn, acc)
         else:
-            lkl_f64.ce_sums(x, n, m, has_nan, acc)
+            lk_f64.exp_sum(x, n, m[0], mn, acc)
 
 
 cdef inline void scale_row(floating *out, Py_ssize_t n, double a_hi, double a_lo) noexcept nogil:

@@ -19,17 +19,7 @@
 
 #define LK_BODY_AVX2 0
 #include "_simd_isa.h"
-#define LKL_FMAF(a, b, c) ((a) * (b) + (c))
 #define LKL_FUSED 0
-/* 8 floats to two vectors of 4 doubles */
-#define LKL_SPLIT_F2D(e, lo, hi)                                                               \
-    do {                                                                                       \
-        lk_vf lo_f_, hi_f_;                                                                    \
-        memcpy(&lo_f_, &(e), sizeof lo_f_);                                                    \
-        memcpy(&hi_f_, (const char *)&(e) + sizeof lo_f_, sizeof hi_f_);                       \
-        (lo) = LK_F2D(lo_f_);                                                                  \
-        (hi) = LK_F2D(hi_f_);                                                                  \
-    } while (0)
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lkl_sb_base_f64_##name
@@ -49,21 +39,13 @@
 #undef LK_FN
 #undef LKL_FN
 #include "_simd_isa_end.h"
-#undef LKL_FMAF
 #undef LKL_FUSED
-#undef LKL_SPLIT_F2D
 
 #if LKL_HAVE_AVX2
 #undef LK_BODY_AVX2
 #define LK_BODY_AVX2 1
 #include "_simd_isa.h"
-#define LKL_FMAF(a, b, c) ((lkl_vf8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define LKL_FUSED 1
-#define LKL_SPLIT_F2D(e, lo, hi)                                                               \
-    do {                                                                                       \
-        (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)(e)));                    \
-        (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)(e), 1));                  \
-    } while (0)
 #define LK_T double
 #define LK_IS_F64 1
 #define LK_FN(name) lkl_sb_avx2_f64_##name
@@ -83,13 +65,11 @@
 #undef LK_FN
 #undef LKL_FN
 #include "_simd_isa_end.h"
-#undef LKL_FMAF
 #undef LKL_FUSED
-#undef LKL_SPLIT_F2D
 #endif
 
 #define LKL_TABLE(P)                                                                           \
-    { P##ce_sums, P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce }
+    { P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce }
 
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
 static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);

@@ -1,6 +1,7 @@
 /*
- * The vector loops of logitkit._losses (issue 4): the cross-entropy row sums, the short-row
- * cross-entropy block, and the vector-Jacobian products of softmax, log_softmax and sigmoid.
+ * The vector loops of logitkit._losses (issue 4): the short-row cross-entropy block, the
+ * vector-Jacobian products of softmax, log_softmax and sigmoid, and binary cross-entropy. (The
+ * cross-entropy rows run on the shared tables of _simd.h: row_range, exp_sum, exp_store.)
  * One table of function pointers per storage type, filled for the instruction set chosen at
  * run time (lkl_select_isa follows the numbering of _simd.h). The loops are in
  * _losses_simd_body.h, compiled once per (type, ISA) by _losses_simd.c.
@@ -15,7 +16,6 @@
 
 #define LKL_DECLARE_TABLE(T, NAME)                                                             \
     typedef struct {                                                                           \
-        void (*ce_sums)(const T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc);       \
         void (*softmax_bwd_rows)(const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n);  \
         void (*log_softmax_bwd_rows)(const T *g, const T *y, T *out, ptrdiff_t rows,           \
                                      ptrdiff_t n);                                             \

@@ -2,7 +2,6 @@
  * The loops of logitkit._losses for one storage type and one instruction set; included by
  * _losses_simd.c with LK_T, LK_IS_F64, LK_FN, LK_TARGET, LK_FMA (see _simd_body.h) and
  *   LKL_FN(name)  this file's names
- *   LKL_FMAF      a*b + c on 8-float vectors (fused where the ISA has it)
  *   LKL_FUSED     1 when LK_FMA is a true fused multiply-add (exact product errors)
  * _simd_body.h is included first, under LK_FN, for its inline helpers (exp_dd, exp_lp, load,
  * store, shifted_expf, max_nan, row_max, exp_sum).
@@ -38,104 +37,6 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(two_prod)(lk_vd a, lk_vd b, lk_vd *err)
     *err = (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / (sa * sb);
 #endif
     return p;
-}
-
-#if !LK_IS_F64 && LKL_VF8
-/* exp(v - M) in 8 float lanes (Cephes' expf on the exact split dh + dl of v - M); lanes with
- * v == M (exactly 1: counted in *is_top instead) or v - M < -87 (< 1.7e-38, and -inf) are 0 */
-LK_INLINE LK_TARGET lkl_vf8 LKL_FN(exp_terms8)(lkl_vf8 v, lkl_vf8 M, lkl_vi8 *is_top)
-{
-    const lkl_vf8 zero = {0};
-    lkl_vf8 dh = v - M;                                 /* x - m = dh + dl exactly */
-    lkl_vf8 bv = dh - v;
-    lkl_vf8 dl = (v - (dh - bv)) + (-M - bv);
-    lkl_vf8 k = LKL_FMAF(dh, zero + 1.44269504088896341f, zero + 12582912.0f) - 12582912.0f;
-    lkl_vf8 r = LKL_FMAF(k, zero - 0.693359375f, dh);
-    r = LKL_FMAF(k, zero + 2.12194440e-4f, r) + dl;
-    lkl_vf8 p = LKL_FMAF(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
-    p = LKL_FMAF(p, r, zero + 8.3334519073e-3f);
-    p = LKL_FMAF(p, r, zero + 4.1665795894e-2f);
-    p = LKL_FMAF(p, r, zero + 1.6666665459e-1f);
-    p = LKL_FMAF(p, r, zero + 5.0000001201e-1f);
-    lkl_vf8 two_k = (lkl_vf8)((__builtin_convertvector(k, lkl_vi8) + 127) << 23);
-    /* (1 + u) 2^k rounded once, the same float as 1 + u scaled (2^k normal where kept) */
-    lkl_vf8 e = LKL_FMAF(LKL_FMAF(p, r * r, r), two_k, two_k);
-    *is_top = v == M;
-    lkl_vi8 drop = (dh < -87.0f) | *is_top;
-    return (lkl_vf8)((lkl_vi8)e & ~drop);
-}
-#endif
-
-/*
- * max of a row and the sums of exp(x - max): top (terms equal to 1) and hi + lo (the rest).
- * float32: the max and the exps in 8 float lanes. x - m is split exactly into dh + dl (TwoSum
- * in float) and dl joins the reduced argument, so the only errors are the polynomial's
- * (Cephes' expf, ~1 ulp of float) and none of them reaches the top terms, which are exactly 1;
- * the sums are in double. Terms below e^-87 (< 1.7e-38, against a sum >= 1) count as 0.
- * float64: the shared loops (exact x - m, exp_dd, compensated sums).
- */
-LK_TARGET void LKL_FN(ce_sums)(const LK_T *x, ptrdiff_t n, double *m, int *has_nan, lk_sum *acc)
-{
-#if LK_IS_F64 || !LKL_VF8
-    double mn;
-    LK_FN(row_range)(x, n, m, &mn, has_nan);
-    if (*has_nan || *m - *m != 0.0) return;
-    LK_FN(exp_sum)(x, n, *m, mn, acc);
-#else
-    const lkl_vf8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                          -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    lkl_vf8 m0 = ninf, m1 = ninf, v;
-    lkl_vi8 nan0 = {0}, mask;
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        lkl_vf8 a, b;
-        memcpy(&a, x + i, sizeof a);
-        memcpy(&b, x + i + 8, sizeof b);
-        nan0 |= (a != a) | (b != b);
-        mask = a > m0;
-        m0 = (lkl_vf8)(((lkl_vi8)a & mask) | ((lkl_vi8)m0 & ~mask));
-        mask = b > m1;
-        m1 = (lkl_vf8)(((lkl_vi8)b & mask) | ((lkl_vi8)m1 & ~mask));
-    }
-    float best = -INFINITY;
-    int nan = 0;
-    for (int j = 0; j < 8; j++) {
-        best = m0[j] > best ? m0[j] : best;
-        best = m1[j] > best ? m1[j] : best;
-        nan |= nan0[j] != 0;
-    }
-    for (; i < n; i++) {
-        nan |= x[i] != x[i];
-        best = x[i] > best ? x[i] : best;
-    }
-    *m = best;
-    *has_nan = nan;
-    if (nan || best - best != 0.0f) return;
-
-    const lkl_vf8 M = best - (lkl_vf8){0};
-    const lkl_vf8 zero = {0}, one = zero + 1.0f;
-    lk_vd hi0 = lk_splat(0.0), hi1 = hi0;
-    lkl_vf8 topc = zero;
-    for (i = 0; i < n; i += 8) {
-        if (n - i >= 8) {
-            memcpy(&v, x + i, sizeof v);
-        } else {                        /* the tail, padded with -inf (terms 0) */
-            float pad[8];
-            for (int j = 0; j < 8; j++) pad[j] = i + j < n ? x[i + j] : -INFINITY;
-            memcpy(&v, pad, sizeof v);
-        }
-        lkl_vi8 is_top;
-        lkl_vf8 e = LKL_FN(exp_terms8)(v, M, &is_top);
-        topc += (lkl_vf8)((lkl_vi8)one & is_top);
-        lk_vd lo4, hi4;
-        LKL_SPLIT_F2D(e, lo4, hi4);
-        hi0 += lo4;
-        hi1 += hi4;
-    }
-    hi0 += hi1;
-    for (int j = 0; j < LK_W; j++) lk_sum_add(acc, lk_lane(hi0, j));
-    for (int j = 0; j < 8; j++) acc->top += topc[j];
-#endif
 }
 
 /* a * b = p + err: exact by TwoProduct for float64; float32 data's products are exact in
@@ -610,8 +511,9 @@ LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrd
 
 /* Binary cross-entropy with logits, elementwise, for float32 data (all arithmetic in double):
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
- * pw t sigmoid(-x)), with z = exp(-|x|) and log1p_v (1e-14 relative: far below float's half
- * ulp; the float64 kernel stays scalar with libm's log1p). w, pw: NULL or n doubles; grad may
+ * pw t sigmoid(-x)), with z = exp(-|x|) and log1p_unit_lp (~1e-10 relative, as the float32
+ * softplus takes it: far below float's half ulp; the float64 kernel stays scalar with libm's
+ * log1p). w, pw: NULL or n doubles; grad may
  * be NULL. Returns the sum of the losses. */
 LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, const double *pw,
                              LK_T *loss, LK_T *grad, ptrdiff_t n, double s)
@@ -622,7 +524,11 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
         lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
         lk_vd z = LK_FN(exp_neg_abs)(v);
+#if LK_IS_F64
         lk_vd lz = LK_FN(log1p_v)(lk_select(LK_MASK(v != v), zero, z));
+#else
+        lk_vd lz = LK_FN(log1p_unit_lp)(lk_select(LK_MASK(v != v), zero, z));
+#endif
         lk_vd sp_pos = lk_select(LK_MASK(v > 0.0), v, zero) + lz;
         lk_vd sp_neg = lk_select(LK_MASK(v < 0.0), -v, zero) + lz;
         lk_vd a = pv * tv, b = 1.0 - tv;
