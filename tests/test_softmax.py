@@ -526,3 +526,25 @@ def test_column_block_keeps_minus_inf_behind_a_nan(fn, dtype, each_simd_path):
     x[0, 0] = -np.inf
     x[0, 8] = np.nan
     logitkit.testing.assert_matches_reference(fn, x, axis=0, max_ulp=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("n", [33, 250, 1000, 1024, 1025])
+def test_rows_run_in_pairs_as_they_run_alone(fn, n, dtype, each_simd_path):
+    """Rows that fit the first caches run two at a time, each pass over both before the next
+    (reduce_row_pair); every row must come out bit for bit as it does alone, special rows
+    (NaN, +inf, all -inf) beside ordinary ones included, and an odd row at the end."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((9, n)) * 20).astype(dtype)
+    x[1, 3] = np.nan                      # paired with row 0
+    x[2, -1] = np.inf
+    x[5] = -np.inf
+    x[6, ::2] = -np.inf
+    f = getattr(logitkit, fn)
+    together = f(x)
+    for i, row in enumerate(x):
+        np.testing.assert_array_equal(together[i], f(row.copy()))
+    bar = 4 if fn == "softmax" else 2
+    logitkit.testing.assert_matches_reference(fn, x, max_ulp=bar)
+    logitkit.testing.assert_matches_reference(fn, x, max_ulp=bar, where=rng.random((9, n)) < 0.7)

@@ -43,6 +43,9 @@ cdef enum Elementwise:
     SOFTPLUS = 3
 
 cdef enum:
+    # rows up to this size run two at a time (reduce_row_pair): both rows' input and output
+    # stay in L1/L2 while the passes alternate between them
+    PAIRED_ROW_BYTES = 1 << 12
     # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
     COLUMN_BLOCK = 512
     # a thread is started per this many elements (~100 us of work or more)
@@ -229,6 +232,43 @@ cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
     return add_log(m, L, L_lo)
 
 
+cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, floating *ob,
+                          Py_ssize_t n, int op, bint masked, double *values) noexcept nogil:
+    """Two rows of n (> 0) elements, as reduce_row each (logsumexps into values[0], values[1]),
+    every pass run for both before the next: each row's waits (its max before its exps, its
+    sum before its scale) then overlap the other row's work in the CPU's reorder window."""
+    cdef double ma, mna, mb, mnb, inv_a_hi, inv_a_lo, inv_b_hi, inv_b_lo, La, La_lo, Lb, Lb_lo
+    cdef double value
+    cdef int nan_a, nan_b
+    cdef lk_sum acc_a, acc_b
+    row_range(xa, n, &ma, &mna, &nan_a)
+    row_range(xb, n, &mb, &mnb, &nan_b)
+    if special_slice(ma, nan_a, op, masked, &value) or special_slice(mb, nan_b, op, masked,
+                                                                     &value):
+        values[0] = reduce_row(xa, oa, n, op, masked)           # rare: one row at a time
+        values[1] = reduce_row(xb, ob, n, op, masked)
+        return
+    acc_a.hi = acc_a.lo = acc_a.top = 0.0
+    acc_b.hi = acc_b.lo = acc_b.top = 0.0
+    if op == SOFTMAX:
+        softmax_exps(xa, oa, n, ma, mna, &acc_a)
+        softmax_exps(xb, ob, n, mb, mnb, &acc_b)
+        reciprocal(acc_a.top, acc_a.hi, acc_a.lo, &inv_a_hi, &inv_a_lo)
+        reciprocal(acc_b.top, acc_b.hi, acc_b.lo, &inv_b_hi, &inv_b_lo)
+        scale(oa, n, inv_a_hi, inv_a_lo)
+        scale(ob, n, inv_b_hi, inv_b_lo)
+        return
+    exp_sum(xa, n, ma, mna, &acc_a)
+    exp_sum(xb, n, mb, mnb, &acc_b)
+    log_of_sum(acc_a.top, acc_a.hi, acc_a.lo, &La, &La_lo)
+    log_of_sum(acc_b.top, acc_b.hi, acc_b.lo, &Lb, &Lb_lo)
+    if op == LOG_SOFTMAX:
+        shift_log(xa, oa, n, ma, mna, La + La_lo)
+        shift_log(xb, ob, n, mb, mnb, Lb + Lb_lo)
+    values[0] = add_log(ma, La, La_lo)
+    values[1] = add_log(mb, Lb, Lb_lo)
+
+
 # ---------------------------------------------------------------- reductions, a block of columns
 
 cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t out_step,
@@ -373,6 +413,7 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
     cdef double state[6 * COLUMN_BLOCK]
     cdef Py_ssize_t u, o, c, w
     cdef double value
+    cdef double pair_values[2]
     cdef floating *result = <floating *>job.result
     u = first
     while u < stop:
@@ -382,6 +423,19 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
             w = min(<Py_ssize_t>LK_SHORT_ROWS, stop - u)
             reduce_short_rows(job, kind, u, w, state)
             u += w
+            continue
+        # rows that stay in the first caches, two at a time (reduce_row_pair)
+        if (job.inner == 1 and stop - u >= 2 and job.n > 0
+                and job.n * <Py_ssize_t>sizeof(floating) <= PAIRED_ROW_BYTES):
+            reduce_row_pair(<const floating *>(job.x + o * job.xs0),
+                            <floating *>(job.out + o * job.os0) if job.out != NULL else NULL,
+                            <const floating *>(job.x + (o + 1) * job.xs0),
+                            <floating *>(job.out + (o + 1) * job.os0) if job.out != NULL else NULL,
+                            job.n, job.op, job.masked, pair_values)
+            if job.op == LOGSUMEXP:
+                result[o * job.rs0] = <floating>pair_values[0]
+                result[(o + 1) * job.rs0] = <floating>pair_values[1]
+            u += 2
             continue
         if job.inner == 1:
             value = reduce_row(<const floating *>(job.x + o * job.xs0),
