@@ -229,7 +229,8 @@ cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
     log_of_sum(acc.top, acc.hi, acc.lo, &L, &L_lo)
     if op == LOG_SOFTMAX:
         shift_log(x, out, n, m, mn, L + L_lo)
-    return add_log(m, L, L_lo)
+        return 0.0
+    return logsumexp_value(x, n, 1, m, L, L_lo)
 
 
 cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, floating *ob,
@@ -265,8 +266,9 @@ cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, 
     if op == LOG_SOFTMAX:
         shift_log(xa, oa, n, ma, mna, La + La_lo)
         shift_log(xb, ob, n, mb, mnb, Lb + Lb_lo)
-    values[0] = add_log(ma, La, La_lo)
-    values[1] = add_log(mb, Lb, Lb_lo)
+        return
+    values[0] = logsumexp_value(xa, n, 1, ma, La, La_lo)
+    values[1] = logsumexp_value(xb, n, 1, mb, Lb, Lb_lo)
 
 
 # ---------------------------------------------------------------- reductions, a block of columns
@@ -323,7 +325,9 @@ cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t
             else:
                 fill(<floating *>out + j, n, out_step // <Py_ssize_t>sizeof(floating), value)
         elif op == LOGSUMEXP:
-            result[j * result_stride] = <floating>add_log(m[j], a[j], b[j])
+            result[j * result_stride] = <floating>logsumexp_value(
+                <const floating *>x + j, n, x_step // <Py_ssize_t>sizeof(floating), m[j], a[j],
+                b[j])
 
 
 # ---------------------------------------------------------------- threads
@@ -518,27 +522,42 @@ cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t f
             value = lse[r]
             if fabs(value) < 0.5 * (value - m[r]):
                 value = logsumexp_cancelling(<const float *>(job.x + (first + r) * job.xs0), n,
-                                             m[r])
+                                             1, m[r])
             result[(first + r) * job.rs0] = <floating>value
 
 
-cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, double m) noexcept nogil:
-    """logsumexp of a row where m + log(sum) cancels (to less than half of log(sum)): the
-    float exps' 2^-24 errors of the lanes kernel would show in the last bits, so the sum is
-    redone with libm's double exp, compensated, and the double-double log of the row kernels."""
-    cdef double top = 0.0, e
+cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, Py_ssize_t step,
+                                 double m) noexcept nogil:
+    """logsumexp of a float32 slice (n elements, step apart) where m + log(sum) cancels (to
+    less than half of log(sum)): the float exps' 2^-24 errors would show in the last bits, so
+    the sum is redone with libm's double exp, compensated, and the double-double log of the
+    row kernels."""
+    cdef double top = 0.0, v
     cdef lk_sum acc
     cdef double L, L_lo
     cdef Py_ssize_t k
     acc.hi = 0.0
     acc.lo = 0.0
     for k in range(n):
-        if x[k] == m:
+        v = x[k * step]
+        if v == m:
             top += 1.0
         else:
-            add_to(&acc, exp(<double>x[k] - m))
+            add_to(&acc, exp(v - m))
     log_of_sum(top, acc.hi, acc.lo, &L, &L_lo)
     return add_log(m, L, L_lo)
+
+
+cdef inline double logsumexp_value(const floating *x, Py_ssize_t n, Py_ssize_t step, double m,
+                                   double L, double L_lo) noexcept nogil:
+    """m + L of a slice (n elements, step apart) whose exps sum to e^(L + L_lo); for float32
+    data where that cancels, redone in double (logsumexp_cancelling). Rare: |result| below
+    half of L."""
+    cdef double value = add_log(m, L, L_lo)
+    if floating is float:
+        if fabs(value) < 0.5 * (value - m):
+            return logsumexp_cancelling(x, n, step, m)
+    return value
 
 
 cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid, int nthreads,
@@ -600,7 +619,8 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
         if job.op == LOG_SOFTMAX:
             shift_log(x, out, length, m, mn, L + L_lo)
         elif tid == 0:
-            result[o * job.rs0] = <floating>add_log(m, L, L_lo)
+            result[o * job.rs0] = <floating>logsumexp_value(
+                <const floating *>(job.x + o * job.xs0), job.n, 1, m, L, L_lo)
     lk_team_barrier(team)
 
 
