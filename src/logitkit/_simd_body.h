@@ -1,11 +1,11 @@
 /*
  * The loops of every kernel, for one storage type and one instruction set. Included by _simd.c
- * once per (type, ISA) with these macros defined:
+ * (baseline, AVX2) and _simd_avx512.c once per (type, ISA) with these macros defined:
  *   LK_T        storage type (float or double)
  *   LK_IS_F64   1 for double: lk_vd lanes, exact x - max, compensated sums, exp_dd;
- *               0 for float: the row passes and sigmoid in lk_vf8 float lanes (8 on AVX2) with
- *               expf_dd, sums in double; the column passes and softplus in double lanes
- *               (the row passes' exact x - max: Fast2Sum in the row's form, lk_shift_form)
+ *               0 for float: the row and column passes and sigmoid in lk_vf8 float lanes (8 on
+ *               AVX2, 16 on AVX-512) with expf_dd, sums in double; softplus in double lanes
+ *               (exact x - max: Fast2Sum in the row's or column block's form, lk_shift_form)
  *   LK_FN(name) the name of this (type, ISA)'s variant
  *   LK_TARGET   the function attribute selecting the ISA (empty for the baseline)
  *   LK_FMA(F)   a*b + c on double (float) lanes: fused where the ISA has it
