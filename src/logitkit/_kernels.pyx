@@ -242,6 +242,7 @@ cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, 
     cdef double value
     cdef int nan_a, nan_b
     cdef lk_sum acc_a, acc_b
+    values[0] = values[1] = 0.0
     row_range(xa, n, &ma, &mna, &nan_a)
     row_range(xb, n, &mb, &mnb, &nan_b)
     if special_slice(ma, nan_a, op, masked, &value) or special_slice(mb, nan_b, op, masked,

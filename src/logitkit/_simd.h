@@ -76,6 +76,8 @@ extern lk_table_f64 lk_f64;
 #define LK_HAVE_AVX512 1
 extern const lk_table_f32 lk_avx512_table_f32;
 extern const lk_table_f64 lk_avx512_table_f64;
+void lk_avx512_f64_short_softmax(const double *x, ptrdiff_t x_stride, double *out,
+                                 ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, double *m_out);
 #else
 #define LK_HAVE_AVX512 0
 #endif
