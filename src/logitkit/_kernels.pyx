@@ -230,7 +230,7 @@ cdef double reduce_row(const floating *x, floating *out, Py_ssize_t n, int op,
     if op == LOG_SOFTMAX:
         shift_log(x, out, n, m, mn, L + L_lo)
         return 0.0
-    return logsumexp_value(x, n, 1, m, L, L_lo)
+    return logsumexp_value(x, n, 1, m, add_log(m, L, L_lo))
 
 
 cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, floating *ob,
@@ -268,8 +268,8 @@ cdef void reduce_row_pair(const floating *xa, floating *oa, const floating *xb, 
         shift_log(xa, oa, n, ma, mna, La + La_lo)
         shift_log(xb, ob, n, mb, mnb, Lb + Lb_lo)
         return
-    values[0] = logsumexp_value(xa, n, 1, ma, La, La_lo)
-    values[1] = logsumexp_value(xb, n, 1, mb, Lb, Lb_lo)
+    values[0] = logsumexp_value(xa, n, 1, ma, add_log(ma, La, La_lo))
+    values[1] = logsumexp_value(xb, n, 1, mb, add_log(mb, Lb, Lb_lo))
 
 
 # ---------------------------------------------------------------- reductions, a block of columns
@@ -327,8 +327,8 @@ cdef void reduce_columns(const char *x, Py_ssize_t x_step, char *out, Py_ssize_t
                 fill(<floating *>out + j, n, out_step // <Py_ssize_t>sizeof(floating), value)
         elif op == LOGSUMEXP:
             result[j * result_stride] = <floating>logsumexp_value(
-                <const floating *>x + j, n, x_step // <Py_ssize_t>sizeof(floating), m[j], a[j],
-                b[j])
+                <const floating *>x + j, n, x_step // <Py_ssize_t>sizeof(floating), m[j],
+                add_log(m[j], a[j], b[j]))
 
 
 # ---------------------------------------------------------------- threads
@@ -520,11 +520,8 @@ cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t f
             else:
                 fill(<floating *>(job.out + (first + r) * job.os0), n, 1, value)
         elif floating is float and job.op == LOGSUMEXP:
-            value = lse[r]
-            if fabs(value) < 0.5 * (value - m[r]):
-                value = logsumexp_cancelling(<const float *>(job.x + (first + r) * job.xs0), n,
-                                             1, m[r])
-            result[(first + r) * job.rs0] = <floating>value
+            result[(first + r) * job.rs0] = <floating>logsumexp_value(
+                <const floating *>(job.x + (first + r) * job.xs0), n, 1, m[r], lse[r])
 
 
 cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, Py_ssize_t step,
@@ -550,11 +547,10 @@ cdef double logsumexp_cancelling(const float *x, Py_ssize_t n, Py_ssize_t step,
 
 
 cdef inline double logsumexp_value(const floating *x, Py_ssize_t n, Py_ssize_t step, double m,
-                                   double L, double L_lo) noexcept nogil:
-    """m + L of a slice (n elements, step apart) whose exps sum to e^(L + L_lo); for float32
-    data where that cancels, redone in double (logsumexp_cancelling). Rare: |result| below
-    half of L."""
-    cdef double value = add_log(m, L, L_lo)
+                                   double value) noexcept nogil:
+    """The logsumexp of a slice (n elements, step apart, max m) computed as value; for float32
+    data where m + log(sum) cancels, redone in double (logsumexp_cancelling). Rare: |value|
+    below half of value - m, the log of the sum."""
     if floating is float:
         if fabs(value) < 0.5 * (value - m):
             return logsumexp_cancelling(x, n, step, m)
@@ -621,7 +617,7 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
             shift_log(x, out, length, m, mn, L + L_lo)
         elif tid == 0:
             result[o * job.rs0] = <floating>logsumexp_value(
-                <const floating *>(job.x + o * job.xs0), job.n, 1, m, L, L_lo)
+                <const floating *>(job.x + o * job.xs0), job.n, 1, m, add_log(m, L, L_lo))
     lk_team_barrier(team)
 
 
