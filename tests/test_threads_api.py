@@ -81,3 +81,77 @@ def test_threaded_elementwise_equals_serial(threads, name):
     serial = fn(x)
     logitkit.set_num_threads(4)
     np.testing.assert_array_equal(fn(x), serial)
+
+
+# ---------------------------------------------------------------- the pool of helper threads
+# Each check runs in a fresh interpreter, so the threads it finds are its own: the ones that
+# exist after import (NumPy's BLAS may start some) are subtracted from the ones after a call.
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"),
+                                reason="reads the process's threads from /proc (Linux)")
+
+POOL_PRELUDE = """
+import os, threading, numpy as np, logitkit
+def threads(): return set(os.listdir("/proc/self/task"))
+def parallel_call(): logitkit.softmax(np.zeros(1_000_000, np.float32))   # one long row: split
+def blocks_sigint(tid):
+    with open(f"/proc/self/task/{tid}/status") as status:
+        line = next(line for line in status if line.startswith("SigBlk"))
+    return bool(int(line.split()[1], 16) & (1 << (2 - 1)))
+at_import = threads()
+"""
+
+
+def _run_pool_script(body):
+    done = subprocess.run([sys.executable, "-c", POOL_PRELUDE + body], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@needs_proc
+def test_helpers_are_started_once_and_kept():
+    """The first parallel call starts num_threads - 1 helpers; later calls reuse exactly them."""
+    first, later, sigint_blocked = _run_pool_script("""
+logitkit.set_num_threads(4)
+parallel_call()
+helpers = threads() - at_import
+for _ in range(30):
+    parallel_call()
+print(len(helpers), threads() - at_import == helpers, all(map(blocks_sigint, helpers)))
+""")
+    assert first == "3", "expected one helper per thread beyond the caller's"
+    assert later == "True", "later calls started or lost helpers"
+    assert sigint_blocked == "True", "a helper can receive SIGINT (KeyboardInterrupt)"
+
+
+@needs_proc
+def test_no_helpers_below_the_grain_or_with_one_thread():
+    small, single = _run_pool_script("""
+logitkit.softmax(np.zeros((100, 100)))
+print(len(threads() - at_import))
+logitkit.set_num_threads(1)
+parallel_call()
+print(len(threads() - at_import))
+""")
+    assert small == "0" and single == "0"
+
+
+@needs_proc
+def test_concurrent_callers_share_one_budget():
+    """Four user threads calling at once with num_threads 2 share one helper between them."""
+    (extra,) = _run_pool_script("""
+logitkit.set_num_threads(2)
+go = threading.Barrier(4)
+seen = []
+def user():
+    go.wait()
+    for _ in range(10):
+        parallel_call()
+        seen.append(threads() - at_import - {str(t.native_id) for t in threading.enumerate()})
+users = [threading.Thread(target=user) for _ in range(4)]
+for t in users: t.start()
+for t in users: t.join()
+print(len(set().union(*seen)))
+""")
+    assert extra == "1"
