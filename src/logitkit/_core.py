@@ -31,8 +31,8 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     left is all 0. Without `where`, a slice containing NaN or +inf, or of all -inf, is NaN.
     Accurate to 4 ULP against an exact oracle, for any logits up to the dtype's max.
     """
-    if where is None and out is None and dtype is None:
-        fast = _kernels.rows_fast(x, axis, _SOFTMAX)
+    if where is None and dtype is None:
+        fast = _kernels.rows_fast(x, axis, _SOFTMAX, out)
         if fast is not None:
             return fast
     return _normalize(x, axis, where, out, dtype, _SOFTMAX, "softmax")
@@ -43,8 +43,8 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
     """x - logsumexp(x) over `axis`, computed as (x - max) - log(count_max + sum_rest) with
     x - max exact and log1p for the non-max terms: 2 ULP, even for the top class of a confident
     row (log_softmax([0, -40])[0] is -4.2e-18, not 0). Masked entries give -inf."""
-    if where is None and out is None and dtype is None:
-        fast = _kernels.rows_fast(x, axis, _LOG_SOFTMAX)
+    if where is None and dtype is None:
+        fast = _kernels.rows_fast(x, axis, _LOG_SOFTMAX, out)
         if fast is not None:
             return fast
     return _normalize(x, axis, where, out, dtype, _LOG_SOFTMAX, "log_softmax")
@@ -98,8 +98,8 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     max. `b` scales the terms (entries with b == 0 take no part, even where x is inf); a
     negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
     if (b is None and where is None and keepdims is False and return_sign is False
-            and out is None and dtype is None):
-        fast = _kernels.rows_fast(x, axis, _LOGSUMEXP)
+            and dtype is None):
+        fast = _kernels.rows_fast(x, axis, _LOGSUMEXP, out)
         if fast is not None:
             return fast
     name = "logsumexp"
@@ -207,8 +207,8 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
 
 
 def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: str) -> Any:
-    if out is None and dtype is None:
-        fast = _kernels.elementwise_fast(x, func)
+    if dtype is None:
+        fast = _kernels.elementwise_fast(x, func, out)
         if fast is not None:
             return fast
     arr = as_array(x, name)

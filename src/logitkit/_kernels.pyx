@@ -20,6 +20,7 @@ from libc.limits cimport INT_MIN
 from libc.math cimport INFINITY, NAN, exp, fabs, floor, frexp, ldexp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from cpython.ref cimport Py_INCREF
 
 from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, reciprocal,
                                       two_sum)
@@ -30,6 +31,11 @@ from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, LK_SHORT_ROWS, isa_index,
                              lk_select_isa, lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
 
 cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    # steals a reference to descr
+    object PyArray_NewFromDescr(type subtype, cnp.dtype descr, int nd, cnp.npy_intp *dims,
+                                cnp.npy_intp *strides, void *data, int flags, object obj)
 
 cdef enum Reduction:
     SOFTMAX = 0
@@ -729,19 +735,46 @@ cdef inline bint plain_floats(object x) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
 
 
-def rows_fast(object x, object axis, int op):
+cdef inline bint writes_plainly(object out, cnp.ndarray a, int ndim, bint in_place_ok) noexcept:
+    """Whether a fast call may write its result straight into `out`: a plain, writeable array
+    of a's dtype and shape (or a's shape without the last axis, ndim < a's), and either a itself
+    (in place, where in_place_ok) or clear of a in memory. Anything else takes the general path,
+    which also raises the errors."""
+    if not plain_floats(out):
+        return False
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if (cnp.PyArray_TYPE(o) != cnp.PyArray_TYPE(a) or not cnp.PyArray_ISWRITEABLE(o)
+            or cnp.PyArray_NDIM(o) != ndim):
+        return False
+    cdef int d
+    for d in range(ndim):
+        if cnp.PyArray_DIMS(o)[d] != cnp.PyArray_DIMS(a)[d]:
+            return False
+    cdef const char *o_start = <const char *>cnp.PyArray_DATA(o)
+    cdef const char *a_start = <const char *>cnp.PyArray_DATA(a)
+    if o_start == a_start and ndim == cnp.PyArray_NDIM(a):
+        return in_place_ok
+    return (o_start + cnp.PyArray_NBYTES(o) <= a_start
+            or a_start + cnp.PyArray_NBYTES(a) <= o_start)
+
+
+def rows_fast(object x, object axis, int op, object out=None):
     """softmax / log_softmax (op 0 / 1, result shaped like x) or logsumexp (op 2, the last axis
-    reduced) of a plain array over its last axis, or None."""
+    reduced) of a plain array over its last axis, into a new array or a plain `out`; or None
+    when the general path must run."""
     if type(axis) is not int or not plain_floats(x):
         return None
     cdef cnp.ndarray a = <cnp.ndarray>x
     cdef int ndim = cnp.PyArray_NDIM(a)
     if ndim == 0 or (axis != -1 and axis != ndim - 1) or cnp.PyArray_SIZE(a) == 0:
         return None
+    cdef int result_ndim = ndim - 1 if op == LOGSUMEXP else ndim
+    if out is not None and not writes_plainly(out, a, result_ndim, op != LOGSUMEXP):
+        return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
     cdef int type_num = cnp.PyArray_TYPE(a)
-    cdef cnp.ndarray result = (cnp.PyArray_EMPTY(ndim, dims, type_num, 0) if op != LOGSUMEXP
-                               else cnp.PyArray_EMPTY(ndim - 1, dims, type_num, 0))
+    cdef cnp.ndarray result = (<cnp.ndarray>out if out is not None
+                               else cnp.PyArray_EMPTY(result_ndim, dims, type_num, 0))
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
     cdef ReduceJob job
     job.n = dims[ndim - 1]
@@ -768,17 +801,23 @@ def rows_fast(object x, object axis, int op):
     else:
         with nogil:
             run_reduction(&job)
+    if out is not None:
+        return out
     return result if cnp.PyArray_NDIM(result) else result[()]
 
 
-def elementwise_fast(object x, int func):
-    """The sigmoid family of a plain array, or None."""
+def elementwise_fast(object x, int func, object out=None):
+    """The sigmoid family of a plain array, into a new array or a plain `out`; or None when
+    the general path must run."""
     if not plain_floats(x):
         return None
     cdef cnp.ndarray a = <cnp.ndarray>x
+    if out is not None and not writes_plainly(out, a, cnp.PyArray_NDIM(a), True):
+        return None
     cdef int type_num = cnp.PyArray_TYPE(a)
-    cdef cnp.ndarray result = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a),
-                                                type_num, 0)
+    cdef cnp.ndarray result = (<cnp.ndarray>out if out is not None
+                               else cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a),
+                                                      type_num, 0))
     cdef ElementJob job
     job.n = cnp.PyArray_SIZE(a)
     job.x = <const char *>cnp.PyArray_DATA(a)
@@ -786,7 +825,46 @@ def elementwise_fast(object x, int func):
     job.func = func
     job.is_f32 = type_num == cnp.NPY_FLOAT
     run_elementwise(&job)
+    if out is not None:
+        return out
     return result if cnp.PyArray_NDIM(result) else result[()]
+
+
+# ---------------------------------------------------------------- views for the Python layer
+
+def strided_view(cnp.ndarray base, tuple shape, tuple strides):
+    """A view of base's first element with the given shape and byte strides, writeable when
+    base is: NumPy's as_strided without its ~3 us round trip through __array_interface__.
+    The caller (_layout) derives shape and strides from base's own, so every element the view
+    reaches is one of base's."""
+    cdef int ndim = len(shape), d
+    cdef cnp.npy_intp dims[3]
+    cdef cnp.npy_intp steps[3]
+    if ndim > 3 or len(strides) != ndim:
+        raise ValueError("internal error: a strided view has at most 3 axes, one stride each")
+    for d in range(ndim):
+        dims[d] = shape[d]
+        steps[d] = strides[d]
+    cdef cnp.dtype descr = base.dtype
+    Py_INCREF(descr)
+    cdef cnp.ndarray view = PyArray_NewFromDescr(
+        cnp.ndarray, descr, ndim, dims, steps, cnp.PyArray_DATA(base),
+        cnp.NPY_ARRAY_WRITEABLE if cnp.PyArray_ISWRITEABLE(base) else 0, None)
+    cnp.set_array_base(view, base)
+    return view
+
+
+def same_elements(cnp.ndarray a, cnp.ndarray b):
+    """Whether a and b are the very same elements: same data, shape, strides and dtype."""
+    cdef int d, ndim = cnp.PyArray_NDIM(a)
+    if (cnp.PyArray_DATA(a) != cnp.PyArray_DATA(b) or ndim != cnp.PyArray_NDIM(b)
+            or not cnp.PyArray_EquivTypes(a.dtype, b.dtype)):
+        return False
+    for d in range(ndim):
+        if (cnp.PyArray_DIMS(a)[d] != cnp.PyArray_DIMS(b)[d]
+                or cnp.PyArray_STRIDES(a)[d] != cnp.PyArray_STRIDES(b)[d]):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- the sigmoid family, a call

@@ -11,23 +11,29 @@ a C-ordered buffer with the reduced axes last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+
+from logitkit._kernels import strided_view
 
 
-@dataclass(frozen=True)
 class Plan:
-    """How to see arrays of one shape as (outer, n, inner): `order` lists the axes outer-most
-    first, `groups` the (outer, reduced, inner) axis tuples in that order."""
-    shape: tuple[int, ...]
-    groups: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+    """How to see arrays of one shape as (outer, n, inner): `groups` are the (outer, reduced,
+    inner) axis tuples, each outer-most first; `sizes` the three extents. (A plain class, not
+    a dataclass: a plan is made on every call, and the small-call path counts microseconds.)"""
+    __slots__ = ("shape", "groups", "sizes")
 
-    @property
-    def sizes(self) -> tuple[int, int, int]:
-        return tuple(prod(self.shape[a] for a in g) for g in self.groups)  # type: ignore[return-value]
+    def __init__(self, shape: tuple[int, ...],
+                 groups: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]) -> None:
+        self.shape = shape
+        self.groups = groups
+        self.sizes: tuple[int, int, int] = (prod([shape[a] for a in groups[0]]),
+                                            prod([shape[a] for a in groups[1]]),
+                                            prod([shape[a] for a in groups[2]]))
+
+    def __repr__(self) -> str:
+        return f"Plan(shape={self.shape}, groups={self.groups})"
 
     def view3(self, arr: np.ndarray) -> np.ndarray | None:
         """arr as an (outer, n, inner) strided view in a layout the kernels take, or None."""
@@ -43,7 +49,7 @@ class Plan:
             return None
         if inner == 1 and n > 1 and strides[1] != item:
             return None
-        return as_strided(arr, (outer, n, inner), tuple(strides), writeable=arr.flags.writeable)
+        return strided_view(arr, (outer, n, inner), tuple(strides))
 
     def view2(self, arr: np.ndarray) -> np.ndarray | None:
         """A reduced-shape array (keepdims form) as an (outer, inner) view, or None."""
@@ -54,16 +60,15 @@ class Plan:
                 return None
             strides.append(stride)
         outer, _, inner = self.sizes
-        return as_strided(arr, (outer, inner), tuple(strides), writeable=arr.flags.writeable)
+        return strided_view(arr, (outer, inner), tuple(strides))
 
 
 def plan(arr: np.ndarray, axes: tuple[int, ...]) -> Plan:
     """Group arr's axes in its memory order (largest stride first); size-1 axes go anywhere."""
-    shape = arr.shape
-    reduced = set(axes)
-    moving = [a for a in range(arr.ndim) if shape[a] != 1]
-    order = sorted(moving, key=lambda a: -abs(arr.strides[a]))
-    positions = [i for i, a in enumerate(order) if a in reduced]
+    shape, strides = arr.shape, arr.strides        # each attribute read builds a new tuple
+    order = sorted((a for a in range(len(shape)) if shape[a] != 1),
+                   key=lambda a: -abs(strides[a]))
+    positions = [i for i, a in enumerate(order) if a in axes]
     if positions and positions[-1] - positions[0] + 1 != len(positions):
         # the reduced axes are not adjacent in memory: the caller copies (see fallback_plan)
         return fallback_plan(shape, axes)
@@ -92,8 +97,7 @@ def empty_like_plan(p: Plan, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     order = p.groups[0] + p.groups[1] + p.groups[2]
     order += tuple(a for a in range(len(p.shape)) if a not in order)     # the size-1 axes
     buf = np.empty(tuple(p.shape[a] for a in order), dtype)
-    result = np.transpose(buf, np.argsort(order))
-    return result, buf.reshape(p.sizes)
+    return _unpermuted(buf, order), buf.reshape(p.sizes)
 
 
 def empty_reduced(p: Plan, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -103,9 +107,18 @@ def empty_reduced(p: Plan, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     rest = tuple(a for a in range(len(p.shape)) if a not in kept)
     order = kept + rest
     buf = np.empty(tuple(1 if a in reduced else p.shape[a] for a in order), dtype)
-    result = np.transpose(buf, np.argsort(order))
     outer, _, inner = p.sizes
-    return result, buf.reshape(outer, inner)
+    return _unpermuted(buf, order), buf.reshape(outer, inner)
+
+
+def _unpermuted(buf: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    """buf, whose axis i is axis order[i] of the result, seen with the result's axis order."""
+    if order == tuple(range(len(order))):
+        return buf
+    inverse = [0] * len(order)
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return buf.transpose(inverse)
 
 
 def _merged_stride(arr: np.ndarray, group: tuple[int, ...]) -> int | None:

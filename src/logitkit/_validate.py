@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.exceptions import AxisError
 
+from logitkit._kernels import same_elements
+
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -139,8 +141,7 @@ def check_mask(where: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether a and b are the very same elements (safe for the kernels to run in place)."""
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
+    return same_elements(a, b)
 
 
 def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
