@@ -690,6 +690,29 @@ def test_backward_out_and_in_place():
     assert np.ndim(lk.sigmoid_backward(1.0, 0.5)) == 0 and lk.sigmoid_backward(1.0, 0.5) == 0.25
 
 
+@pytest.mark.parametrize("name", ["softmax_backward", "log_softmax_backward", "sigmoid_backward"])
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_backward_out_overlapping_an_input(name, dtype):
+    """A C-ordered out= that shares memory with an input without being it (here one element
+    along a shared buffer) must not be written while the inputs are still read: the thin call
+    path leaves it to the general path's temporary."""
+    rng = np.random.default_rng(15)
+    fn = getattr(lk, name)
+    x = logits(rng, (4, 6), dtype)
+    y = lk.sigmoid(x) if name == "sigmoid_backward" else (
+        lk.softmax(x) if name == "softmax_backward" else lk.log_softmax(x))
+    go = rng.standard_normal((4, 6)).astype(dtype)
+    want = fn(go, y)
+    for which in ("grad_output", "output"):
+        buf = np.zeros(25, dtype)
+        shared = buf[:24].reshape(4, 6)
+        shared[...] = go if which == "grad_output" else y
+        out = buf[1:].reshape(4, 6)
+        args = (shared, y) if which == "grad_output" else (go, shared)
+        assert fn(*args, out=out) is out
+        np.testing.assert_array_equal(out, want, err_msg=f"{name}: out overlapping {which}")
+
+
 # ---------------------------------------------------------------------------------------------
 # the bad-argument matrix
 # ---------------------------------------------------------------------------------------------
