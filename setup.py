@@ -37,7 +37,8 @@ extensions = [
     Extension(
         "logitkit._losses",
         sources=["src/logitkit/_losses.pyx", "src/logitkit/_losses_simd.c",
-                 "src/logitkit/_simd.c", "src/logitkit/_simd_avx512.c"],
+                 "src/logitkit/_losses_simd_avx512.c", "src/logitkit/_simd.c",
+                 "src/logitkit/_simd_avx512.c"],
         include_dirs=["src/logitkit", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,

@@ -320,6 +320,20 @@ def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
             assert ulp_error(grad[i], exact_grad, dtype) <= 2, (v, tv, grad[i])
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_bce_float64_total_is_compensated(reduction, each_simd_path):
+    """The float64 total is a compensated sum of the per-sample losses: one loss of 1e8 among
+    100,002 of ~1e-8 (each below half an ulp of 1e8) must not swallow them (a plain 8-lane
+    sum loses ~1e-4, thousands of ulp). Odd length: the vector tail takes part."""
+    x = np.full(100_003, 18.42, np.float64)                 # loss log1p(exp(-18.42)) ~ 1e-8
+    x[50_001] = -1e8                                          # loss ~ 1e8
+    t = np.ones_like(x)
+    each = lk.binary_cross_entropy_with_logits(x, t, reduction="none")
+    total = lk.binary_cross_entropy_with_logits(x, t, reduction=reduction)
+    want = math.fsum(each.tolist()) / (len(x) if reduction == "mean" else 1)
+    assert ulp_error(total, mp.mpf(want), np.float64) <= 1, (total, want)
+
+
 def check_softmax_backward_vs_mpmath(go, s, got, dtype):
     """Each element within 2 ulp of y (g - sum(g y)) computed from the given floats (the dot
     product is a double-double: past 2^-100 of the dot, g - dot may cancel further)."""

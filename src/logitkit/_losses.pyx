@@ -20,7 +20,7 @@
 
 cimport cython
 from cython cimport floating
-from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp, log1p
+from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp
 from libc.stdint cimport int32_t
 
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
@@ -56,7 +56,6 @@ cdef enum:
     MEAN = 0
     SUM = 1
     NONE = 2
-    SIGMOID_BLOCK = 256         # exp(-|x|) values buffered per call into the C table
 
 
 
@@ -396,58 +395,26 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
     t in [0, 1]: no cancellation, exact for |x| up to the dtype's max. grad_i = s w_i
     ((1 - t_i) sigmoid(x_i) - pw_i t_i sigmoid(-x_i)). w / pw: length 0 (none) or len(x).
     result[0] gets the sum of the losses."""
-    cdef Py_ssize_t n = x.shape[0], start, i, k
+    cdef Py_ssize_t n = x.shape[0]
     cdef bint want_grad = grad.shape[0] != 0
     if t.shape[0] != n or loss.shape[0] != n or (want_grad and grad.shape[0] != n):
         raise ValueError("internal error: shapes differ")
     if (w.shape[0] != 0 and w.shape[0] != n) or (pw.shape[0] != 0 and pw.shape[0] != n):
         raise ValueError("internal error: weights have the wrong length")
-    cdef double z[SIGMOID_BLOCK]
-    cdef double v, tv, wv, pv, lz, sp_pos, sp_neg, sig_pos, sig_neg, a, b, tot_hi = 0.0, tot_lo = 0.0
-    cdef bint has_w = w.shape[0] != 0, has_pw = pw.shape[0] != 0
     if n == 0:
         result[0] = 0.0
         return
-    cdef const floating *xp = &x[0]
-    if floating is float:               # vectorised (log1p_v is ample for float results)
-        with nogil:
-            result[0] = lkl_f32.bce(xp, &t[0], &w[0] if has_w else NULL,
-                                    &pw[0] if has_pw else NULL, &loss[0],
-                                    &grad[0] if want_grad else NULL, n, s)
-    else:                               # float64: libm's log1p, scalar
-        with nogil:
-            start = 0
-            while start < n:
-                k = min(<Py_ssize_t>SIGMOID_BLOCK, n - start)
-                lk_f64.exp_neg_abs_array(<const double *>xp + start, z, k)
-                for i in range(start, start + k):
-                    v = x[i]
-                    tv = t[i]
-                    wv = w[i] if has_w else 1.0
-                    pv = pw[i] if has_pw else 1.0
-                    lz = log1p(z[i - start])
-                    sp_pos = (v if v > 0 else 0.0) + lz       # softplus(x)
-                    sp_neg = (-v if v < 0 else 0.0) + lz      # softplus(-x)
-                    a = pv * tv
-                    b = 1.0 - tv
-                    # a coefficient of 0 takes no part (no 0 * inf at x = +-inf)
-                    loss[i] = <floating>(wv * ((a * sp_neg if a != 0.0 else 0.0)
-                                               + (b * sp_pos if b != 0.0 else 0.0)))
-                    if v != v:
-                        loss[i] = <floating>NAN
-                    kahan_add(&tot_hi, &tot_lo, loss[i])
-                    if want_grad:
-                        if v >= 0:
-                            sig_pos = 1.0 / (1.0 + z[i - start])
-                            sig_neg = z[i - start] / (1.0 + z[i - start])
-                        else:
-                            sig_pos = z[i - start] / (1.0 + z[i - start])
-                            sig_neg = 1.0 / (1.0 + z[i - start])
-                        grad[i] = <floating>(s * wv * (b * sig_pos - a * sig_neg))
-                        if v != v:
-                            grad[i] = <floating>NAN
-                start += k
-        result[0] = tot_hi + tot_lo
+    cdef bint has_w = w.shape[0] != 0, has_pw = pw.shape[0] != 0
+    cdef const double *w_or_null = &w[0] if has_w else NULL
+    cdef const double *pw_or_null = &pw[0] if has_pw else NULL
+    cdef floating *grad_or_null = &grad[0] if want_grad else NULL
+    with nogil:
+        if floating is float:
+            result[0] = lkl_f32.bce(&x[0], &t[0], w_or_null, pw_or_null, &loss[0],
+                                    grad_or_null, n, s)
+        else:
+            result[0] = lkl_f64.bce(&x[0], &t[0], w_or_null, pw_or_null, &loss[0],
+                                    grad_or_null, n, s)
 
 
 # ---------------------------------------------------------------- vector-Jacobian products

@@ -68,9 +68,6 @@
 #undef LKL_FUSED
 #endif
 
-#define LKL_TABLE(P)                                                                           \
-    { P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce }
-
 static const lkl_table_f32 base_f32 = LKL_TABLE(lkl_base_f32_);
 static const lkl_table_f64 base_f64 = LKL_TABLE(lkl_base_f64_);
 #if LKL_HAVE_AVX2
@@ -86,8 +83,20 @@ int lkl_select_isa(int isa)
 {
     if (!lk_isa_supported(isa)) return -1;
     switch (isa) {
+#if LK_HAVE_AVX512
+    case LK_ISA_AVX512:
+        lkl_f32 = lkl_avx512_table_f32;
+        lkl_f64 = lkl_avx512_table_f64;
+        /* Memory-bound float64 loops whose 64-byte accesses each straddle two cache lines at
+         * NumPy's usual 16- or 32-byte alignment: AVX2's were 1.2-1.4x faster there (and
+         * 1.2x slower only on 64-byte aligned arrays) */
+        lkl_f64.sigmoid_bwd = lkl_avx2_f64_sigmoid_bwd;
+        lkl_f64.softmax_bwd_rows = lkl_avx2_f64_softmax_bwd_rows;
+        /* float32 short rows keep AVX2's 8-lane in-register transposes, as the core's do */
+        lkl_ce_short_f32 = lkl_avx2_f32_ce_short;
+        break;
+#endif
 #if LKL_HAVE_AVX2
-    case LK_ISA_AVX512:                 /* the losses' loops are written for 8 float lanes */
     case LK_ISA_AVX2:
         lkl_f32 = avx2_f32;
         lkl_f64 = avx2_f64;

@@ -36,6 +36,16 @@ extern lkl_ce_short_fn lkl_ce_short_f32;
 extern lkl_table_f32 lkl_f32;
 extern lkl_table_f64 lkl_f64;
 
+/* A table of the functions compiled under one prefix (lkl_<isa>_<type>_) */
+#define LKL_TABLE(P)                                                                           \
+    { P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce }
+
+#if LK_HAVE_AVX512
+/* the AVX-512 unit's tables (_losses_simd_avx512.c) */
+extern const lkl_table_f32 lkl_avx512_table_f32;
+extern const lkl_table_f64 lkl_avx512_table_f64;
+#endif
+
 int lkl_select_isa(int isa);            /* 0 on success, -1 if not supported */
 
 #endif
