@@ -320,6 +320,31 @@ def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
             assert ulp_error(grad[i], exact_grad, dtype) <= 2, (v, tv, grad[i])
 
 
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 17, 33])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_smoothing_and_soft_targets_every_path(n, weighted, dtype, each_simd_path):
+    """Label smoothing and probability targets run vector loops (smoothing_sums,
+    smoothing_grad): every row length around the vector widths, with and without class
+    weights, a -inf logit beside finite ones, on each SIMD path, against the reference."""
+    rng = np.random.default_rng(n)
+    x = logits(rng, (5, n), dtype, spread=5)
+    if n > 1:
+        x[2, n - 1] = -np.inf
+    p = rng.random((5, n))
+    p /= p.sum(axis=1, keepdims=True)
+    p = p.astype(dtype)
+    t = np.array([0, n - 1, 0, n // 2, n - 1])
+    kw = {"weight": rng.random(n) + 0.1} if weighted else {}
+    for target, extra in ((t, {"label_smoothing": 0.2}), (p, {}), (p, {"label_smoothing": 0.1})):
+        loss, grad = lk.cross_entropy(x, target, reduction="none", return_grad=True, **extra, **kw)
+        rloss, rgrad = R.cross_entropy(x, target, reduction="none", return_grad=True, **extra,
+                                       **kw)
+        close_ulps(loss, rloss, dtype, 8)
+        np.testing.assert_allclose(grad, rgrad, rtol=0,
+                                   atol=8 * np.finfo(dtype).eps * np.abs(rgrad).max())
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_bce_float64_total_is_compensated(reduction, each_simd_path):
     """The float64 total is a compensated sum of the per-sample losses: one loss of 1e8 among

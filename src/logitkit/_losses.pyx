@@ -36,6 +36,11 @@ cdef extern from "_losses_simd.h" nogil:
         void (*sigmoid_bwd)(const float *g, const float *y, float *out, Py_ssize_t n) noexcept nogil
         double (*bce)(const float *x, const float *t, const double *w, const double *pw,
                       float *loss, float *grad, Py_ssize_t n, double s) noexcept nogil
+        void (*smoothing_sums)(const float *x, const float *t, const double *w, Py_ssize_t n,
+                               double m, double eps, double *sums) noexcept nogil
+        void (*smoothing_grad)(const float *x, const float *t, const double *w, Py_ssize_t n,
+                               double m, double eps, double c_hi, double c_lo, double s,
+                               float *g) noexcept nogil
 
     ctypedef struct lkl_table_f64:
         void (*softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
@@ -45,6 +50,11 @@ cdef extern from "_losses_simd.h" nogil:
         void (*sigmoid_bwd)(const double *g, const double *y, double *out, Py_ssize_t n) noexcept nogil
         double (*bce)(const double *x, const double *t, const double *w, const double *pw,
                       double *loss, double *grad, Py_ssize_t n, double s) noexcept nogil
+        void (*smoothing_sums)(const double *x, const double *t, const double *w, Py_ssize_t n,
+                               double m, double eps, double *sums) noexcept nogil
+        void (*smoothing_grad)(const double *x, const double *t, const double *w, Py_ssize_t n,
+                               double m, double eps, double c_hi, double c_lo, double s,
+                               double *g) noexcept nogil
 
     lkl_table_f32 lkl_f32
     lkl_table_f64 lkl_f64
@@ -76,6 +86,27 @@ cdef inline void kahan_add(double *hi, double *lo, double v) noexcept nogil:
     two_sum(hi[0], v, &s, &e)
     hi[0] = s
     lo[0] += e
+
+
+cdef inline void smoothing_sums(const floating *x, const floating *t, const double *w,
+                                Py_ssize_t n, double m, double eps, double *sums) noexcept nogil:
+    """The compensated sums of label smoothing over one row (smoothing_sums in
+    _losses_simd_body.h; t NULL for class indices)."""
+    if floating is float:
+        lkl_f32.smoothing_sums(x, t, w, n, m, eps, sums)
+    else:
+        lkl_f64.smoothing_sums(x, t, w, n, m, eps, sums)
+
+
+cdef inline void smoothing_grad(const floating *x, const floating *t, const double *w,
+                                Py_ssize_t n, double m, double eps, double c_hi, double c_lo,
+                                double s, floating *g) noexcept nogil:
+    """A row's gradient under label smoothing or soft targets (smoothing_grad in
+    _losses_simd_body.h; t NULL for class indices, whose target element the caller redoes)."""
+    if floating is float:
+        lkl_f32.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
+    else:
+        lkl_f64.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
 
 
 # ---------------------------------------------------------------- typed access to the C tables
@@ -219,10 +250,10 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     """The loss of one row against class y (and its gradient into g, scaled by s)."""
     cdef double m, xt, dh, dl, a, e, nll, weighted, wy, L_hi, L_lo, rest_hi, rest_lo, inv_hi
     cdef double inv_lo
-    cdef double c, c_hi, c_lo, A_hi = 0.0, A_lo = 0.0, T, loss, wj
+    cdef double c, c_hi, c_lo, T, loss
+    cdef double sums[4]
     cdef int has_nan
     cdef lk_sum acc
-    cdef Py_ssize_t j
     if ignored:
         if g != NULL:
             fill(g, n, 0.0)
@@ -249,11 +280,8 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     if eps == 0.0:
         loss = weighted
     else:
-        for j in range(n):              # sum of w_j (m - x_j) >= 0: no cancellation
-            wj = w[j] if w != NULL else 1.0
-            if wj != 0.0:
-                kahan_add(&A_hi, &A_lo, wj * (m - x[j]))
-        loss = (1.0 - eps) * weighted + (eps / n) * ((A_hi + A_lo) + W * L_hi + W * L_lo)
+        smoothing_sums(x, NULL, w, n, m, eps, sums)     # sum of w_j (m - x_j) in sums[2:]
+        loss = (1.0 - eps) * weighted + (eps / n) * ((sums[2] + sums[3]) + W * L_hi + W * L_lo)
     if g == NULL:
         return loss
     # gradient: s * (T p_j - q_j), q = (1 - eps) w_y e_y + (eps / n) w
@@ -262,10 +290,9 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     c = s * T
     dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
     if eps != 0.0:
-        c = s * (eps / n)
-        for j in range(n):
-            g[j] = <floating>(scaled_exp(x[j], m, c_hi, c_lo) - c * (w[j] if w != NULL else 1.0)
-                              - (s * (1.0 - eps) * wy if j == y else 0.0))
+        smoothing_grad(x, NULL, w, n, m, eps, c_hi, c_lo, s, g)
+        g[y] = <floating>(scaled_exp(x[y], m, c_hi, c_lo)
+                          - s * (eps / n) * (w[y] if w != NULL else 1.0) - s * (1.0 - eps) * wy)
         return loss
     scale_row(g, n, c_hi, c_lo)
     if xt == m and acc.top == 1.0:
@@ -356,33 +383,26 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
 
 cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const double *w,
                      double eps, double s, floating *g) noexcept nogil:
-    cdef double m, L_hi, L_lo, inv_hi, inv_lo, q, c_hi, c_lo
-    cdef double A_hi = 0.0, A_lo = 0.0, T_hi = 0.0, T_lo = 0.0, T
+    cdef double m, L_hi, L_lo, inv_hi, inv_lo, c_hi, c_lo
+    cdef double A_hi, A_lo, T
+    cdef double sums[4]
     cdef int has_nan
     cdef lk_sum acc
-    cdef Py_ssize_t j
     row_sums(x, n, NULL, &m, &has_nan, &acc)
     if has_nan or m - m != 0.0:
         if g != NULL:
             fill(g, n, NAN)
         return NAN
     log_of_sum(acc.top, acc.hi, acc.lo, &L_hi, &L_lo)
-    for j in range(n):
-        q = (1.0 - eps) * t[j] + eps / n
-        if w != NULL:
-            q *= w[j]
-        kahan_add(&T_hi, &T_lo, q)
-        if q != 0.0:                    # 0 * log(0) = 0: a class with no mass takes no part
-            kahan_add(&A_hi, &A_lo, q * (m - x[j]))
-    T = T_hi + T_lo
+    # T = sum of q_j; A = sum of q_j (m - x_j), where 0 * log(0) = 0: a class with no mass
+    # takes no part
+    smoothing_sums(x, t, w, n, m, eps, sums)
+    T = sums[0] + sums[1]
+    A_hi, A_lo = sums[2], sums[3]
     if g != NULL:
         reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
         dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
-        for j in range(n):
-            q = (1.0 - eps) * t[j] + eps / n
-            if w != NULL:
-                q *= w[j]
-            g[j] = <floating>(scaled_exp(x[j], m, c_hi, c_lo) - s * q)
+        smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
     return (A_hi + A_lo) + (T * L_hi + T * L_lo)
 
 

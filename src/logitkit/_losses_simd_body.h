@@ -509,6 +509,84 @@ LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrd
 #endif
 }
 
+/* Label smoothing's sums over one row of n logits with max m. With q_j = (t ? (1 - eps) t_j +
+ * eps / n : 1) * (w ? w_j : 1): sums[0] + sums[1] = sum of q_j (only with t: the caller knows
+ * it otherwise), sums[2] + sums[3] = sum of q_j (m - x_j) over q_j != 0 (a class without mass
+ * takes no part, even at x_j = -inf). Both compensated per lane (TwoSum); their terms are
+ * >= 0 for q >= 0, so neither cancels. with_t and with_w are constants at each call. */
+LK_INLINE LK_TARGET void LKL_FN(smoothing_sums_of)(const LK_T *x, const LK_T *t, const double *w,
+                                                   ptrdiff_t n, double m, double eps,
+                                                   double sums[4], const int with_t,
+                                                   const int with_w)
+{
+    lk_vd T = lk_splat(0.0), T_err = T, A = T, A_err = T, zero = T, one = lk_splat(1.0);
+    lk_vd mv = lk_splat(m), keep = lk_splat(1.0 - eps), share = lk_splat(eps / (double)n);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t wd = lk_width(n, i);
+        lk_vd q = with_t ? keep * LK_FN(load)(t + i, wd, 0.0) + share : one;
+        if (with_w) q *= lk_load_d(w + i, wd, 1.0);
+        lk_vd gap = mv - LK_FN(load)(x + i, wd, m);            /* the tail's gap is 0 */
+        lk_vd term = with_t || with_w ? lk_select(LK_MASK(q != 0.0), q * gap, zero) : gap;
+        lk_vd sum = A + term, part = sum - A;
+        A_err += (A - (sum - part)) + (term - part);
+        A = sum;
+        if (with_t) {
+            for (ptrdiff_t j = wd; j < LK_W; j++) ((double *)&q)[j] = 0.0;   /* tail */
+            sum = T + q;
+            part = sum - T;
+            T_err += (T - (sum - part)) + (q - part);
+            T = sum;
+        }
+    }
+    sums[0] = LKL_FN(lanes_total)(T, zero, T_err, &sums[1]);
+    sums[2] = LKL_FN(lanes_total)(A, zero, A_err, &sums[3]);
+    if (!isfinite(sums[2])) {                   /* an inf term: the plain sum's answer */
+        sums[2] = lk_lanes_sum(A);
+        sums[3] = 0.0;
+    }
+}
+
+LK_TARGET void LKL_FN(smoothing_sums)(const LK_T *x, const LK_T *t, const double *w,
+                                      ptrdiff_t n, double m, double eps, double sums[4])
+{
+    if (t && w)
+        LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 1, 1);
+    else if (t)
+        LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 1, 0);
+    else if (w)
+        LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 0, 1);
+    else
+        LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 0, 0);
+}
+
+/* (c_hi + c_lo) exp(x - m) in double lanes, x - m split exactly (TwoSum); x = -inf gives 0 */
+LK_INLINE LK_TARGET lk_vd LKL_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd c_lo)
+{
+    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
+    lk_vm live = LK_MASK(dh > LK_EXP_FLOOR);            /* false for -inf */
+    lk_vd e = LK_FN(exp_dd)(lk_clamp_below(dh, LK_EXP_FLOOR), lk_select(live, dl, lk_splat(0.0)));
+    return c_hi * e + c_lo * e;
+}
+
+/* The gradient of a row under label smoothing or soft targets, g_j = (c_hi + c_lo) exp(x_j -
+ * m) - s q_j with q_j = (t ? (1 - eps) t_j + eps / n : eps / n) * (w ? w_j : 1): in double
+ * lanes and rounded once, as T p_j - q_j may cancel. (Class indices: the caller redoes g at
+ * the target, whose q has the extra (1 - eps) w_y.) */
+LK_TARGET void LKL_FN(smoothing_grad)(const LK_T *x, const LK_T *t, const double *w,
+                                      ptrdiff_t n, double m, double eps, double c_hi,
+                                      double c_lo, double s, LK_T *g)
+{
+    lk_vd mv = lk_splat(m), ch = lk_splat(c_hi), cl = lk_splat(c_lo), sv = lk_splat(s);
+    lk_vd keep = lk_splat(1.0 - eps), share = lk_splat(eps / (double)n);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t wd = lk_width(n, i);
+        lk_vd q = t ? keep * LK_FN(load)(t + i, wd, 0.0) + share : share;
+        if (w) q *= lk_load_d(w + i, wd, 1.0);
+        lk_vd e = LKL_FN(scaled_exp)(LK_FN(load)(x + i, wd, m), mv, ch, cl);
+        LK_FN(store)(g + i, e - sv * q, wd);
+    }
+}
+
 /* Binary cross-entropy with logits, elementwise (arithmetic in double lanes for both types):
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
  * pw t sigmoid(-x)), with z = exp(-|x|). log1p(z): float32 data take log1p_unit_lp (~1e-10
