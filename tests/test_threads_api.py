@@ -73,6 +73,34 @@ def test_split_long_row_keeps_special_slices(threads):
     assert (logitkit.softmax(x, where=np.zeros_like(x, bool)) == 0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_cross_entropy_equals_serial(threads, dtype):
+    """cross_entropy shares its rows among threads; every row's loss has its own slot and the
+    total is added up in order afterwards, so any number of threads gives the very same bits."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((301, 1000)) * 8).astype(dtype)
+    x[7, 3] = -np.inf
+    x[9, 5] = np.nan
+    t = rng.integers(0, 1000, 301)
+    t[11] = -100                                            # ignored
+    p = rng.random((301, 1000)).astype(dtype)
+    p /= p.sum(axis=1, keepdims=True)
+    w = rng.random(1000) + 0.5
+    calls = [((x, t), {}), ((x, t), {"return_grad": True}),
+             ((x, t), {"label_smoothing": 0.1, "weight": w, "return_grad": True}),
+             ((x, t), {"reduction": "none"}), ((x, p), {"return_grad": True}),
+             ((x, p), {"reduction": "sum", "label_smoothing": 0.2})]
+    logitkit.set_num_threads(1)
+    serial = [logitkit.cross_entropy(*args, **kw) for args, kw in calls]
+    for n in (2, 3, 8):
+        logitkit.set_num_threads(n)
+        for (args, kw), want in zip(calls, serial):
+            got = logitkit.cross_entropy(*args, **kw)
+            for g, s in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,)):
+                np.testing.assert_array_equal(g, s, err_msg=f"{n} threads, {kw}")
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus"])
 def test_threaded_elementwise_equals_serial(threads, name):
     x = np.random.default_rng(1).standard_normal(1_000_001) * 30
@@ -111,13 +139,15 @@ def _run_pool_script(body):
 
 @needs_proc
 def test_helpers_are_started_once_and_kept():
-    """The first parallel call starts num_threads - 1 helpers; later calls reuse exactly them."""
+    """The first parallel call starts num_threads - 1 helpers; later calls (cross_entropy's in
+    logitkit._losses too) reuse exactly them."""
     first, later, sigint_blocked = _run_pool_script("""
 logitkit.set_num_threads(4)
 parallel_call()
 helpers = threads() - at_import
 for _ in range(30):
     parallel_call()
+    logitkit.cross_entropy(np.zeros((64, 10_000), np.float32), np.zeros(64, int))  # same pool
 print(len(helpers), threads() - at_import == helpers, all(map(blocks_sigint, helpers)))
 """)
     assert first == "3", "expected one helper per thread beyond the caller's"

@@ -20,12 +20,13 @@ from libc.limits cimport INT_MIN
 from libc.math cimport INFINITY, NAN, exp, fabs, floor, frexp, ldexp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.ref cimport Py_INCREF
 
 from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, reciprocal,
                                       two_sum)
-from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_set_num_threads,
-                                 lk_team, lk_team_barrier)
+from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_pool,
+                                 lk_set_num_threads, lk_team, lk_team_barrier, lk_threads_for)
 from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, LK_SHORT_ROWS, isa_index,
                              lk_active_isa, lk_f32, lk_f64, lk_isa_name, lk_isa_supported,
                              lk_select_isa, lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
@@ -54,8 +55,7 @@ cdef enum:
     PAIRED_ROW_BYTES = 1 << 12
     # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
     COLUMN_BLOCK = 512
-    # a thread is started per this many elements (~100 us of work or more)
-    PARALLEL_GRAIN = 1 << 17
+    # threads one call may use (its arrays of partial results are this long)
     MAX_THREADS = 256
     # calls this small keep the GIL: releasing it costs more than the work
     SMALL_CALL = 256
@@ -350,19 +350,8 @@ def get_num_threads():
     return lk_get_num_threads()
 
 
-cdef inline int threads_for(Py_ssize_t elements, Py_ssize_t units) noexcept nogil:
-    """How many threads a call over `elements` values in `units` independent pieces deserves:
-    one per PARALLEL_GRAIN elements, at most the configured number. Below the grain a thread
-    costs more to start than it saves."""
-    cdef Py_ssize_t wanted = elements // PARALLEL_GRAIN
-    if wanted < 2:
-        return 1                    # small calls never touch the shared setting's lock
-    cdef int limit = lk_get_num_threads()
-    if wanted > limit:
-        wanted = limit
-    if units < wanted:
-        wanted = units
-    return <int>wanted if wanted > 1 else 1
+# The pool for logitkit._losses, which does not link _parallel.c (one pool, one budget)
+POOL_API = PyCapsule_New(<void *>&lk_pool, "logitkit._kernels.lk_pool", NULL)
 
 
 cdef inline void split(Py_ssize_t total, int tid, int nthreads, Py_ssize_t align,
@@ -632,7 +621,7 @@ cdef void run_reduction(ReduceJob *job) noexcept nogil:
     cdef Py_ssize_t units = job.outer * job.blocks
     if job.inner == 1 and job.outer < MAX_THREADS:
         units = MAX_THREADS                 # long rows can be split
-    cdef int nthreads = threads_for(job.outer * job.n * job.inner, units)
+    cdef int nthreads = lk_threads_for(job.outer * job.n * job.inner, units)
     lk_parallel_run(nthreads, reduce_task, job)
 
 
@@ -931,7 +920,7 @@ def elementwise(const floating[::1] x, floating[::1] out, int func):
 cdef void run_elementwise(ElementJob *job) noexcept:
     if job.n == 0:
         return
-    cdef int nthreads = threads_for(job.n, job.n)
+    cdef int nthreads = lk_threads_for(job.n, job.n)
     if job.n <= SMALL_CALL:                 # not worth releasing the GIL
         element_task(job, 0, 1, NULL)
         return

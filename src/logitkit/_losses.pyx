@@ -19,11 +19,13 @@
 # Directives (boundscheck, wraparound, cdivision) are set once in setup.py.
 
 cimport cython
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp
 from libc.stdint cimport int32_t
 
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
+from logitkit._parallel cimport lk_pool_api, lk_team
 from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f64,
                              lk_select_isa, lk_sum)
 
@@ -67,7 +69,14 @@ cdef enum:
     SUM = 1
     NONE = 2
 
+from logitkit import _kernels as _kernels_module
 
+# logitkit._kernels' pool of threads (this module does not link _parallel.c: one pool, one
+# budget of helpers for every module)
+cdef const lk_pool_api *pool = <const lk_pool_api *>PyCapsule_GetPointer(
+    _kernels_module.POOL_API, "logitkit._kernels.lk_pool")
+if pool == NULL:
+    raise ImportError("logitkit._losses: logitkit._kernels exports no thread pool")
 
 
 # ---------------------------------------------------------------- instruction-set dispatch
@@ -188,6 +197,41 @@ cdef Py_ssize_t check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n
     return -1
 
 
+cdef struct IndexRows:
+    # the rows of one cross_entropy_index call, shared out among threads (index_rows_task)
+    const char *x
+    Py_ssize_t xs, n, rows, ignore_index
+    const Py_ssize_t *t
+    const double *w
+    double W, eps, s
+    char *loss
+    char *grad
+    bint is_f32
+
+
+cdef void index_rows_part(const floating *kind, const IndexRows *job, Py_ssize_t lo,
+                          Py_ssize_t hi) noexcept nogil:
+    cdef floating *loss = <floating *>job.loss
+    cdef floating *grad = <floating *>job.grad
+    cdef Py_ssize_t r, y
+    for r in range(lo, hi):
+        y = job.t[r]
+        loss[r] = <floating>index_row(<const floating *>(job.x + r * job.xs), job.n, y,
+                                      y == job.ignore_index, job.w, job.W, job.eps, job.s,
+                                      grad + r * job.n if grad != NULL else NULL)
+
+
+cdef void index_rows_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    """Thread tid's contiguous share of the rows. Each row's loss lands in its own slot and
+    the caller adds them up in order afterwards, so the result does not depend on threads."""
+    cdef const IndexRows *job = <const IndexRows *>ctx
+    cdef Py_ssize_t lo = job.rows * tid // nthreads, hi = job.rows * (tid + 1) // nthreads
+    if job.is_f32:
+        index_rows_part(<const float *>NULL, job, lo, hi)
+    else:
+        index_rows_part(<const double *>NULL, job, lo, hi)
+
+
 def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
                         const double[::1] weight, floating[::1] loss, floating[:, ::1] grad,
                         Py_ssize_t ignore_index, double eps, int reduction,
@@ -215,6 +259,7 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
     cdef floating *gp = &grad[0, 0] if want_grad and rows > 0 and n > 0 else NULL
     cdef double denom = 0.0, s, W = 0.0, tot_hi = 0.0, tot_lo = 0.0
     cdef Py_ssize_t bad
+    cdef IndexRows job
     with nogil:
         bad = check_targets(t, rows, n, ignore_index, w, &denom)
         if bad < 0:
@@ -226,11 +271,20 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
                 index_rows_small(<const float *>xp, t, w, s, <float *>lp, <float *>gp, rows, n,
                                  ignore_index)
             else:
-                for r in range(rows):
-                    y = t[r]
-                    lp[r] = <floating>index_row(
-                        <const floating *>(xp + r * xs), n, y, y == ignore_index, w, W, eps, s,
-                        gp + r * n if gp != NULL else NULL)
+                job.x = xp
+                job.xs = xs
+                job.n = n
+                job.t = t
+                job.ignore_index = ignore_index
+                job.w = w
+                job.W = W
+                job.eps = eps
+                job.s = s
+                job.loss = <char *>lp
+                job.grad = <char *>gp
+                job.rows = rows
+                job.is_f32 = floating is float
+                pool.parallel_run(pool.threads_for(rows * n, rows), index_rows_task, &job)
             if floating is float:           # float losses: a double sum is exact enough
                 for r in range(rows):
                     tot_hi += lp[r]
@@ -343,6 +397,39 @@ cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w,
 
 # ---------------------------------------------------------------- cross-entropy, probabilities
 
+cdef struct ProbRows:
+    # the rows of one cross_entropy_prob call, shared out among threads (prob_rows_task)
+    const char *x
+    const char *target
+    Py_ssize_t xs, ts, n, rows
+    const double *w
+    double eps, s
+    char *loss
+    char *grad
+    bint is_f32
+
+
+cdef void prob_rows_part(const floating *kind, const ProbRows *job, Py_ssize_t lo,
+                         Py_ssize_t hi) noexcept nogil:
+    cdef floating *loss = <floating *>job.loss
+    cdef floating *grad = <floating *>job.grad
+    cdef Py_ssize_t r
+    for r in range(lo, hi):
+        loss[r] = <floating>prob_row(<const floating *>(job.x + r * job.xs),
+                                     <const floating *>(job.target + r * job.ts), job.n, job.w,
+                                     job.eps, job.s, grad + r * job.n if grad != NULL else NULL)
+
+
+cdef void prob_rows_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    """Thread tid's contiguous share of the rows (the caller sums the losses in order)."""
+    cdef const ProbRows *job = <const ProbRows *>ctx
+    cdef Py_ssize_t lo = job.rows * tid // nthreads, hi = job.rows * (tid + 1) // nthreads
+    if job.is_f32:
+        prob_rows_part(<const float *>NULL, job, lo, hi)
+    else:
+        prob_rows_part(<const double *>NULL, job, lo, hi)
+
+
 def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
                        const double[::1] weight, floating[::1] loss, floating[:, ::1] grad,
                        double eps, double s, double[::1] result):
@@ -372,11 +459,22 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
     cdef const char *tp = <const char *>&target[0, 0]
     cdef Py_ssize_t xs = x.strides[0], ts = target.strides[0]
     cdef floating *gp = &grad[0, 0] if want_grad else NULL
+    cdef ProbRows job
+    job.x = xp
+    job.xs = xs
+    job.target = tp
+    job.ts = ts
+    job.n = n
+    job.rows = rows
+    job.w = w
+    job.eps = eps
+    job.s = s
+    job.loss = <char *>&loss[0]
+    job.grad = <char *>gp
+    job.is_f32 = floating is float
     with nogil:
+        pool.parallel_run(pool.threads_for(rows * n, rows), prob_rows_task, &job)
         for r in range(rows):
-            loss[r] = <floating>prob_row(<const floating *>(xp + r * xs),
-                                         <const floating *>(tp + r * ts), n, w, eps, s,
-                                         gp + r * n if gp != NULL else NULL)
             kahan_add(&tot_hi, &tot_lo, loss[r])
     result[0] = tot_hi + tot_lo
 

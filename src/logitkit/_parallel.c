@@ -310,3 +310,15 @@ int lk_parallel_run(int wanted, lk_task task, void *ctx)
     mutex_destroy(&team.lock);
     return count + 1;
 }
+
+int lk_threads_for(ptrdiff_t elements, ptrdiff_t units)
+{
+    ptrdiff_t wanted = elements / LK_PARALLEL_GRAIN;
+    if (wanted < 2) return 1;
+    int limit = lk_get_num_threads();
+    if (wanted > limit) wanted = limit;
+    if (wanted > units) wanted = units;
+    return wanted > 1 ? (int)wanted : 1;
+}
+
+const lk_pool_api lk_pool = {lk_parallel_run, lk_threads_for};

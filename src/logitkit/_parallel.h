@@ -37,4 +37,19 @@ int lk_parallel_run(int wanted, lk_task task, void *ctx);
 /* Waits until every thread of the team has reached this barrier. */
 void lk_team_barrier(lk_team *team);
 
+/* How many threads a call over `elements` values in `units` independent pieces deserves: one
+ * per LK_PARALLEL_GRAIN elements, at most the configured number and the units. Below the grain
+ * a thread costs more than it saves (and the setting's lock is not even taken). */
+#define LK_PARALLEL_GRAIN ((ptrdiff_t)1 << 17)
+int lk_threads_for(ptrdiff_t elements, ptrdiff_t units);
+
+/* The pool's entry points for an extension module that does not link _parallel.c: logitkit._losses
+ * receives this table from logitkit._kernels in a capsule, so that every module draws on one
+ * pool and one budget. */
+typedef struct {
+    int (*parallel_run)(int wanted, lk_task task, void *ctx);
+    int (*threads_for)(ptrdiff_t elements, ptrdiff_t units);
+} lk_pool_api;
+extern const lk_pool_api lk_pool;
+
 #endif

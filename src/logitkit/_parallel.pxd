@@ -8,3 +8,8 @@ cdef extern from "_parallel.h" nogil:
     int lk_get_num_threads()
     int lk_parallel_run(int wanted, lk_task task, void *ctx)
     void lk_team_barrier(lk_team *team)
+    int lk_threads_for(Py_ssize_t elements, Py_ssize_t units)
+    ctypedef struct lk_pool_api:
+        int (*parallel_run)(int wanted, lk_task task, void *ctx) noexcept nogil
+        int (*threads_for)(Py_ssize_t elements, Py_ssize_t units) noexcept nogil
+    const lk_pool_api lk_pool
