@@ -38,10 +38,12 @@ class Case:
     dtype: str = "float32"
     bar: dict = field(default_factory=dict)
     quick: bool = False
+    threads: int = 1            # for logitkit and torch alike
 
     @property
     def label(self):
-        return f"{self.op} {self.dtype} {'x'.join(map(str, self.shape))}"
+        label = f"{self.op} {self.dtype} {'x'.join(map(str, self.shape))}"
+        return label + (f" {self.threads} threads" if self.threads > 1 else "")
 
 
 CASES = [
@@ -67,6 +69,8 @@ CASES = [
     Case("softmax_backward", (1024, 1000), "float64", bar={"torch": 2.5}),
     Case("log_softmax_backward", (1024, 1000), "float64", bar={"torch": 2.5}),
     Case("sigmoid_backward", (1024, 1000), "float64", bar={"torch": 2.5}),
+    Case("cross_entropy", (4096, 32000), threads=2),
+    Case("cross_entropy+grad", (4096, 32000), threads=2),
 ]
 
 
@@ -163,7 +167,20 @@ def agree(a, b, dtype):
 
 def run_case(case, lk, torch, budget, repeats, timer):
     x, other = make_inputs(case)
-    res = {"label": case.label, "threads": 1, "bar": case.bar, "us": {}, "ratio": {}, "note": ""}
+    res = {"label": case.label, "threads": case.threads, "bar": case.bar, "us": {}, "ratio": {},
+           "note": ""}
+    for peer in (lk, torch):
+        if peer is not None and hasattr(peer, "set_num_threads"):
+            peer.set_num_threads(case.threads)
+    try:
+        return _run_case(case, lk, torch, budget, repeats, timer, x, other, res)
+    finally:
+        for peer in (lk, torch):
+            if peer is not None and hasattr(peer, "set_num_threads"):
+                peer.set_num_threads(1)
+
+
+def _run_case(case, lk, torch, budget, repeats, timer, x, other, res):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f_lk = logitkit_call(lk, case, x, other)

@@ -101,6 +101,33 @@ def test_threaded_cross_entropy_equals_serial(threads, dtype):
                 np.testing.assert_array_equal(g, s, err_msg=f"{n} threads, {kw}")
 
 
+@pytest.mark.parametrize("shape", [(3001, 100), (20_003, 10), (1, 400_001)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_backward_and_bce_equal_serial(threads, shape, dtype):
+    """The backward functions share out rows (cut at whole short-row blocks), binary
+    cross-entropy blocks of a fixed size whose totals are added in order: the very same bits
+    for any number of threads."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 6).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    t = (rng.random(shape) < 0.3).astype(dtype)
+    logitkit.set_num_threads(1)
+    s, ls, sg = logitkit.softmax(x), logitkit.log_softmax(x), logitkit.sigmoid(x)
+    calls = [lambda: logitkit.softmax_backward(g, s),
+             lambda: logitkit.log_softmax_backward(g, ls),
+             lambda: logitkit.sigmoid_backward(g, sg),
+             lambda: logitkit.binary_cross_entropy_with_logits(x, t, return_grad=True),
+             lambda: logitkit.binary_cross_entropy_with_logits(x, t, reduction="sum")]
+    serial = [call() for call in calls]
+    for n in (2, 3, 8):
+        logitkit.set_num_threads(n)
+        for call, want in zip(calls, serial):
+            got = call()
+            for a, b in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,)):
+                np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus"])
 def test_threaded_elementwise_equals_serial(threads, name):
     x = np.random.default_rng(1).standard_normal(1_000_001) * 30

@@ -23,6 +23,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp
 from libc.stdint cimport int32_t
+from libc.stdlib cimport free, malloc
 
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
 from logitkit._parallel cimport lk_pool_api, lk_team
@@ -506,6 +507,55 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
 
 # ---------------------------------------------------------------- binary cross-entropy
 
+cdef enum:
+    # binary cross-entropy sums its losses per block of this many elements, and the blocks in
+    # order: the total is the same for any number of threads
+    BCE_BLOCK = 1 << 15
+
+
+cdef struct BceJob:
+    # one binary cross-entropy call, shared out among threads by blocks (bce_task)
+    const char *x
+    const char *t
+    const double *w
+    const double *pw
+    char *loss
+    char *grad
+    Py_ssize_t n, blocks
+    double s
+    double *totals          # one per block
+    bint is_f32
+
+
+cdef void bce_blocks(const floating *kind, const BceJob *job, Py_ssize_t first,
+                     Py_ssize_t last) noexcept nogil:
+    cdef const floating *x = <const floating *>job.x
+    cdef const floating *t = <const floating *>job.t
+    cdef floating *loss = <floating *>job.loss
+    cdef floating *grad = <floating *>job.grad
+    cdef Py_ssize_t b, at, k
+    for b in range(first, last):
+        at = b * BCE_BLOCK
+        k = min(<Py_ssize_t>BCE_BLOCK, job.n - at)
+        if floating is float:
+            job.totals[b] = lkl_f32.bce(x + at, t + at, job.w + at if job.w != NULL else NULL,
+                                        job.pw + at if job.pw != NULL else NULL, loss + at,
+                                        grad + at if grad != NULL else NULL, k, job.s)
+        else:
+            job.totals[b] = lkl_f64.bce(x + at, t + at, job.w + at if job.w != NULL else NULL,
+                                        job.pw + at if job.pw != NULL else NULL, loss + at,
+                                        grad + at if grad != NULL else NULL, k, job.s)
+
+
+cdef void bce_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    cdef const BceJob *job = <const BceJob *>ctx
+    cdef Py_ssize_t first = job.blocks * tid // nthreads, last = job.blocks * (tid + 1) // nthreads
+    if job.is_f32:
+        bce_blocks(<const float *>NULL, job, first, last)
+    else:
+        bce_blocks(<const double *>NULL, job, first, last)
+
+
 def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[::1] w,
                     const double[::1] pw, floating[::1] loss, floating[::1] grad, double s,
                     double[::1] result):
@@ -522,20 +572,101 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
     if n == 0:
         result[0] = 0.0
         return
-    cdef bint has_w = w.shape[0] != 0, has_pw = pw.shape[0] != 0
-    cdef const double *w_or_null = &w[0] if has_w else NULL
-    cdef const double *pw_or_null = &pw[0] if has_pw else NULL
-    cdef floating *grad_or_null = &grad[0] if want_grad else NULL
+    cdef BceJob job
+    job.x = <const char *>&x[0]
+    job.t = <const char *>&t[0]
+    job.w = &w[0] if w.shape[0] != 0 else NULL
+    job.pw = &pw[0] if pw.shape[0] != 0 else NULL
+    job.loss = <char *>&loss[0]
+    job.grad = <char *>&grad[0] if want_grad else NULL
+    job.n = n
+    job.s = s
+    job.is_f32 = floating is float
+    job.blocks = (n + BCE_BLOCK - 1) // BCE_BLOCK
+    cdef double stack_totals[64]
+    job.totals = &stack_totals[0]
+    if job.blocks > 64:
+        job.totals = <double *>malloc(job.blocks * sizeof(double))
+    if job.totals == NULL:
+        raise MemoryError("binary_cross_entropy_with_logits: no memory for the block totals")
+    cdef double hi = 0.0, lo = 0.0
+    cdef Py_ssize_t b
     with nogil:
-        if floating is float:
-            result[0] = lkl_f32.bce(&x[0], &t[0], w_or_null, pw_or_null, &loss[0],
-                                    grad_or_null, n, s)
-        else:
-            result[0] = lkl_f64.bce(&x[0], &t[0], w_or_null, pw_or_null, &loss[0],
-                                    grad_or_null, n, s)
+        pool.parallel_run(pool.threads_for(n, job.blocks), bce_task, &job)
+        for b in range(job.blocks):
+            kahan_add(&hi, &lo, job.totals[b])
+    if job.totals != &stack_totals[0]:
+        free(job.totals)
+    result[0] = hi + lo
 
 
 # ---------------------------------------------------------------- vector-Jacobian products
+
+cdef enum:
+    SOFTMAX_BWD = 0
+    LOG_SOFTMAX_BWD = 1
+    SIGMOID_BWD = 2
+
+
+cdef struct BackwardJob:
+    # one vector-Jacobian product, shared out among threads by rows (sigmoid's: rows of 1)
+    const char *g
+    const char *y
+    char *out
+    Py_ssize_t rows, n
+    int op
+    bint is_f32
+
+
+cdef void backward_part(const floating *kind, const BackwardJob *job, Py_ssize_t lo,
+                        Py_ssize_t hi) noexcept nogil:
+    if hi <= lo:
+        return
+    cdef const floating *g = <const floating *>job.g + lo * job.n
+    cdef const floating *y = <const floating *>job.y + lo * job.n
+    cdef floating *out = <floating *>job.out + lo * job.n
+    if floating is float:
+        if job.op == SOFTMAX_BWD:
+            lkl_f32.softmax_bwd_rows(g, y, out, hi - lo, job.n)
+        elif job.op == LOG_SOFTMAX_BWD:
+            lkl_f32.log_softmax_bwd_rows(g, y, out, hi - lo, job.n)
+        else:
+            lkl_f32.sigmoid_bwd(g, y, out, hi - lo)
+    else:
+        if job.op == SOFTMAX_BWD:
+            lkl_f64.softmax_bwd_rows(g, y, out, hi - lo, job.n)
+        elif job.op == LOG_SOFTMAX_BWD:
+            lkl_f64.log_softmax_bwd_rows(g, y, out, hi - lo, job.n)
+        else:
+            lkl_f64.sigmoid_bwd(g, y, out, hi - lo)
+
+
+cdef void backward_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+    """Thread tid's rows, cut at multiples of LK_SHORT_ROWS: the short-row kernels see the very
+    blocks of a serial call (results bit-identical), and sigmoid's parts are whole vectors."""
+    cdef const BackwardJob *job = <const BackwardJob *>ctx
+    cdef Py_ssize_t part = (job.rows + nthreads - 1) // nthreads
+    part = (part + LK_SHORT_ROWS - 1) // LK_SHORT_ROWS * LK_SHORT_ROWS
+    cdef Py_ssize_t lo = min(job.rows, tid * part)
+    cdef Py_ssize_t hi = min(job.rows, lo + part)
+    if job.is_f32:
+        backward_part(<const float *>NULL, job, lo, hi)
+    else:
+        backward_part(<const double *>NULL, job, lo, hi)
+
+
+cdef void run_backward(const floating *g, const floating *y, floating *out, Py_ssize_t rows,
+                       Py_ssize_t n, int op) noexcept nogil:
+    cdef BackwardJob job
+    job.g = <const char *>g
+    job.y = <const char *>y
+    job.out = <char *>out
+    job.rows = rows
+    job.n = n
+    job.op = op
+    job.is_f32 = floating is float
+    pool.parallel_run(pool.threads_for(rows * n, rows), backward_task, &job)
+
 
 def softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
                           floating[:, ::1] out):
@@ -546,10 +677,7 @@ def softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
     if y.shape[0] != rows or y.shape[1] != n or out.shape[0] != rows or out.shape[1] != n:
         raise ValueError("internal error: shapes differ")
     with nogil:
-        if floating is float:
-            lkl_f32.softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
-        else:
-            lkl_f64.softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
+        run_backward(&g[0, 0], &y[0, 0], &out[0, 0], rows, n, SOFTMAX_BWD)
 
 
 def log_softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y,
@@ -561,10 +689,7 @@ def log_softmax_backward_rows(const floating[:, ::1] g, const floating[:, ::1] y
     if y.shape[0] != rows or y.shape[1] != n or out.shape[0] != rows or out.shape[1] != n:
         raise ValueError("internal error: shapes differ")
     with nogil:
-        if floating is float:
-            lkl_f32.log_softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
-        else:
-            lkl_f64.log_softmax_bwd_rows(&g[0, 0], &y[0, 0], &out[0, 0], rows, n)
+        run_backward(&g[0, 0], &y[0, 0], &out[0, 0], rows, n, LOG_SOFTMAX_BWD)
 
 
 def sigmoid_backward_flat(const floating[::1] g, const floating[::1] y, floating[::1] out):
@@ -572,8 +697,7 @@ def sigmoid_backward_flat(const floating[::1] g, const floating[::1] y, floating
     cdef Py_ssize_t n = g.shape[0]
     if n == 0:
         return
+    if y.shape[0] != n or out.shape[0] != n:
+        raise ValueError("internal error: shapes differ")
     with nogil:
-        if floating is float:
-            lkl_f32.sigmoid_bwd(&g[0], &y[0], &out[0], n)
-        else:
-            lkl_f64.sigmoid_bwd(&g[0], &y[0], &out[0], n)
+        run_backward(&g[0], &y[0], &out[0], n, 1, SIGMOID_BWD)
