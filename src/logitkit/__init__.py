@@ -42,7 +42,9 @@ def simd_paths() -> list[str]:
 def set_num_threads(n: int) -> None:
     """Upper bound on the threads logitkit uses: per call, and for all concurrent calls
     together (calls from several user threads share it, so they never oversubscribe the
-    cores). Work below ~10^5 elements always runs on the calling thread."""
+    cores). Work below 2^18 elements always runs on the calling thread. Helper threads are
+    started by the first call that needs them and kept for later calls: an idle one spins for
+    up to 200 us, then sleeps until it is given work."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: expected an int >= 1, got {n!r}")
     _kernels.set_num_threads(n)

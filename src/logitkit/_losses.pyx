@@ -198,11 +198,14 @@ cdef Py_ssize_t check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n
     return -1
 
 
-cdef struct IndexRows:
-    # the rows of one cross_entropy_index call, shared out among threads (index_rows_task)
+cdef struct CrossEntropyRows:
+    # the rows of one cross-entropy call, shared out among threads (cross_entropy_task)
     const char *x
-    Py_ssize_t xs, n, rows, ignore_index
-    const Py_ssize_t *t
+    Py_ssize_t xs, n, rows
+    const Py_ssize_t *index         # class indices; NULL for probability targets
+    Py_ssize_t ignore_index
+    const char *prob                # probability rows, ts bytes apart (index NULL)
+    Py_ssize_t ts
     const double *w
     double W, eps, s
     char *loss
@@ -210,27 +213,33 @@ cdef struct IndexRows:
     bint is_f32
 
 
-cdef void index_rows_part(const floating *kind, const IndexRows *job, Py_ssize_t lo,
-                          Py_ssize_t hi) noexcept nogil:
+cdef void cross_entropy_part(const floating *kind, const CrossEntropyRows *job, Py_ssize_t lo,
+                             Py_ssize_t hi) noexcept nogil:
     cdef floating *loss = <floating *>job.loss
-    cdef floating *grad = <floating *>job.grad
+    cdef floating *g
+    cdef const floating *x
     cdef Py_ssize_t r, y
     for r in range(lo, hi):
-        y = job.t[r]
-        loss[r] = <floating>index_row(<const floating *>(job.x + r * job.xs), job.n, y,
-                                      y == job.ignore_index, job.w, job.W, job.eps, job.s,
-                                      grad + r * job.n if grad != NULL else NULL)
+        x = <const floating *>(job.x + r * job.xs)
+        g = <floating *>job.grad + r * job.n if job.grad != NULL else NULL
+        if job.index != NULL:
+            y = job.index[r]
+            loss[r] = <floating>index_row(x, job.n, y, y == job.ignore_index, job.w, job.W,
+                                          job.eps, job.s, g)
+        else:
+            loss[r] = <floating>prob_row(x, <const floating *>(job.prob + r * job.ts), job.n,
+                                         job.w, job.eps, job.s, g)
 
 
-cdef void index_rows_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
+cdef void cross_entropy_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
     """Thread tid's contiguous share of the rows. Each row's loss lands in its own slot and
     the caller adds them up in order afterwards, so the result does not depend on threads."""
-    cdef const IndexRows *job = <const IndexRows *>ctx
+    cdef const CrossEntropyRows *job = <const CrossEntropyRows *>ctx
     cdef Py_ssize_t lo = job.rows * tid // nthreads, hi = job.rows * (tid + 1) // nthreads
     if job.is_f32:
-        index_rows_part(<const float *>NULL, job, lo, hi)
+        cross_entropy_part(<const float *>NULL, job, lo, hi)
     else:
-        index_rows_part(<const double *>NULL, job, lo, hi)
+        cross_entropy_part(<const double *>NULL, job, lo, hi)
 
 
 def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
@@ -260,7 +269,7 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
     cdef floating *gp = &grad[0, 0] if want_grad and rows > 0 and n > 0 else NULL
     cdef double denom = 0.0, s, W = 0.0, tot_hi = 0.0, tot_lo = 0.0
     cdef Py_ssize_t bad
-    cdef IndexRows job
+    cdef CrossEntropyRows job
     with nogil:
         bad = check_targets(t, rows, n, ignore_index, w, &denom)
         if bad < 0:
@@ -272,20 +281,11 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
                 index_rows_small(<const float *>xp, t, w, s, <float *>lp, <float *>gp, rows, n,
                                  ignore_index)
             else:
-                job.x = xp
-                job.xs = xs
-                job.n = n
-                job.t = t
-                job.ignore_index = ignore_index
-                job.w = w
-                job.W = W
-                job.eps = eps
-                job.s = s
-                job.loss = <char *>lp
-                job.grad = <char *>gp
-                job.rows = rows
-                job.is_f32 = floating is float
-                pool.parallel_run(pool.threads_for(rows * n, rows), index_rows_task, &job)
+                job = CrossEntropyRows(
+                    x=xp, xs=xs, n=n, rows=rows, index=t, ignore_index=ignore_index, prob=NULL,
+                    ts=0, w=w, W=W, eps=eps, s=s, loss=<char *>lp, grad=<char *>gp,
+                    is_f32=floating is float)
+                pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
             if floating is float:           # float losses: a double sum is exact enough
                 for r in range(rows):
                     tot_hi += lp[r]
@@ -398,39 +398,6 @@ cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w,
 
 # ---------------------------------------------------------------- cross-entropy, probabilities
 
-cdef struct ProbRows:
-    # the rows of one cross_entropy_prob call, shared out among threads (prob_rows_task)
-    const char *x
-    const char *target
-    Py_ssize_t xs, ts, n, rows
-    const double *w
-    double eps, s
-    char *loss
-    char *grad
-    bint is_f32
-
-
-cdef void prob_rows_part(const floating *kind, const ProbRows *job, Py_ssize_t lo,
-                         Py_ssize_t hi) noexcept nogil:
-    cdef floating *loss = <floating *>job.loss
-    cdef floating *grad = <floating *>job.grad
-    cdef Py_ssize_t r
-    for r in range(lo, hi):
-        loss[r] = <floating>prob_row(<const floating *>(job.x + r * job.xs),
-                                     <const floating *>(job.target + r * job.ts), job.n, job.w,
-                                     job.eps, job.s, grad + r * job.n if grad != NULL else NULL)
-
-
-cdef void prob_rows_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
-    """Thread tid's contiguous share of the rows (the caller sums the losses in order)."""
-    cdef const ProbRows *job = <const ProbRows *>ctx
-    cdef Py_ssize_t lo = job.rows * tid // nthreads, hi = job.rows * (tid + 1) // nthreads
-    if job.is_f32:
-        prob_rows_part(<const float *>NULL, job, lo, hi)
-    else:
-        prob_rows_part(<const double *>NULL, job, lo, hi)
-
-
 def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
                        const double[::1] weight, floating[::1] loss, floating[:, ::1] grad,
                        double eps, double s, double[::1] result):
@@ -460,21 +427,12 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
     cdef const char *tp = <const char *>&target[0, 0]
     cdef Py_ssize_t xs = x.strides[0], ts = target.strides[0]
     cdef floating *gp = &grad[0, 0] if want_grad else NULL
-    cdef ProbRows job
-    job.x = xp
-    job.xs = xs
-    job.target = tp
-    job.ts = ts
-    job.n = n
-    job.rows = rows
-    job.w = w
-    job.eps = eps
-    job.s = s
-    job.loss = <char *>&loss[0]
-    job.grad = <char *>gp
-    job.is_f32 = floating is float
+    cdef CrossEntropyRows job
+    job = CrossEntropyRows(x=xp, xs=xs, n=n, rows=rows, index=NULL, ignore_index=0, prob=tp,
+                           ts=ts, w=w, W=0.0, eps=eps, s=s, loss=<char *>&loss[0],
+                           grad=<char *>gp, is_f32=floating is float)
     with nogil:
-        pool.parallel_run(pool.threads_for(rows * n, rows), prob_rows_task, &job)
+        pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
         for r in range(rows):
             kahan_add(&tot_hi, &tot_lo, loss[r])
     result[0] = tot_hi + tot_lo
