@@ -26,7 +26,8 @@ from cpython.ref cimport Py_INCREF
 from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, reciprocal,
                                       two_sum)
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_pool,
-                                 lk_set_num_threads, lk_team, lk_team_barrier, lk_threads_for)
+                                 lk_set_num_threads, lk_split, lk_team, lk_team_barrier,
+                                 lk_threads_for)
 from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, LK_SHORT_ROWS, isa_index,
                              lk_active_isa, lk_f32, lk_f64, lk_isa_name, lk_isa_supported,
                              lk_select_isa, lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
@@ -354,16 +355,6 @@ def get_num_threads():
 POOL_API = PyCapsule_New(<void *>&lk_pool, "logitkit._kernels.lk_pool", NULL)
 
 
-cdef inline void split(Py_ssize_t total, int tid, int nthreads, Py_ssize_t align,
-                       Py_ssize_t *start, Py_ssize_t *stop) noexcept nogil:
-    """The tid-th of nthreads near-equal parts of range(total), cut at multiples of align
-    (so that every part but the last runs whole vectors)."""
-    cdef Py_ssize_t part = (total + nthreads - 1) // nthreads
-    part = (part + align - 1) // align * align
-    start[0] = min(total, tid * part)
-    stop[0] = min(total, start[0] + part)
-
-
 # ---------------------------------------------------------------- reductions, a whole call
 
 cdef struct ReduceJob:
@@ -400,7 +391,7 @@ cdef void reduce_share(ReduceJob *job, floating *kind, int tid, int nthreads,
     otherwise a part of every (long) row."""
     cdef Py_ssize_t units = job.outer * job.blocks, first, stop, o
     if nthreads == 1 or units >= nthreads or job.inner > 1:
-        split(units, tid, nthreads, 1, &first, &stop)
+        lk_split(units, tid, nthreads, 1, &first, &stop)
         reduce_units(job, kind, first, stop)
         return
     for o in range(job.outer):
@@ -561,7 +552,7 @@ cdef void reduce_row_part(ReduceJob *job, floating *kind, Py_ssize_t o, int tid,
     cdef double m = -INFINITY, mn = INFINITY, part_m, part_mn, value, inv_hi, inv_lo, L, L_lo
     cdef int has_nan = 0, part_nan = 0, t
     cdef lk_sum acc, total
-    split(job.n, tid, nthreads, 64, &lo, &hi)
+    lk_split(job.n, tid, nthreads, 64, &lo, &hi)
     length = hi - lo
     cdef const floating *x = <const floating *>(job.x + o * job.xs0) + lo
     cdef floating *out = <floating *>(job.out + o * job.os0) + lo if job.out != NULL else NULL
@@ -869,7 +860,7 @@ cdef struct ElementJob:
 cdef void element_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
     cdef ElementJob *job = <ElementJob *>ctx
     cdef Py_ssize_t lo, hi
-    split(job.n, tid, nthreads, 64, &lo, &hi)
+    lk_split(job.n, tid, nthreads, 64, &lo, &hi)
     if hi <= lo:
         return
     if job.is_f32:

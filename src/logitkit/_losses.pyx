@@ -26,7 +26,7 @@ from libc.stdint cimport int32_t
 from libc.stdlib cimport free, malloc
 
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
-from logitkit._parallel cimport lk_pool_api, lk_team
+from logitkit._parallel cimport lk_pool_api, lk_split, lk_team
 from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f64,
                              lk_select_isa, lk_sum)
 
@@ -235,7 +235,8 @@ cdef void cross_entropy_task(void *ctx, int tid, int nthreads, lk_team *team) no
     """Thread tid's contiguous share of the rows. Each row's loss lands in its own slot and
     the caller adds them up in order afterwards, so the result does not depend on threads."""
     cdef const CrossEntropyRows *job = <const CrossEntropyRows *>ctx
-    cdef Py_ssize_t lo = job.rows * tid // nthreads, hi = job.rows * (tid + 1) // nthreads
+    cdef Py_ssize_t lo, hi
+    lk_split(job.rows, tid, nthreads, 1, &lo, &hi)
     if job.is_f32:
         cross_entropy_part(<const float *>NULL, job, lo, hi)
     else:
@@ -507,7 +508,8 @@ cdef void bce_blocks(const floating *kind, const BceJob *job, Py_ssize_t first,
 
 cdef void bce_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
     cdef const BceJob *job = <const BceJob *>ctx
-    cdef Py_ssize_t first = job.blocks * tid // nthreads, last = job.blocks * (tid + 1) // nthreads
+    cdef Py_ssize_t first, last
+    lk_split(job.blocks, tid, nthreads, 1, &first, &last)
     if job.is_f32:
         bce_blocks(<const float *>NULL, job, first, last)
     else:
@@ -603,10 +605,8 @@ cdef void backward_task(void *ctx, int tid, int nthreads, lk_team *team) noexcep
     """Thread tid's rows, cut at multiples of LK_SHORT_ROWS: the short-row kernels see the very
     blocks of a serial call (results bit-identical), and sigmoid's parts are whole vectors."""
     cdef const BackwardJob *job = <const BackwardJob *>ctx
-    cdef Py_ssize_t part = (job.rows + nthreads - 1) // nthreads
-    part = (part + LK_SHORT_ROWS - 1) // LK_SHORT_ROWS * LK_SHORT_ROWS
-    cdef Py_ssize_t lo = min(job.rows, tid * part)
-    cdef Py_ssize_t hi = min(job.rows, lo + part)
+    cdef Py_ssize_t lo, hi
+    lk_split(job.rows, tid, nthreads, LK_SHORT_ROWS, &lo, &hi)
     if job.is_f32:
         backward_part(<const float *>NULL, job, lo, hi)
     else:

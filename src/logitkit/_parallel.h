@@ -37,6 +37,18 @@ int lk_parallel_run(int wanted, lk_task task, void *ctx);
 /* Waits until every thread of the team has reached this barrier. */
 void lk_team_barrier(lk_team *team);
 
+/* The tid-th of nthreads near-equal parts of [0, total), as [*start, *stop), cut at multiples
+ * of align (so that every part but the last runs whole vectors or whole blocks). Inline, so
+ * that a module which does not link _parallel.c can use it. */
+static inline void lk_split(ptrdiff_t total, int tid, int nthreads, ptrdiff_t align,
+                            ptrdiff_t *start, ptrdiff_t *stop)
+{
+    ptrdiff_t part = (total + nthreads - 1) / nthreads;
+    part = (part + align - 1) / align * align;
+    *start = tid * part < total ? tid * part : total;
+    *stop = *start + part < total ? *start + part : total;
+}
+
 /* How many threads a call over `elements` values in `units` independent pieces deserves: one
  * per LK_PARALLEL_GRAIN elements, at most the configured number and the units. Below the grain
  * a thread costs more than it saves (and the setting's lock is not even taken). */

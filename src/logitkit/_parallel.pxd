@@ -9,6 +9,8 @@ cdef extern from "_parallel.h" nogil:
     int lk_parallel_run(int wanted, lk_task task, void *ctx)
     void lk_team_barrier(lk_team *team)
     int lk_threads_for(Py_ssize_t elements, Py_ssize_t units)
+    void lk_split(Py_ssize_t total, int tid, int nthreads, Py_ssize_t align,
+                  Py_ssize_t *start, Py_ssize_t *stop)
     ctypedef struct lk_pool_api:
         int (*parallel_run)(int wanted, lk_task task, void *ctx) noexcept nogil
         int (*threads_for)(Py_ssize_t elements, Py_ssize_t units) noexcept nogil
