@@ -270,6 +270,38 @@ def accuracy(torch):
                         for j in range(n) if n <= 300 else (0, 1, y[r], n - 1):
                             g = es[j] / S if j != y[r] else -mp.fsum(e for i, e in enumerate(es) if i != y[r]) / S
                             worst[k] = max(worst.get(k, 0.0), ulp(grad[r, j], g, dtype))
+        # soft targets: the model's own softmax (self-distillation, T p_j - q_j cancels to the
+        # targets' rounding) and random ones, with and without smoothing. The second quantity
+        # is the lesser of the ULPs and the error over |T p_j| + |q_j| in units of 2^-53: where
+        # the two terms cancel, double arithmetic's bound is a few units of the latter
+        for n in (10, 300):
+            x = (rng.standard_normal((4, n)) * 3).astype(dtype)
+            for t in (lk.softmax(x), rng.dirichlet(np.ones(n), 4).astype(dtype)):
+                for eps in (0.0, 0.1):
+                    res = {"logitkit": lk.cross_entropy(x, t, label_smoothing=eps, reduction="sum",
+                                                        return_grad=True)[1]}
+                    if F is not None:
+                        tx = torch.from_numpy(x).requires_grad_()
+                        F.cross_entropy(tx, torch.from_numpy(t), label_smoothing=eps,
+                                        reduction="sum").backward()
+                        res["torch"] = tx.grad.numpy()
+                    for r in range(len(x)):
+                        xs = [mp.mpf(float(v)) for v in x[r]]
+                        m = max(xs)
+                        es = [mp.exp(v - m) for v in xs]
+                        S = mp.fsum(es)
+                        q = [(1 - mp.mpf(eps)) * mp.mpf(float(v)) + mp.mpf(eps) / n for v in t[r]]
+                        T = mp.fsum(q)
+                        for j in range(n):
+                            tp = T * es[j] / S
+                            for lib, grad in res.items():
+                                k = (lib, "cross_entropy soft-target grad")
+                                worst[k] = max(worst.get(k, 0.0), ulp(grad[r, j], tp - q[j], dtype))
+                                k = (lib, "cross_entropy soft-target grad, min(ULP, error / terms in 2^-53)")
+                                err = abs(mp.mpf(float(grad[r, j])) - (tp - q[j]))
+                                rel = float(err / (abs(tp) + abs(q[j])) * mp.ldexp(1, 53))
+                                u = ulp(grad[r, j], tp - q[j], dtype)
+                                worst[k] = max(worst.get(k, 0.0), min(u, rel))
         big = float(np.finfo(dtype).max)
         xb = np.array([0.0, 1e-30, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 100.0, -100.0, 700.0,
                        -700.0, big, -big], dtype)

@@ -345,6 +345,39 @@ def test_smoothing_and_soft_targets_every_path(n, weighted, dtype, each_simd_pat
                                    atol=8 * np.finfo(dtype).eps * np.abs(rgrad).max())
 
 
+def exact_soft_grad(row, q):
+    """T softmax(row) - q, T = sum(q), each term to 60 digits; with the terms' magnitudes."""
+    xs = [mp.mpf(float(v)) for v in row]
+    m = max(xs)
+    es = [mp.exp(v - m) for v in xs]
+    total = mp.fsum(es)
+    T = mp.fsum(q)
+    tp = [T * e / total for e in es]
+    return [a - b for a, b in zip(tp, q)], [abs(a) + abs(b) for a, b in zip(tp, q)]
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_soft_target_gradient_keeps_its_digits(dtype, eps, each_simd_path):
+    """Self-distillation: targets equal to the model's own softmax, so T p_j - q_j cancels to
+    the targets' rounding (~2^-25 of p_j in float32). The gradient must come from p_j in
+    double: within 4 ulp of the exact value, or within 2^-48 of the terms T p_j and q_j that
+    cancel (double arithmetic's bound). Regression: float32 took the row's sum from float
+    exps (2^-25 relative), ~10^8 ulp off here."""
+    rng = np.random.default_rng(7)
+    for n, spread in ((5, 0.1), (27, 1.0), (40, 5.0), (300, 3.0)):
+        x = logits(rng, (3, n), dtype, spread)
+        t = lk.softmax(x)
+        _, grad = lk.cross_entropy(x, t, label_smoothing=eps, reduction="sum", return_grad=True)
+        for r in range(len(x)):
+            q = [(1 - mp.mpf(eps)) * mp.mpf(float(v)) + mp.mpf(eps) / n for v in t[r]]
+            exact, terms = exact_soft_grad(x[r], q)
+            for j in range(n):
+                err = abs(mp.mpf(float(grad[r, j])) - exact[j])
+                ulps = ulp_error(grad[r, j], exact[j], dtype)
+                assert ulps <= 4 or err <= mp.ldexp(terms[j], -48), (n, r, j, ulps, err / terms[j])
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_bce_float64_total_is_compensated(reduction, each_simd_path):
     """The float64 total is a compensated sum of the per-sample losses: one loss of 1e8 among

@@ -44,6 +44,7 @@ cdef extern from "_losses_simd.h" nogil:
         void (*smoothing_grad)(const float *x, const float *t, const double *w, Py_ssize_t n,
                                double m, double eps, double c_hi, double c_lo, double s,
                                float *g) noexcept nogil
+        double (*exp_total)(const float *x, Py_ssize_t n, double m, double *lo) noexcept nogil
 
     ctypedef struct lkl_table_f64:
         void (*softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
@@ -58,6 +59,7 @@ cdef extern from "_losses_simd.h" nogil:
         void (*smoothing_grad)(const double *x, const double *t, const double *w, Py_ssize_t n,
                                double m, double eps, double c_hi, double c_lo, double s,
                                double *g) noexcept nogil
+        double (*exp_total)(const double *x, Py_ssize_t n, double m, double *lo) noexcept nogil
 
     lkl_table_f32 lkl_f32
     lkl_table_f64 lkl_f64
@@ -117,6 +119,19 @@ cdef inline void smoothing_grad(const floating *x, const floating *t, const doub
         lkl_f32.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
     else:
         lkl_f64.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
+
+
+cdef inline void soft_reciprocal(const floating *x, Py_ssize_t n, double m, const lk_sum *acc,
+                                 double *inv_hi, double *inv_lo) noexcept nogil:
+    """1 / sum(exp(x - m)) for a gradient T p_j - q_j, which may cancel to the targets' last
+    bits: float32's row sum is redone with double exps (exp_total in _losses_simd_body.h), as
+    the shared exp_sum's float exps carry 2^-25; float64's is already double."""
+    cdef double hi, lo
+    if floating is float:
+        hi = lkl_f32.exp_total(x, n, m, &lo)
+        reciprocal(0.0, hi, lo, inv_hi, inv_lo)
+    else:
+        reciprocal(acc.top, acc.hi, acc.lo, inv_hi, inv_lo)
 
 
 # ---------------------------------------------------------------- typed access to the C tables
@@ -341,7 +356,10 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     if g == NULL:
         return loss
     # gradient: s * (T p_j - q_j), q = (1 - eps) w_y e_y + (eps / n) w
-    reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
+    if eps != 0.0:
+        soft_reciprocal(x, n, m, &acc, &inv_hi, &inv_lo)
+    else:
+        reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
     T = (1.0 - eps) * wy + (eps / n) * W if eps != 0.0 else wy
     c = s * T
     dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
@@ -458,7 +476,7 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
     T = sums[0] + sums[1]
     A_hi, A_lo = sums[2], sums[3]
     if g != NULL:
-        reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
+        soft_reciprocal(x, n, m, &acc, &inv_hi, &inv_lo)
         dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
         smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
     return (A_hi + A_lo) + (T * L_hi + T * L_lo)

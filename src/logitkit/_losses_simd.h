@@ -26,6 +26,7 @@
                                double eps, double sums[4]);                                    \
         void (*smoothing_grad)(const T *x, const T *t, const double *w, ptrdiff_t n, double m, \
                                double eps, double c_hi, double c_lo, double s, T *g);          \
+        double (*exp_total)(const T *x, ptrdiff_t n, double m, double *lo);                    \
     } NAME;
 
 LKL_DECLARE_TABLE(float, lkl_table_f32)
@@ -43,7 +44,7 @@ extern lkl_table_f64 lkl_f64;
 /* A table of the functions compiled under one prefix (lkl_<isa>_<type>_) */
 #define LKL_TABLE(P)                                                                           \
     { P##softmax_bwd_rows, P##log_softmax_bwd_rows, P##sigmoid_bwd, P##bce, P##smoothing_sums,      \
-      P##smoothing_grad }
+      P##smoothing_grad, P##exp_total }
 
 #if LK_HAVE_AVX512
 /* the AVX-512 unit's tables (_losses_simd_avx512.c) */

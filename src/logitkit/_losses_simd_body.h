@@ -568,6 +568,34 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd
     return c_hi * e + c_lo * e;
 }
 
+/* sum of exp(x_j - m) by scaled_exp in double lanes, compensated per lane, as hi + *lo. For
+ * float32 rows under label smoothing or soft targets: their gradient T p_j - q_j may cancel to
+ * the targets' rounding, and the float exps of the shared exp_sum (2^-25) would then decide
+ * its every digit. */
+LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double *lo)
+{
+    lk_vd mv = lk_splat(m), one = lk_splat(1.0), zero = lk_splat(0.0);
+    lk_vd s0 = zero, s1 = zero, c0 = zero, c1 = zero;
+    ptrdiff_t i = 0;
+    /* two chains: one TwoSum's latency per vector would bound the loop */
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        lk_vd e0 = LKL_FN(scaled_exp)(LK_FN(load)(x + i, LK_W, 0.0), mv, one, zero);
+        lk_vd e1 = LKL_FN(scaled_exp)(LK_FN(load)(x + i + LK_W, LK_W, 0.0), mv, one, zero);
+        lk_vd err0, err1;
+        s0 = lk_two_sum(s0, e0, &err0);
+        s1 = lk_two_sum(s1, e1, &err1);
+        c0 += err0;
+        c1 += err1;
+    }
+    for (; i < n; i += LK_W) {
+        lk_vd e0 = LKL_FN(scaled_exp)(LK_FN(load)(x + i, lk_width(n, i), -INFINITY), mv, one, zero);
+        lk_vd err0;
+        s0 = lk_two_sum(s0, e0, &err0);
+        c0 += err0;
+    }
+    return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
+}
+
 /* The gradient of a row under label smoothing or soft targets, g_j = (c_hi + c_lo) exp(x_j -
  * m) - s q_j with q_j = (t ? (1 - eps) t_j + eps / n : eps / n) * (w ? w_j : 1): in double
  * lanes and rounded once, as T p_j - q_j may cancel. (Class indices: the caller redoes g at
