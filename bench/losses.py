@@ -340,6 +340,42 @@ def accuracy(torch):
                              else mp.mpf(float(go[r, j])) * b * (1 - b))
                     for lib, got in res.items():
                         worst[(lib, name)] = max(worst.get((lib, name), 0.0), ulp(got[r, j], exact, dtype))
+        # bce against the model's own sigmoid (soft targets: the gradient cancels to the
+        # targets' rounding), as for cross_entropy above
+        xs_ = (rng.standard_normal(400) * 4).astype(dtype)
+        ts_ = lk.sigmoid(xs_)
+        res = {"logitkit": lk.binary_cross_entropy_with_logits(xs_, ts_, reduction="sum",
+                                                               return_grad=True)[1]}
+        if F is not None:
+            tx = torch.from_numpy(xs_).requires_grad_()
+            F.binary_cross_entropy_with_logits(tx, torch.from_numpy(ts_), reduction="sum").backward()
+            res["torch"] = tx.grad.numpy()
+        for i in range(len(xs_)):
+            v, tv = mp.mpf(float(xs_[i])), mp.mpf(float(ts_[i]))
+            a, b = (1 - tv) / (1 + mp.exp(-v)), tv / (1 + mp.exp(v))
+            for lib, grad in res.items():
+                k = (lib, "bce_with_logits soft-target grad")
+                worst[k] = max(worst.get(k, 0.0), ulp(grad[i], a - b, dtype))
+                k = (lib, "bce_with_logits soft-target grad, min(ULP, error / terms in 2^-53)")
+                rel = float(abs(mp.mpf(float(grad[i])) - (a - b)) / (a + b) * mp.ldexp(1, 53))
+                worst[k] = max(worst.get(k, 0.0), min(ulp(grad[i], a - b, dtype), rel))
+        # log_softmax_backward as NLL's backward: g = -onehot(argmax) / rows, so that the top
+        # class of a confident row gets (1 - e^y) / rows with y ~ -1e-18
+        ls = lk.log_softmax(x)
+        go = np.zeros_like(ls)
+        go[np.arange(len(ls)), np.argmax(ls, axis=1)] = -1.0 / len(ls)
+        res = {"logitkit": lk.log_softmax_backward(go, ls)}
+        if torch is not None:
+            tl = torch.from_numpy(ls)
+            res["torch"] = torch.ops.aten._log_softmax_backward_data(
+                torch.from_numpy(go), tl, -1, tl.dtype).numpy()
+        for r in range(len(ls)):
+            tot = mp.fsum(mp.mpf(float(v)) for v in go[r])
+            for j in range(ls.shape[1]):
+                exact = mp.mpf(float(go[r, j])) - mp.exp(mp.mpf(float(ls[r, j]))) * tot
+                for lib, got in res.items():
+                    k = (lib, "log_softmax_backward (NLL)")
+                    worst[k] = max(worst.get(k, 0.0), ulp(got[r, j], exact, dtype))
         for (lib, fn), v in sorted(worst.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             rows.append([fn, np.dtype(dtype).name, lib, f"{v:.3g}"])
     print(run._render(["quantity", "dtype", "library", "worst ULP vs mpmath"], rows))

@@ -320,6 +320,26 @@ def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
             assert ulp_error(grad[i], exact_grad, dtype) <= 2, (v, tv, grad[i])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_soft_target_gradient_keeps_its_digits(dtype, each_simd_path):
+    """Targets equal to the model's own sigmoid: the gradient (1 - t) sigma(x) - pw t
+    sigma(-x) cancels to the targets' rounding. Within 4 ulp of the exact value, or within
+    2^-48 of the two cancelling terms. Regression: float32 took exp(-|x|) to 1e-10 only
+    (exp_lp), ~7e5 ulp off here."""
+    rng = np.random.default_rng(11)
+    x = logits(rng, 37, dtype, spread=4)
+    t = lk.sigmoid(x)
+    for pw in (1.0, 2.0):
+        _, grad = lk.binary_cross_entropy_with_logits(
+            x, t, pos_weight=np.full(x.shape, pw), reduction="sum", return_grad=True)
+        for i, v in enumerate(x.tolist()):
+            v, tv = mp.mpf(v), mp.mpf(float(t[i]))
+            a, b = (1 - tv) / (1 + mp.exp(-v)), pw * tv / (1 + mp.exp(v))
+            err = abs(mp.mpf(float(grad[i])) - (a - b))
+            ulps = ulp_error(grad[i], a - b, dtype)
+            assert ulps <= 4 or err <= mp.ldexp(a + b, -48), (pw, i, ulps, err / (a + b))
+
+
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 17, 33])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -407,15 +427,47 @@ def check_softmax_backward_vs_mpmath(go, s, got, dtype):
 
 def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
     """Each element within 2 eps of max(|exp(y) sum(g)|, |exact|): exp's own rounding (<= 1 ulp
-    of the term) is the error allowed, plus the final rounding."""
+    of the term) is the error allowed, plus the final rounding. Where |y| < ln2/2 (e^y near 1:
+    the top class of a confident row) the result is (g - S) - expm1(y) S, and the terms are
+    those two, so the tiny gradient of a confident NLL row keeps its digits."""
     eps, tiny = mp.mpf(float(np.finfo(dtype).eps)), mp.mpf(float(np.finfo(dtype).tiny))
     for r in range(len(ls)):
         tot = mp.fsum(mp.mpf(float(a)) for a in go[r])
         for j in range(ls.shape[1]):
-            term = mp.exp(mp.mpf(float(ls[r, j]))) * tot
+            y = mp.mpf(float(ls[r, j]))
+            term = mp.exp(y) * tot
             exact = mp.mpf(float(go[r, j])) - term
+            if abs(y) < mp.log(2) / 2:
+                term = max(abs(mp.expm1(y) * tot), abs(mp.mpf(float(go[r, j])) - tot))
             err = abs(mp.mpf(float(got[r, j])) - exact)
             assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 10, 40, 300])
+def test_log_softmax_backward_confident_rows(dtype, n, each_simd_path):
+    """NLL through log_softmax: g = -onehot(target) / N on confident rows. At the top class the
+    gradient is (1 - e^y) / N with y ~ -1e-18: g - e^y sum(g) rounds e^y to 1 and gives 0 (as
+    PyTorch does); within 4 ulp of mpmath here. Short rows, the float32 fast path (n >= 32)
+    and the exact paths."""
+    rows = []
+    for top in (0.0, 5.0, -3.0):
+        for gap in (40.0, 17.0, 9.0, 0.5):
+            row = np.full(n, top - gap)
+            row[(len(rows) * 7) % n] = top
+            rows.append(row)
+    x = np.array(rows, dtype)
+    y = lk.log_softmax(x)
+    for weight in (1.0, 0.25):
+        g = np.zeros_like(x)
+        g[np.arange(len(x)), np.argmax(x, axis=1)] = -weight / len(x)
+        g[1, 0] -= 0.125                 # a row whose g has two terms
+        got = lk.log_softmax_backward(g, y)
+        for r in range(len(x)):
+            tot = mp.fsum(mp.mpf(float(a)) for a in g[r])
+            for j in range(n):
+                exact = mp.mpf(float(g[r, j])) - mp.exp(mp.mpf(float(y[r, j]))) * tot
+                assert ulp_error(got[r, j], exact, dtype) <= 4, (r, j, got[r, j], float(exact))
 
 
 def adversarial_grads(dtype, s, rng):

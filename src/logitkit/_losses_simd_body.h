@@ -10,6 +10,7 @@
 
 #ifndef LKL_ONCE
 #define LKL_ONCE
+#define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -115,6 +116,26 @@ LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
     return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
+/* log_softmax_backward's lanes where e^y is near 1 (|y| < ln2/2: the top class of a
+ * confident row, whose NLL gradient is (1 - e^y) / N with y ~ -1e-18, and e^y's rounding to
+ * 1 would leave 0): (g - S) - expm1(y) S in place of o, g - S exact (TwoSum), expm1 as
+ * exp_poly with k = 0 (e^r - 1 to ~1 ulp of itself for |r| <= ln2/2). Other lanes keep o; a
+ * vector without such a lane costs two compares. */
+LK_INLINE LK_TARGET lk_vd LKL_FN(near_one_fix)(lk_vd o, lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
+{
+    lk_vm near = LK_MASK(y < LKL_HALF_LN2) & LK_MASK(y > -LKL_HALF_LN2);
+    if (!LK_ANY(near)) return o;
+    lk_vd em1 = LK_FN(exp_poly)(lk_select(near, y, lk_splat(0.0)), &lk_exp_k);
+    lk_vd dl, dh = lk_two_sum(g, -s_hi, &dl);
+    lk_vd pe, p = LKL_FN(two_prod)(em1, s_hi, &pe);
+    pe = LK_FMA(em1, s_lo, pe);
+    lk_vd rl, rh = lk_two_sum(dh, -p, &rl);
+    lk_vd fixed = rh + (rl + ((dl - s_lo) - pe));
+    /* an inf or NaN in g or S: the plain form's result */
+    lk_vm finite = LK_MASK(fixed - fixed == 0.0);
+    return lk_select(near & finite, fixed, o);
+}
+
 /* One vector of softmax_backward: y (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
 LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
@@ -127,7 +148,7 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
  * double; y already in exp_lp's domain [LK_EXP_FLOOR_LP, 88] */
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
-    return g - LK_FN(exp_lp)(y) * (s_hi + s_lo);
+    return LKL_FN(near_one_fix)(g - LK_FN(exp_lp)(y) * (s_hi + s_lo), g, y, s_hi, s_lo);
 }
 #endif
 
@@ -143,14 +164,14 @@ LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y,
     }
 }
 
-/* out = g - exp(y) * S, S = s_hi + s_lo, with exp in double */
+/* out = g - exp(y) * S, S = s_hi + s_lo, with exp in double (near_one_fix where e^y ~ 1) */
 LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T *y, LK_T *out,
                                                        ptrdiff_t n, double s_hi, double s_lo)
 {
     lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t w = lk_width(n, i);
-        lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, 0.0);
+        lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, -1.0);
 #if LK_IS_F64
         yv = lk_clamp_below(yv, LK_EXP_FLOOR);
         yv = lk_select(LK_MASK(yv > 709.0), lk_splat(709.0), yv);
@@ -158,7 +179,7 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
         lk_vd pe, p = LKL_FN(two_prod)(e, sh, &pe);
         pe = LK_FMA(e, sl, pe);
         lk_vd de, d = lk_two_sum(gv, -p, &de);
-        LK_FN(store)(out + i, d + (de - pe), w);
+        LK_FN(store)(out + i, LKL_FN(near_one_fix)(d + (de - pe), gv, yv, sh, sl), w);
 #else
         yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);
         yv = lk_select(LK_MASK(yv > 88.0), lk_splat(88.0), yv);
@@ -166,6 +187,22 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
 #endif
     }
 }
+
+#if !LK_IS_F64
+/* The float fast path's row again where some e^y is near 1: near_one_fix over out */
+LK_INLINE LK_TARGET void LKL_FN(near_one_pass)(const LK_T *g, const LK_T *y, LK_T *out,
+                                               ptrdiff_t n, double s_hi, double s_lo)
+{
+    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t w = lk_width(n, i);
+        lk_vd yv = LK_FN(load)(y + i, w, -1.0);
+        if (!LK_ANY(LK_MASK(yv < LKL_HALF_LN2) & LK_MASK(yv > -LKL_HALF_LN2))) continue;
+        lk_vd gv = LK_FN(load)(g + i, w, 0.0), ov = LK_FN(load)(out + i, w, 0.0);
+        LK_FN(store)(out + i, LKL_FN(near_one_fix)(ov, gv, yv, sh, sl), w);
+    }
+}
+#endif
 
 #if !LK_IS_F64
 /*
@@ -267,7 +304,7 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
  * y <= 0 (log-probabilities) and |S| <= 2^126; other rows go the double way.
  */
 LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float *y, float *out,
-                                                     ptrdiff_t n)
+                                                     ptrdiff_t n, float *top_out)
 {
     if (n >= ((ptrdiff_t)1 << 22)) return 0;
     double abs_sum, S = LKL_FN(dot_plain)(g, NULL, n, &abs_sum);
@@ -283,7 +320,8 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
         lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
         lk_storef(out + i, LK_FMAF_EXACT(-e, Sf, gv), w);
     }
-    return lk_lanes_maxf(top) <= 0.0f;
+    *top_out = lk_lanes_maxf(top);
+    return *top_out <= 0.0f;
 }
 
 /*
@@ -476,12 +514,20 @@ LK_TARGET void LKL_FN(log_softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *
     }
 #endif
     for (ptrdiff_t r = 0; r < rows; r++, g += n, y += n, out += n) {
+        double lo, hi;
 #if !LK_IS_F64
         /* below 32, the latency of the float exps (one ~60-cycle chain a row) measured slower
          * than the double path's shorter polynomial */
-        if (n >= 32 && LKL_FN(log_softmax_bwd_fast)(g, y, out, n)) continue;
+        float top;
+        if (n >= 32 && LKL_FN(log_softmax_bwd_fast)(g, y, out, n, &top)) {
+            if (top > (float)-LKL_HALF_LN2) {       /* an e^y near 1: redo it */
+                hi = LKL_FN(total)(g, n, &lo);
+                LKL_FN(near_one_pass)(g, y, out, n, hi, lo);
+            }
+            continue;
+        }
 #endif
-        double lo, hi = LKL_FN(total)(g, n, &lo);
+        hi = LKL_FN(total)(g, n, &lo);
         LKL_FN(log_softmax_bwd_exact)(g, y, out, n, hi, lo);
     }
 }
@@ -615,6 +661,13 @@ LK_TARGET void LKL_FN(smoothing_grad)(const LK_T *x, const LK_T *t, const double
     }
 }
 
+/* exp(-|x|) to double precision for both types (exp_dd); NaN stays NaN */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_neg_abs_full)(lk_vd x)
+{
+    lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);
+    return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
+}
+
 /* Binary cross-entropy with logits, elementwise (arithmetic in double lanes for both types):
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
  * pw t sigmoid(-x)), with z = exp(-|x|). log1p(z): float32 data take log1p_unit_lp (~1e-10
@@ -630,7 +683,9 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         ptrdiff_t wd = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
         lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
-        lk_vd z = LK_FN(exp_neg_abs)(v);
+        /* float32's exp_neg_abs (exp_lp, 1e-10) does for the loss; the gradient (1 - t)
+         * sigma(x) - pw t sigma(-x) may cancel to the targets' rounding, and takes exp_dd */
+        lk_vd z = grad ? LKL_FN(exp_neg_abs_full)(v) : LK_FN(exp_neg_abs)(v);
         lk_vd z_or_0 = lk_select(LK_MASK(v != v), zero, z);
 #if LK_IS_F64
         lk_vd lz = LK_FN(log1p_unit)(z_or_0);

@@ -17,3 +17,4 @@
 #undef LK_LANES_TO_ROWSD
 #undef LK_F4_TO_D
 #undef LK_D_TO_F4
+#undef LK_ANY

@@ -143,6 +143,14 @@ LK_INLINE lk_vd lk_two_sum(lk_vd a, lk_vd b, lk_vd *err)
 }
 
 LK_INLINE double lk_lane(lk_vd v, int j) { return ((const double *)&v)[j]; }
+/* some lane of m is set (the portable LK_ANY) */
+LK_INLINE int lk_any(lk_vm m)
+{
+    int64_t lanes[LK_W], all = 0;
+    memcpy(lanes, &m, sizeof lanes);
+    for (int j = 0; j < LK_W; j++) all |= lanes[j];
+    return all != 0;
+}
 /* lane j + 1, or 0 past the last lane (pairwise loops that must also work with one lane) */
 LK_INLINE double lk_next_lane(lk_vd v, int j) { return j + 1 < LK_W ? lk_lane(v, j + 1) : 0.0; }
 /* the lanes added in pairs, the pairs in order: a tree where a chain would cost a short row
