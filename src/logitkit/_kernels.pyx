@@ -25,6 +25,7 @@ from cpython.ref cimport Py_INCREF
 
 from logitkit._double_double cimport (add_log, log_of_scaled_sum, log_of_sum, reciprocal,
                                       two_sum)
+from logitkit._plain cimport plain_floats, writes_plainly
 from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_pool,
                                  lk_set_num_threads, lk_split, lk_team, lk_team_barrier,
                                  lk_threads_for)
@@ -705,38 +706,6 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
 # The most common call (a plain float32/float64 C-ordered array, last axis, no options) goes
 # straight from here to the kernels: asarray, validation and memoryviews are most of the cost
 # of a small call. Anything else returns None and takes the general path in _core.py.
-
-cdef inline bint plain_floats(object x) noexcept:
-    if type(x) is not cnp.ndarray:
-        return False
-    cdef cnp.ndarray a = <cnp.ndarray>x
-    cdef int t = cnp.PyArray_TYPE(a)
-    return ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and cnp.PyArray_IS_C_CONTIGUOUS(a)
-            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
-
-
-cdef inline bint writes_plainly(object out, cnp.ndarray a, int ndim, bint in_place_ok) noexcept:
-    """Whether a fast call may write its result straight into `out`: a plain, writeable array
-    of a's dtype and shape (or a's shape without the last axis, ndim < a's), and either a itself
-    (in place, where in_place_ok) or clear of a in memory. Anything else takes the general path,
-    which also raises the errors."""
-    if not plain_floats(out):
-        return False
-    cdef cnp.ndarray o = <cnp.ndarray>out
-    if (cnp.PyArray_TYPE(o) != cnp.PyArray_TYPE(a) or not cnp.PyArray_ISWRITEABLE(o)
-            or cnp.PyArray_NDIM(o) != ndim):
-        return False
-    cdef int d
-    for d in range(ndim):
-        if cnp.PyArray_DIMS(o)[d] != cnp.PyArray_DIMS(a)[d]:
-            return False
-    cdef const char *o_start = <const char *>cnp.PyArray_DATA(o)
-    cdef const char *a_start = <const char *>cnp.PyArray_DATA(a)
-    if o_start == a_start and ndim == cnp.PyArray_NDIM(a):
-        return in_place_ok
-    return (o_start + cnp.PyArray_NBYTES(o) <= a_start
-            or a_start + cnp.PyArray_NBYTES(a) <= o_start)
-
 
 def rows_fast(object x, object axis, int op, object out=None):
     """softmax / log_softmax (op 0 / 1, result shaped like x) or logsumexp (op 2, the last axis

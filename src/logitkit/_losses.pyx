@@ -25,8 +25,11 @@ from libc.math cimport INFINITY, NAN, exp, fma, frexp, ldexp
 from libc.stdint cimport int32_t
 from libc.stdlib cimport free, malloc
 
+cimport numpy as cnp
+
 from logitkit._double_double cimport log_of_sum, reciprocal, two_sum
 from logitkit._parallel cimport lk_pool_api, lk_split, lk_team
+from logitkit._plain cimport plain_floats, writes_plainly
 from logitkit._simd cimport (LK_SHORT_N, LK_SHORT_ROWS, isa_index, lk_f32, lk_f64,
                              lk_select_isa, lk_sum)
 
@@ -76,6 +79,8 @@ from logitkit import _kernels as _kernels_module
 
 # logitkit._kernels' pool of threads (this module does not link _parallel.c: one pool, one
 # budget of helpers for every module)
+cnp.import_array()
+
 cdef const lk_pool_api *pool = <const lk_pool_api *>PyCapsule_GetPointer(
     _kernels_module.POOL_API, "logitkit._kernels.lk_pool")
 if pool == NULL:
@@ -677,3 +682,69 @@ def sigmoid_backward_flat(const floating[::1] g, const floating[::1] y, floating
         raise ValueError("internal error: shapes differ")
     with nogil:
         run_backward(&g[0], &y[0], &out[0], n, 1, SIGMOID_BWD)
+
+
+# ---------------------------------------------------------------- the thin call path
+
+# the kinds of vjp_fast, for the Python layer
+VJP_SOFTMAX, VJP_LOG_SOFTMAX, VJP_SIGMOID = SOFTMAX_BWD, LOG_SOFTMAX_BWD, SIGMOID_BWD
+
+cdef enum:
+    # calls this small keep the GIL: releasing it costs more than the work (as in _kernels)
+    SMALL_VJP = 256
+
+
+cdef inline bint plain_pair(object g, object y) noexcept:
+    """Two arrays the kernels can read as they are: plain (see _plain.pxd), of one dtype and
+    one shape, at least 1-d."""
+    if not plain_floats(g) or not plain_floats(y):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>g, b = <cnp.ndarray>y
+    cdef int ndim = cnp.PyArray_NDIM(a), d
+    if ndim == 0 or cnp.PyArray_NDIM(b) != ndim or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(b):
+        return False
+    for d in range(ndim):
+        if cnp.PyArray_DIMS(a)[d] != cnp.PyArray_DIMS(b)[d]:
+            return False
+    return True
+
+
+def vjp_fast(object g, object y, object axis, int op, object out=None):
+    """softmax_backward / log_softmax_backward (op VJP_SOFTMAX / VJP_LOG_SOFTMAX, over the
+    last axis) or sigmoid_backward (VJP_SIGMOID, elementwise; axis unused) of two plain arrays
+    alike, into a new array or a plain `out` clear of both (the kernels may read an input
+    after writing out: no in-place); or None when the general path must run."""
+    if not plain_pair(g, y):
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>g, b = <cnp.ndarray>y
+    cdef int ndim = cnp.PyArray_NDIM(a)
+    if op != SIGMOID_BWD and (type(axis) is not int or (axis != -1 and axis != ndim - 1)):
+        return None
+    if out is not None and not (writes_plainly(out, a, ndim, False)
+                                and writes_plainly(out, b, ndim, False)):
+        return None
+    cdef int type_num = cnp.PyArray_TYPE(a)
+    cdef cnp.ndarray result = (<cnp.ndarray>out if out is not None
+                               else cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(a), type_num, 0))
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(a)
+    cdef Py_ssize_t n = 1 if op == SIGMOID_BWD else cnp.PyArray_DIMS(a)[ndim - 1]
+    if size == 0:
+        return result
+    cdef const void *gp = cnp.PyArray_DATA(a)
+    cdef const void *yp = cnp.PyArray_DATA(b)
+    cdef void *rp = cnp.PyArray_DATA(result)
+    if size <= SMALL_VJP:
+        run_backward_of(type_num == cnp.NPY_FLOAT, gp, yp, rp, size // n, n, op)
+    else:
+        with nogil:
+            run_backward_of(type_num == cnp.NPY_FLOAT, gp, yp, rp, size // n, n, op)
+    return result
+
+
+cdef inline void run_backward_of(bint is_f32, const void *g, const void *y, void *out,
+                                 Py_ssize_t rows, Py_ssize_t n, int op) noexcept nogil:
+    """run_backward on untyped data: float32 where is_f32, else float64"""
+    if is_f32:
+        run_backward(<const float *>g, <const float *>y, <float *>out, rows, n, op)
+    else:
+        run_backward(<const double *>g, <const double *>y, <double *>out, rows, n, op)

@@ -23,7 +23,6 @@ _REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
 _NO_WEIGHT = np.empty(0, np.float64)
 _INTP = np.dtype(np.intp)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_PLAIN_DTYPES = (_F32, _F64)
 _CE_INDEX_F32 = _losses.cross_entropy_index["float"]
 _CE_INDEX_F64 = _losses.cross_entropy_index["double"]
 _FINITE_MAX = {np.dtype(np.float16): 65504.0, _F32: 3.4028234663852886e38}
@@ -312,32 +311,10 @@ def _pair(grad_output: Any, output: Any, name: str) -> tuple[np.ndarray, np.ndar
     return g, y, np.result_type(dt_g, dt_y)
 
 
-def _plain_pair(g: Any, y: Any) -> bool:
-    """Two arrays the kernels can read as they are: float32 or float64 alike, of one shape,
-    C-ordered, aligned, native, at least 1-d (the thin call path)."""
-    return (type(g) is np.ndarray and type(y) is np.ndarray and g.dtype == y.dtype
-            and g.dtype in _PLAIN_DTYPES and g.ndim > 0 and g.shape == y.shape
-            and g.flags.c_contiguous and y.flags.c_contiguous
-            and g.flags.aligned and y.flags.aligned)
-
-
-def _plain_out(out: Any, g: np.ndarray, y: np.ndarray) -> bool:
-    """An out= the kernels can write as it is: like g, writeable, sharing no memory with the
-    inputs (anything else goes through a temporary, with the general path's checks)."""
-    return (out is None or (type(out) is np.ndarray and out.dtype == g.dtype
-                            and out.shape == g.shape and out.flags.c_contiguous
-                            and out.flags.aligned and out.flags.writeable
-                            and not np.may_share_memory(out, g)
-                            and not np.may_share_memory(out, y)))
-
-
-def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel) -> Any:
-    if (type(axis) is int and _plain_pair(grad_output, output)
-            and axis in (-1, grad_output.ndim - 1) and _plain_out(out, grad_output, output)):
-        n = grad_output.shape[-1]
-        result = np.empty_like(grad_output) if out is None else out
-        if n:
-            kernel(grad_output.reshape(-1, n), output.reshape(-1, n), result.reshape(-1, n))
+def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel,
+              fast_op: int) -> Any:
+    result = _losses.vjp_fast(grad_output, output, axis, fast_op, out)
+    if result is not None:
         return result
     g, y, res_dtype = _pair(grad_output, output, name)
     calc = compute_dtype(res_dtype)
@@ -380,7 +357,7 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     grad_output = dL/d output, returns dL/dx = output * (grad_output - sum(grad_output *
     output, axis)), with the sum as a double-double (float32: in double)."""
     return _vjp_rows(grad_output, output, axis, out, "softmax_backward",
-                     _losses.softmax_backward_rows)
+                     _losses.softmax_backward_rows, _losses.VJP_SOFTMAX)
 
 
 def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
@@ -388,17 +365,15 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     """The vector-Jacobian product of log_softmax: given output = log_softmax(x, axis) and
     grad_output, returns grad_output - exp(output) * sum(grad_output, axis)."""
     return _vjp_rows(grad_output, output, axis, out, "log_softmax_backward",
-                     _losses.log_softmax_backward_rows)
+                     _losses.log_softmax_backward_rows, _losses.VJP_LOG_SOFTMAX)
 
 
 def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of sigmoid: given output = sigmoid(x) and grad_output,
     returns grad_output * output * (1 - output) (elementwise, same shapes)."""
     name = "sigmoid_backward"
-    if _plain_pair(grad_output, output) and _plain_out(out, grad_output, output):
-        result = np.empty_like(grad_output) if out is None else out
-        _losses.sigmoid_backward_flat(grad_output.reshape(-1), output.reshape(-1),
-                                      result.reshape(-1))
+    result = _losses.vjp_fast(grad_output, output, None, _losses.VJP_SIGMOID, out)
+    if result is not None:
         return result
     g, y, res_dtype = _pair(grad_output, output, name)
     calc = compute_dtype(res_dtype)
