@@ -399,6 +399,40 @@ def test_soft_target_gradient_keeps_its_digits(dtype, eps, each_simd_path):
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_infinite_losses_reduce_to_inf(dtype, reduction, each_simd_path):
+    """A +inf per-sample loss, or finite ones whose sum overflows, reduce to +inf as PyTorch's
+    do. Regression: the compensated totals met inf - inf in their error terms and gave NaN."""
+    big = float(np.finfo(dtype).max)
+    x = np.array([[0.0, -np.inf], [0.0, 1.0]], dtype)
+    cases = [(x, np.array([1, 0]), {}),
+             (x, np.array([[0.5, 0.5], [1.0, 0.0]], dtype), {}),
+             (x, np.array([0, 1]), {"label_smoothing": 0.1}),
+             ]
+    if reduction == "sum":              # the mean of two losses of ~max is finite
+        cases.append((np.array([[0.0, -big], [0.0, -big]], dtype), np.array([1, 1]), {}))
+    for logits_, target, kw in cases:
+        for grad in (False, True):
+            got = lk.cross_entropy(logits_, target, reduction=reduction, return_grad=grad, **kw)
+            loss = got[0] if grad else got
+            assert loss == np.inf, (logits_, target, kw, loss)
+    xb = np.array([-big, -big, 1.0], dtype)
+    for kw in ({}, {"weight": np.array([3.0, 1.0, 1.0])}) if reduction == "sum" else ():
+        loss = lk.binary_cross_entropy_with_logits(xb, np.ones(3, dtype), reduction=reduction, **kw)
+        assert loss == np.inf, (kw, loss)
+
+
+def test_bce_float32_loss_is_the_same_with_or_without_grad(each_simd_path):
+    """The per-element loss must not depend on return_grad (both take one exp(-|x|))."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(200_000) * 3).astype(F32)
+    t = rng.random(200_000).astype(F32)
+    alone = lk.binary_cross_entropy_with_logits(x, t, reduction="none")
+    with_grad, _ = lk.binary_cross_entropy_with_logits(x, t, reduction="none", return_grad=True)
+    np.testing.assert_array_equal(alone, with_grad)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_bce_float64_total_is_compensated(reduction, each_simd_path):
     """The float64 total is a compensated sum of the per-sample losses: one loss of 1e8 among
     100,002 of ~1e-8 (each below half an ulp of 1e8) must not swallow them (a plain 8-lane
@@ -441,6 +475,24 @@ def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
                 term = max(abs(mp.expm1(y) * tot), abs(mp.mpf(float(go[r, j])) - tot))
             err = abs(mp.mpf(float(got[r, j])) - exact)
             assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_log_softmax_backward_nan_in_output_does_not_hide_a_row(n, each_simd_path):
+    """A NaN in y must not reset the float32 fast path's running max of y (maxps drops a NaN
+    in its first operand): an element near e^y = 1, or a y above 0, later in the same lane must
+    still be seen. Regression: 0.0 for 19.09 at y = 3, 87 ulp at y = -1e-3."""
+    for near in (-1e-3, 3.0):
+        y = np.full(n, -5.0, F32)
+        g = np.zeros(n, F32)
+        y[1], g[1] = near, -1.0
+        with_nan = y.copy()
+        with_nan[n - 7] = np.nan
+        got = lk.log_softmax_backward(g[None], with_nan[None])[0]
+        tot = mp.mpf(-1)
+        exact = mp.mpf(-1) - mp.exp(mp.mpf(float(near))) * tot
+        assert ulp_error(got[1], exact, F32) <= 2, (near, got[1], float(exact))
+        assert np.isnan(got[n - 7])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

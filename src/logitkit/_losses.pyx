@@ -105,6 +105,12 @@ cdef inline void kahan_add(double *hi, double *lo, double v) noexcept nogil:
     lo[0] += e
 
 
+cdef inline double kahan_total(double hi, double lo) noexcept nogil:
+    """hi + lo of a compensated sum; where the plain sum hi is inf or NaN, hi itself (its error
+    term met inf - inf and holds NaN)."""
+    return hi + lo if hi - hi == 0.0 else hi
+
+
 cdef inline void smoothing_sums(const floating *x, const floating *t, const double *w,
                                 Py_ssize_t n, double m, double eps, double *sums) noexcept nogil:
     """The compensated sums of label smoothing over one row (smoothing_sums in
@@ -315,7 +321,7 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
                     kahan_add(&tot_hi, &tot_lo, lp[r])
     if bad >= 0:
         return bad
-    result[0] = tot_hi + tot_lo
+    result[0] = kahan_total(tot_hi, tot_lo)
     result[1] = denom
     return -1
 
@@ -459,7 +465,7 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
         pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
         for r in range(rows):
             kahan_add(&tot_hi, &tot_lo, loss[r])
-    result[0] = tot_hi + tot_lo
+    result[0] = kahan_total(tot_hi, tot_lo)
 
 
 cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const double *w,
@@ -580,7 +586,7 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
             kahan_add(&hi, &lo, job.totals[b])
     if job.totals != &stack_totals[0]:
         free(job.totals)
-    result[0] = hi + lo
+    result[0] = kahan_total(hi, lo)
 
 
 # ---------------------------------------------------------------- vector-Jacobian products

@@ -61,6 +61,10 @@ LK_INLINE LK_TARGET double LKL_FN(lanes_total)(lk_vd s0, lk_vd s1, lk_vd c, doub
         lk_sum_add(&acc, lk_lane(s1, j));
         acc.lo += lk_lane(c, j);
     }
+    if (!isfinite(acc.hi)) {            /* inf or NaN: the plain sum's (acc.lo met inf - inf) */
+        *lo = 0.0;
+        return acc.hi;
+    }
     double h = acc.hi + acc.lo;
     *lo = acc.lo - (h - acc.hi);
     return h;
@@ -94,13 +98,31 @@ LK_TARGET double LKL_FN(dot)(const LK_T *a, const LK_T *b, ptrdiff_t n, double *
     return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
-/* sum(a) as hi + lo, compensated per lane */
-LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
+/* (c_hi + c_lo) exp(x - m) in double lanes, x - m split exactly (TwoSum); x = -inf gives 0 */
+LK_INLINE LK_TARGET lk_vd LKL_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd c_lo)
 {
-    lk_vd s0 = lk_splat(0.0), s1 = s0, c0 = s0, c1 = s0;
+    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
+    lk_vm live = LK_MASK(dh > LK_EXP_FLOOR);            /* false for -inf */
+    lk_vd e = LK_FN(exp_dd)(lk_clamp_below(dh, LK_EXP_FLOOR), lk_select(live, dl, lk_splat(0.0)));
+    return c_hi * e + c_lo * e;
+}
+
+/* sum(a), or with of_exp sum(exp(a - m)) by scaled_exp, as hi + *lo: compensated per lane
+ * (TwoSum) in two chains, as one TwoSum's latency per vector would bound the loop. of_exp is
+ * a constant at each call. */
+LK_INLINE LK_TARGET double LKL_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, double *lo,
+                                          const int of_exp)
+{
+    lk_vd mv = lk_splat(m), one = lk_splat(1.0), zero = lk_splat(0.0);
+    lk_vd s0 = zero, s1 = zero, c0 = zero, c1 = zero;
+    double pad = of_exp ? -INFINITY : 0.0;                  /* a term of 0 either way */
     ptrdiff_t i = 0;
     for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
-        lk_vd x0 = LK_FN(load)(a + i, LK_W, 0.0), x1 = LK_FN(load)(a + i + LK_W, LK_W, 0.0);
+        lk_vd x0 = LK_FN(load)(a + i, LK_W, pad), x1 = LK_FN(load)(a + i + LK_W, LK_W, pad);
+        if (of_exp) {
+            x0 = LKL_FN(scaled_exp)(x0, mv, one, zero);
+            x1 = LKL_FN(scaled_exp)(x1, mv, one, zero);
+        }
         lk_vd e0, e1;
         s0 = lk_two_sum(s0, x0, &e0);
         s1 = lk_two_sum(s1, x1, &e1);
@@ -108,12 +130,27 @@ LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
         c1 += e1;
     }
     for (; i < n; i += LK_W) {
-        lk_vd x0 = LK_FN(load)(a + i, lk_width(n, i), 0.0);
+        lk_vd x0 = LK_FN(load)(a + i, lk_width(n, i), pad);
+        if (of_exp) x0 = LKL_FN(scaled_exp)(x0, mv, one, zero);
         lk_vd e0;
         s0 = lk_two_sum(s0, x0, &e0);
         c0 += e0;
     }
     return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
+}
+
+/* sum(a) as hi + lo, compensated per lane */
+LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
+{
+    return LKL_FN(sum_of)(a, n, 0.0, lo, 0);
+}
+
+/* sum of exp(x_j - m) in double lanes as hi + *lo. For float32 rows under label smoothing or
+ * soft targets: their gradient T p_j - q_j may cancel to the targets' rounding, and the float
+ * exps of the shared exp_sum (2^-25) would then decide its every digit. */
+LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double *lo)
+{
+    return LKL_FN(sum_of)(x, n, m, lo, 1);
 }
 
 /* log_softmax_backward's lanes where e^y is near 1 (|y| < ln2/2: the top class of a
@@ -316,12 +353,13 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
     for (; i < n; i += LK_WF) {
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
         lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), yv = LK_LOADF(y + i, w, -INFINITY);
-        top = LK_MAXF(top, yv);
+        top = LK_FN(max_nanf)(top, yv);         /* a NaN sticks: the row goes the exact way */
         lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
         lk_storef(out + i, LK_FMAF_EXACT(-e, Sf, gv), w);
     }
     *top_out = lk_lanes_maxf(top);
-    return *top_out <= 0.0f;
+    lk_vf8 nan_lanes = lk_selectf(LK_MASKF(top != top), lk_splatf(1.0f), zero);
+    return *top_out <= 0.0f && lk_lanes_sumf(nan_lanes) == 0.0f;
 }
 
 /*
@@ -605,43 +643,6 @@ LK_TARGET void LKL_FN(smoothing_sums)(const LK_T *x, const LK_T *t, const double
         LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 0, 0);
 }
 
-/* (c_hi + c_lo) exp(x - m) in double lanes, x - m split exactly (TwoSum); x = -inf gives 0 */
-LK_INLINE LK_TARGET lk_vd LKL_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd c_lo)
-{
-    lk_vd dl, dh = lk_two_sum(x, -m, &dl);
-    lk_vm live = LK_MASK(dh > LK_EXP_FLOOR);            /* false for -inf */
-    lk_vd e = LK_FN(exp_dd)(lk_clamp_below(dh, LK_EXP_FLOOR), lk_select(live, dl, lk_splat(0.0)));
-    return c_hi * e + c_lo * e;
-}
-
-/* sum of exp(x_j - m) by scaled_exp in double lanes, compensated per lane, as hi + *lo. For
- * float32 rows under label smoothing or soft targets: their gradient T p_j - q_j may cancel to
- * the targets' rounding, and the float exps of the shared exp_sum (2^-25) would then decide
- * its every digit. */
-LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double *lo)
-{
-    lk_vd mv = lk_splat(m), one = lk_splat(1.0), zero = lk_splat(0.0);
-    lk_vd s0 = zero, s1 = zero, c0 = zero, c1 = zero;
-    ptrdiff_t i = 0;
-    /* two chains: one TwoSum's latency per vector would bound the loop */
-    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
-        lk_vd e0 = LKL_FN(scaled_exp)(LK_FN(load)(x + i, LK_W, 0.0), mv, one, zero);
-        lk_vd e1 = LKL_FN(scaled_exp)(LK_FN(load)(x + i + LK_W, LK_W, 0.0), mv, one, zero);
-        lk_vd err0, err1;
-        s0 = lk_two_sum(s0, e0, &err0);
-        s1 = lk_two_sum(s1, e1, &err1);
-        c0 += err0;
-        c1 += err1;
-    }
-    for (; i < n; i += LK_W) {
-        lk_vd e0 = LKL_FN(scaled_exp)(LK_FN(load)(x + i, lk_width(n, i), -INFINITY), mv, one, zero);
-        lk_vd err0;
-        s0 = lk_two_sum(s0, e0, &err0);
-        c0 += err0;
-    }
-    return LKL_FN(lanes_total)(s0, s1, c0 + c1, lo);
-}
-
 /* The gradient of a row under label smoothing or soft targets, g_j = (c_hi + c_lo) exp(x_j -
  * m) - s q_j with q_j = (t ? (1 - eps) t_j + eps / n : eps / n) * (w ? w_j : 1): in double
  * lanes and rounded once, as T p_j - q_j may cancel. (Class indices: the caller redoes g at
@@ -683,9 +684,10 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         ptrdiff_t wd = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
         lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
-        /* float32's exp_neg_abs (exp_lp, 1e-10) does for the loss; the gradient (1 - t)
-         * sigma(x) - pw t sigma(-x) may cancel to the targets' rounding, and takes exp_dd */
-        lk_vd z = grad ? LKL_FN(exp_neg_abs_full)(v) : LK_FN(exp_neg_abs)(v);
+        /* exp_dd for both types: float32's exp_neg_abs (exp_lp, 1e-10) would do for the
+         * loss, not for the gradient (1 - t) sigma(x) - pw t sigma(-x), which may cancel to
+         * the targets' rounding; one z for both, so the loss is the same with or without */
+        lk_vd z = LKL_FN(exp_neg_abs_full)(v);
         lk_vd z_or_0 = lk_select(LK_MASK(v != v), zero, z);
 #if LK_IS_F64
         lk_vd lz = LK_FN(log1p_unit)(z_or_0);
