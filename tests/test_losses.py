@@ -477,6 +477,30 @@ def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
             assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [17, 24, 33, 100, 1000])
+def test_log_softmax_backward_near_uniform_rows(dtype, n, each_simd_path):
+    """g = ones on a near-uniform row: g_j - e^y_j n cancels to ~1e-3 of the terms in every
+    element (the gradient of sum(log p)). Within 4 ulp of mpmath, or (float64, whose exact
+    results can lie below double arithmetic on the terms) within 2^-50 of the terms.
+    Regression: the float32 fast path's float arithmetic left up to 1.4e6 ulp (n = 1000), the
+    double path's exp_lp 8 ulp (n = 24)."""
+    for x in (np.linspace(-1e-3, 1e-3, n), np.linspace(-0.3, 0.2, n) ** 2):
+        y = lk.log_softmax(x.astype(dtype))
+        g = np.ones((2, n), dtype)
+        g[1, ::3] = 0.5
+        got = lk.log_softmax_backward(g, np.stack([y, y]))
+        for r in range(2):
+            tot = mp.fsum(mp.mpf(float(v)) for v in g[r])
+            for j in range(n):
+                term = mp.exp(mp.mpf(float(y[j]))) * tot
+                exact = mp.mpf(float(g[r, j])) - term
+                err = abs(mp.mpf(float(got[r, j])) - exact)
+                ulps = ulp_error(got[r, j], exact, dtype)
+                assert ulps <= 4 or (dtype == F64 and err <= mp.ldexp(abs(term), -50)), \
+                    (r, j, got[r, j], float(exact), ulps)
+
+
 @pytest.mark.parametrize("n", [5, 40])
 def test_log_softmax_backward_nan_in_output_does_not_hide_a_row(n, each_simd_path):
     """A NaN in y must not reset the float32 fast path's running max of y (maxps drops a NaN

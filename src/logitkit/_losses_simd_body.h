@@ -11,6 +11,7 @@
 #ifndef LKL_ONCE
 #define LKL_ONCE
 #define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
+#define LKL_REDO_MAX 256                    /* elements log_softmax_bwd_fast redoes in double */
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -181,11 +182,13 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
 }
 
 #if !LK_IS_F64
-/* One vector of log_softmax_backward for float32 data: g - exp(y) S, S = s_hi + s_lo, exp in
- * double; y already in exp_lp's domain [LK_EXP_FLOOR_LP, 88] */
+/* One vector of log_softmax_backward for float32 data: g - exp(y) S, S = s_hi + s_lo, with
+ * exp_dd (2^-53: the result keeps its digits where g and e^y S cancel to 2^-27 of the terms);
+ * y already clamped to [LK_EXP_FLOOR_LP, 88] */
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
-    return LKL_FN(near_one_fix)(g - LK_FN(exp_lp)(y) * (s_hi + s_lo), g, y, s_hi, s_lo);
+    lk_vd e = LK_FN(exp_dd)(y, lk_splat(0.0));
+    return LKL_FN(near_one_fix)(g - e * (s_hi + s_lo), g, y, s_hi, s_lo);
 }
 #endif
 
@@ -224,22 +227,6 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
 #endif
     }
 }
-
-#if !LK_IS_F64
-/* The float fast path's row again where some e^y is near 1: near_one_fix over out */
-LK_INLINE LK_TARGET void LKL_FN(near_one_pass)(const LK_T *g, const LK_T *y, LK_T *out,
-                                               ptrdiff_t n, double s_hi, double s_lo)
-{
-    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t w = lk_width(n, i);
-        lk_vd yv = LK_FN(load)(y + i, w, -1.0);
-        if (!LK_ANY(LK_MASK(yv < LKL_HALF_LN2) & LK_MASK(yv > -LKL_HALF_LN2))) continue;
-        lk_vd gv = LK_FN(load)(g + i, w, 0.0), ov = LK_FN(load)(out + i, w, 0.0);
-        LK_FN(store)(out + i, LKL_FN(near_one_fix)(ov, gv, yv, sh, sl), w);
-    }
-}
-#endif
 
 #if !LK_IS_F64
 /*
@@ -336,30 +323,88 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
 
 /*
  * log_softmax_backward: out = g - exp(y) * S in float lanes, fma(-e, S_f, g) with e = expf_dd(y)
- * (~0.75 ulp) and S_f = S rounded to float: <= 2.5 ulp of the term plus the final rounding.
- * S = sum(g) by plain double sums, accepted when their error bound is below 2^-30 |S|. For
- * y <= 0 (log-probabilities) and |S| <= 2^126; other rows go the double way.
+ * (~0.75 ulp) and S_f = S rounded to float: within 1.1 * 2^-23 |e S| plus the final rounding,
+ * so <= 4 ulp wherever |out| >= 5/8 |e S|. The elements below that (g and e^y S cancel:
+ * ~1.5% of random normal g, the top class of a confident NLL row) are listed and redone in
+ * double after the pass (redo_elements); past LKL_REDO_MAX of them the row goes the double
+ * way whole. S = sum(g) by plain double sums,
+ * accepted when their error bound is below 2^-30 |S|. For y <= 0 (log-probabilities) and
+ * |S| <= 2^126; other rows go the double way.
  */
+/* The float fast path's listed elements redone in double lanes (log_softmax_bwd_vec: exp_dd,
+ * S as a double-double), LK_W at a time through small buffers */
+LK_INLINE LK_TARGET void LKL_FN(redo_elements)(const float *g, const float *y, float *out,
+                                               const int32_t *at, int count, double s_hi,
+                                               double s_lo)
+{
+    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
+    for (int k = 0; k < count; k += LK_W) {
+        int w = count - k < LK_W ? count - k : LK_W;
+        double gb[LK_W], yb[LK_W], ob[LK_W];
+        for (int j = 0; j < LK_W; j++) {
+            gb[j] = j < w ? (double)g[at[k + j]] : 0.0;
+            yb[j] = j < w ? (double)y[at[k + j]] : -1.0;
+        }
+        lk_vd gv, yv;
+        memcpy(&gv, gb, sizeof gv);
+        memcpy(&yv, yb, sizeof yv);
+        yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);           /* y <= 0 here (the caller's) */
+        lk_vd ov = LKL_FN(log_softmax_bwd_vec)(gv, yv, sh, sl);
+        memcpy(ob, &ov, sizeof ob);
+        for (int j = 0; j < w; j++) out[at[k + j]] = (float)ob[j];
+    }
+}
+
+/* After a fast pass that met a weak lane: lists the elements whose |out| < 3/4 |g - out| (g -
+ * out is e S_f to within a few ulp: this takes in every element the pass found below 5/8 |e
+ * S_f|, with no exp) and redoes them; 0 if there are more than LKL_REDO_MAX (the row then goes
+ * the double way whole) */
+LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float *out, ptrdiff_t n)
+{
+    int32_t redo[LKL_REDO_MAX];
+    int redos = 0;
+    lk_vf8 certain = lk_splatf(0.75f);
+    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
+        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
+        lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), ov = LK_LOADF(out + i, w, 0.0f);
+        lk_vmf weak = LK_MASKF(lk_absf(ov) < certain * lk_absf(gv - ov));
+        if (!LK_ANYF(weak)) continue;
+        for (unsigned bits = LK_BITSF(weak); bits; bits &= bits - 1) {
+            ptrdiff_t at = i + __builtin_ctz(bits);
+            if (at >= n) break;
+            if (redos == LKL_REDO_MAX) return 0;
+            redo[redos++] = (int32_t)at;
+        }
+    }
+    double lo, hi = LKL_FN(total)(g, n, &lo);
+    LKL_FN(redo_elements)(g, y, out, redo, redos, hi, lo);
+    return 1;
+}
+
 LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float *y, float *out,
-                                                     ptrdiff_t n, float *top_out)
+                                                     ptrdiff_t n)
 {
     if (n >= ((ptrdiff_t)1 << 22)) return 0;
     double abs_sum, S = LKL_FN(dot_plain)(g, NULL, n, &abs_sum);
     if (!(fabs(S) <= 0x1p126) || LKL_FN(plain_sum_error)(n, abs_sum) > 0x1p-30 * fabs(S))
         return 0;
     lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);
-    lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR);
-    ptrdiff_t i = 0;
-    for (; i < n; i += LK_WF) {
+    lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR), certain_S = lk_splatf(0.625f * (float)S);
+    lk_vf8 y_sum = zero;                    /* NaN in any lane if some y is NaN (maxps drops it) */
+    lk_vmf weak = LK_MASKF(zero != zero);
+    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
         lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), yv = LK_LOADF(y + i, w, -INFINITY);
-        top = LK_FN(max_nanf)(top, yv);         /* a NaN sticks: the row goes the exact way */
+        top = LK_MAXF(top, yv);
+        y_sum += yv;
         lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
-        lk_storef(out + i, LK_FMAF_EXACT(-e, Sf, gv), w);
+        lk_vf8 o = LK_FMAF_EXACT(-e, Sf, gv);
+        lk_storef(out + i, o, w);
+        weak |= LK_MASKF(lk_absf(o) < lk_absf(e * certain_S));
     }
-    *top_out = lk_lanes_maxf(top);
-    lk_vf8 nan_lanes = lk_selectf(LK_MASKF(top != top), lk_splatf(1.0f), zero);
-    return *top_out <= 0.0f && lk_lanes_sumf(nan_lanes) == 0.0f;
+    float y_total = lk_lanes_sumf(y_sum);
+    if (!(lk_lanes_maxf(top) <= 0.0f) || y_total != y_total) return 0;
+    return LK_ANYF(weak) ? LKL_FN(redo_weak)(g, y, out, n) : 1;
 }
 
 /*
@@ -556,14 +601,7 @@ LK_TARGET void LKL_FN(log_softmax_bwd_rows)(const LK_T *g, const LK_T *y, LK_T *
 #if !LK_IS_F64
         /* below 32, the latency of the float exps (one ~60-cycle chain a row) measured slower
          * than the double path's shorter polynomial */
-        float top;
-        if (n >= 32 && LKL_FN(log_softmax_bwd_fast)(g, y, out, n, &top)) {
-            if (top > (float)-LKL_HALF_LN2) {       /* an e^y near 1: redo it */
-                hi = LKL_FN(total)(g, n, &lo);
-                LKL_FN(near_one_pass)(g, y, out, n, hi, lo);
-            }
-            continue;
-        }
+        if (n >= 32 && LKL_FN(log_softmax_bwd_fast)(g, y, out, n)) continue;
 #endif
         hi = LKL_FN(total)(g, n, &lo);
         LKL_FN(log_softmax_bwd_exact)(g, y, out, n, hi, lo);

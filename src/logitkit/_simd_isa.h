@@ -35,6 +35,9 @@
     ((lk_vf8)_mm512_mask_loadu_ps(_mm512_set1_ps(pad), (__mmask16)((1u << (w)) - 1u), (p)))
 /* some lane of a double-lane mask is set (one test, no trip through memory) */
 #define LK_ANY(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) != 0)
+#define LK_ANYF(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
+/* a float mask's lanes as the low bits of an unsigned */
+#define LK_BITSF(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
 #define LK_ROWS_TO_LANESD lk_rows_to_lanesd
@@ -66,6 +69,8 @@
 #define LK_MIND(hi, a) ((lk_vd)_mm256_min_pd((__m256d)(hi), (__m256d)(a)))
 /* w <= LK_WF floats, lanes past w read as pad */
 #define LK_ANY(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
+#define LK_ANYF(m) LK_ANY(m)
+#define LK_BITSF(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
 #define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx2
@@ -89,6 +94,8 @@
 #define LK_MINF(hi, a) lk_selectf(LK_MASKF((hi) < (a)), (hi), (a))
 #define LK_MIND(hi, a) lk_select(LK_MASK((hi) < (a)), (hi), (a))
 #define LK_ANY(m) lk_any((m))
+#define LK_ANYF(m) lk_anyf((m))
+#define LK_BITSF(m) lk_bitsf_of((m))
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf

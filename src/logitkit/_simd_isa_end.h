@@ -18,3 +18,5 @@
 #undef LK_F4_TO_D
 #undef LK_D_TO_F4
 #undef LK_ANY
+#undef LK_ANYF
+#undef LK_BITSF

@@ -226,6 +226,23 @@ LK_INLINE lk_vf8 lk_selectf(lk_vmf mask, lk_vf8 a, lk_vf8 b)
 }
 LK_INLINE float lk_lanef(lk_vf8 v, int j) { return ((const float *)&v)[j]; }
 LK_INLINE lk_vf8 lk_absf(lk_vf8 x) { return lk_from_bitsf(lk_bitsf(x) & 0x7fffffff); }
+/* some lane of a float mask is set (the portable LK_ANYF) */
+LK_INLINE int lk_anyf(lk_vmf m)
+{
+    int32_t lanes[LK_WF], all = 0;
+    memcpy(lanes, &m, sizeof lanes);
+    for (int j = 0; j < LK_WF; j++) all |= lanes[j];
+    return all != 0;
+}
+/* a float mask's lanes as the low bits of an unsigned (the portable LK_BITSF) */
+LK_INLINE unsigned lk_bitsf_of(lk_vmf m)
+{
+    int32_t lanes[LK_WF];
+    unsigned bits = 0;
+    memcpy(lanes, &m, sizeof lanes);
+    for (int j = 0; j < LK_WF; j++) bits |= (unsigned)(lanes[j] != 0) << j;
+    return bits;
+}
 /* The lanes of a float vector added, or their least or greatest (NaN lanes: unspecified), as
  * trees: a chain over the lanes costs a short row its latency, lane after lane. */
 #define LK_LANES_TREEF(NAME, COMBINE)                                                          \
