@@ -332,12 +332,15 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
  * |S| <= 2^126; other rows go the double way.
  */
 /* The float fast path's listed elements redone in double lanes (log_softmax_bwd_vec: exp_dd,
- * S as a double-double), LK_W at a time through small buffers */
-LK_INLINE LK_TARGET void LKL_FN(redo_elements)(const float *g, const float *y, float *out,
-                                               const int32_t *at, int count, double s_hi,
-                                               double s_lo)
+ * the near-one form), LK_W at a time through small buffers, with S = s_hi + s_lo known to
+ * within `bound`; returns 0 where that bound is not below 2^-28 |out| in some element (the
+ * caller then redoes them with S summed exactly) */
+LK_INLINE LK_TARGET int LKL_FN(redo_elements)(const float *g, const float *y, float *out,
+                                              const int32_t *at, int count, double s_hi,
+                                              double s_lo, double bound)
 {
-    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo);
+    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo), slack = lk_splat(0x1p28 * bound);
+    lk_vm loose = LK_MASK(sh != sh);
     for (int k = 0; k < count; k += LK_W) {
         int w = count - k < LK_W ? count - k : LK_W;
         double gb[LK_W], yb[LK_W], ob[LK_W];
@@ -350,16 +353,20 @@ LK_INLINE LK_TARGET void LKL_FN(redo_elements)(const float *g, const float *y, f
         memcpy(&yv, yb, sizeof yv);
         yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);           /* y <= 0 here (the caller's) */
         lk_vd ov = LKL_FN(log_softmax_bwd_vec)(gv, yv, sh, sl);
+        lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
+        lk_vd mag = lk_select(LK_MASK(ov < 0.0), -ov, ov);
+        loose |= LK_MASK(e * slack > mag);
         memcpy(ob, &ov, sizeof ob);
         for (int j = 0; j < w; j++) out[at[k + j]] = (float)ob[j];
     }
+    return !LK_ANY(loose);
 }
-
 /* After a fast pass that met a weak lane: lists the elements whose |out| < 3/4 |g - out| (g -
  * out is e S_f to within a few ulp: this takes in every element the pass found below 5/8 |e
  * S_f|, with no exp) and redoes them; 0 if there are more than LKL_REDO_MAX (the row then goes
  * the double way whole) */
-LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float *out, ptrdiff_t n)
+LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float *out, ptrdiff_t n,
+                                          double S, double S_bound)
 {
     int32_t redo[LKL_REDO_MAX];
     int redos = 0;
@@ -376,8 +383,12 @@ LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float 
             redo[redos++] = (int32_t)at;
         }
     }
-    double lo, hi = LKL_FN(total)(g, n, &lo);
-    LKL_FN(redo_elements)(g, y, out, redo, redos, hi, lo);
+    /* the fast pass's plain sum of g mostly does; where its bound is too loose for some
+     * element, g is summed again exactly */
+    if (!LKL_FN(redo_elements)(g, y, out, redo, redos, S, 0.0, S_bound)) {
+        double lo, hi = LKL_FN(total)(g, n, &lo);
+        LKL_FN(redo_elements)(g, y, out, redo, redos, hi, lo, 0.0);
+    }
     return 1;
 }
 
@@ -404,7 +415,8 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
     }
     float y_total = lk_lanes_sumf(y_sum);
     if (!(lk_lanes_maxf(top) <= 0.0f) || y_total != y_total) return 0;
-    return LK_ANYF(weak) ? LKL_FN(redo_weak)(g, y, out, n) : 1;
+    return LK_ANYF(weak) ? LKL_FN(redo_weak)(g, y, out, n, S,
+                                             LKL_FN(plain_sum_error)(n, abs_sum)) : 1;
 }
 
 /*
