@@ -376,6 +376,27 @@ def accuracy(torch):
                 for lib, got in res.items():
                     k = (lib, "log_softmax_backward (NLL)")
                     worst[k] = max(worst.get(k, 0.0), ulp(got[r, j], exact, dtype))
+        # log_softmax_backward with g = ones on near-uniform rows (the gradient of sum(log p)):
+        # g_j - e^y_j n cancels to ~1e-3 of the terms in every element
+        ls = lk.log_softmax(np.stack([np.linspace(-1e-3, 1e-3, 1000),
+                                      np.linspace(-0.3, 0.2, 1000) ** 2]).astype(dtype))
+        go = np.ones_like(ls)
+        res = {"logitkit": lk.log_softmax_backward(go, ls)}
+        if torch is not None:
+            tl = torch.from_numpy(ls)
+            res["torch"] = torch.ops.aten._log_softmax_backward_data(
+                torch.from_numpy(go), tl, -1, tl.dtype).numpy()
+        for r in range(len(ls)):
+            for j in range(0, ls.shape[1], 7):
+                term = mp.exp(mp.mpf(float(ls[r, j]))) * ls.shape[1]
+                exact = 1 - term
+                for lib, got in res.items():
+                    u = ulp(got[r, j], exact, dtype)
+                    k = (lib, "log_softmax_backward (g = ones, near-uniform rows)")
+                    worst[k] = max(worst.get(k, 0.0), u)
+                    k = (lib, "log_softmax_backward (g = ones), min(ULP, error / terms in 2^-53)")
+                    rel = float(abs(mp.mpf(float(got[r, j])) - exact) / term * mp.ldexp(1, 53))
+                    worst[k] = max(worst.get(k, 0.0), min(u, rel))
         for (lib, fn), v in sorted(worst.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             rows.append([fn, np.dtype(dtype).name, lib, f"{v:.3g}"])
     print(run._render(["quantity", "dtype", "library", "worst ULP vs mpmath"], rows))
