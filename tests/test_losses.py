@@ -477,6 +477,22 @@ def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
             assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
 
 
+def test_log_softmax_backward_float64_output_above_zero(each_simd_path):
+    """An output that is no log-probability (y > 0) still follows the formula g - e^y sum(g):
+    exp_dd's scaling is for y <= 0, and y above ~354 gave 0 (5.2e173 here); e^y past the
+    double range gives inf, as the formula does."""
+    for top, want in ((3.0, math.exp(3.0)), (400.0, math.exp(400.0)), (709.0, math.exp(709.0)),
+                      (710.0, math.inf), (np.inf, math.inf)):
+        y = np.array([-1.0, -2.0, -3.0, top, -4.0, -5.0, -6.0, -7.0, -8.0, -0.5])
+        g = np.zeros_like(y)
+        g[2] = -1.0
+        got = lk.log_softmax_backward(g, y)
+        assert got[3] == pytest.approx(want, rel=4e-16), (top, got[3])
+        for j in (0, 1, 2, 4, 9):
+            exact = float(g[j]) + math.exp(float(y[j]))
+            assert got[j] == pytest.approx(exact, rel=4e-16, abs=0), (top, j, got[j])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [17, 24, 33, 100, 1000])
 def test_log_softmax_backward_near_uniform_rows(dtype, n, each_simd_path):

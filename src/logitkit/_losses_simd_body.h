@@ -204,6 +204,26 @@ LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y,
     }
 }
 
+#if LK_IS_F64
+/* e^y for y > 0 (an output that is no log-probability): exp_dd scales for results <= 1, this
+ * for normal ones (2^k with k <= 1023, one rounding); above 709, e^709 e^(y - 709) (two
+ * roundings, inf past the double range and for y = inf) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_above_zero)(lk_vd y)
+{
+    lk_vd big = lk_splat(709.0);
+    lk_vd r = lk_select(LK_MASK(y > 709.0), big, y);
+    lk_vd e = LK_FN(exp_finish_normal)(LK_FN(exp_reduce)(r, lk_splat(0.0), lk_exp_k.shifter_normal,
+                                                         &lk_exp_k), &lk_exp_k);
+    lk_vd rest = lk_select(LK_MASK(y > 709.0), y - 709.0, lk_splat(0.0));
+    lk_vd scale = LK_FN(exp_finish_normal)(LK_FN(exp_reduce)(lk_select(LK_MASK(rest > 2.0),
+                                                                       lk_splat(2.0), rest),
+                                                             lk_splat(0.0),
+                                                             lk_exp_k.shifter_normal, &lk_exp_k),
+                                           &lk_exp_k);
+    return lk_select(LK_MASK(y > 709.0), e * scale, e);    /* inf where it overflows */
+}
+#endif
+
 /* out = g - exp(y) * S, S = s_hi + s_lo, with exp in double (near_one_fix where e^y ~ 1) */
 LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T *y, LK_T *out,
                                                        ptrdiff_t n, double s_hi, double s_lo)
@@ -214,12 +234,14 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
         lk_vd gv = LK_FN(load)(g + i, w, 0.0), yv = LK_FN(load)(y + i, w, -1.0);
 #if LK_IS_F64
         yv = lk_clamp_below(yv, LK_EXP_FLOOR);
-        yv = lk_select(LK_MASK(yv > 709.0), lk_splat(709.0), yv);
-        lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
+        lk_vm above = LK_MASK(yv > 0.0);
+        lk_vd e = LK_FN(exp_dd)(lk_select(above, lk_splat(0.0), yv), lk_splat(0.0));
+        if (LK_ANY(above)) e = lk_select(above, LKL_FN(exp_above_zero)(yv), e);
         lk_vd pe, p = LKL_FN(two_prod)(e, sh, &pe);
         pe = LK_FMA(e, sl, pe);
         lk_vd de, d = lk_two_sum(gv, -p, &de);
-        LK_FN(store)(out + i, LKL_FN(near_one_fix)(d + (de - pe), gv, yv, sh, sl), w);
+        lk_vd o = lk_select(LK_MASK(p - p == 0.0), d + (de - pe), gv - p);    /* p = +-inf */
+        LK_FN(store)(out + i, LKL_FN(near_one_fix)(o, gv, yv, sh, sl), w);
 #else
         yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);
         yv = lk_select(LK_MASK(yv > 88.0), lk_splat(88.0), yv);
