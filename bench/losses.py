@@ -246,6 +246,24 @@ def accuracy(torch):
     for dtype in (np.float32, np.float64):
         worst = {}
         rng = np.random.default_rng(1)
+
+        def note(lib, quantity, got, exact, terms=None):
+            """The worst ULP of `quantity`; with terms (the magnitudes that cancel in exact),
+            also the lesser of the ULPs and the error over the terms in units of 2^-53."""
+            u = ulp(got, exact, dtype)
+            worst[(lib, quantity)] = max(worst.get((lib, quantity), 0.0), u)
+            if terms is not None:
+                k = (lib, quantity + ", min(ULP, error / terms in 2^-53)")
+                rel = float(abs(mp.mpf(float(got)) - exact) / terms * mp.ldexp(1, 53))
+                worst[k] = max(worst.get(k, 0.0), min(u, rel))
+
+        def log_softmax_backward_results(go, ls):
+            res = {"logitkit": lk.log_softmax_backward(go, ls)}
+            if torch is not None:
+                tl = torch.from_numpy(ls)
+                res["torch"] = torch.ops.aten._log_softmax_backward_data(
+                    torch.from_numpy(go), tl, -1, tl.dtype).numpy()
+            return res
         for n in (3, 10, 300, 4000):
             x = _adversarial(dtype, n, rng)
             for y in (np.argmax(x, 1), np.full(len(x), n // 2)):
@@ -295,13 +313,8 @@ def accuracy(torch):
                         for j in range(n):
                             tp = T * es[j] / S
                             for lib, grad in res.items():
-                                k = (lib, "cross_entropy soft-target grad")
-                                worst[k] = max(worst.get(k, 0.0), ulp(grad[r, j], tp - q[j], dtype))
-                                k = (lib, "cross_entropy soft-target grad, min(ULP, error / terms in 2^-53)")
-                                err = abs(mp.mpf(float(grad[r, j])) - (tp - q[j]))
-                                rel = float(err / (abs(tp) + abs(q[j])) * mp.ldexp(1, 53))
-                                u = ulp(grad[r, j], tp - q[j], dtype)
-                                worst[k] = max(worst.get(k, 0.0), min(u, rel))
+                                note(lib, "cross_entropy soft-target grad", grad[r, j],
+                                     tp - q[j], abs(tp) + abs(q[j]))
         big = float(np.finfo(dtype).max)
         xb = np.array([0.0, 1e-30, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 100.0, -100.0, 700.0,
                        -700.0, big, -big], dtype)
@@ -354,49 +367,31 @@ def accuracy(torch):
             v, tv = mp.mpf(float(xs_[i])), mp.mpf(float(ts_[i]))
             a, b = (1 - tv) / (1 + mp.exp(-v)), tv / (1 + mp.exp(v))
             for lib, grad in res.items():
-                k = (lib, "bce_with_logits soft-target grad")
-                worst[k] = max(worst.get(k, 0.0), ulp(grad[i], a - b, dtype))
-                k = (lib, "bce_with_logits soft-target grad, min(ULP, error / terms in 2^-53)")
-                rel = float(abs(mp.mpf(float(grad[i])) - (a - b)) / (a + b) * mp.ldexp(1, 53))
-                worst[k] = max(worst.get(k, 0.0), min(ulp(grad[i], a - b, dtype), rel))
+                note(lib, "bce_with_logits soft-target grad", grad[i], a - b, a + b)
         # log_softmax_backward as NLL's backward: g = -onehot(argmax) / rows, so that the top
         # class of a confident row gets (1 - e^y) / rows with y ~ -1e-18
         ls = lk.log_softmax(x)
         go = np.zeros_like(ls)
         go[np.arange(len(ls)), np.argmax(ls, axis=1)] = -1.0 / len(ls)
-        res = {"logitkit": lk.log_softmax_backward(go, ls)}
-        if torch is not None:
-            tl = torch.from_numpy(ls)
-            res["torch"] = torch.ops.aten._log_softmax_backward_data(
-                torch.from_numpy(go), tl, -1, tl.dtype).numpy()
+        res = log_softmax_backward_results(go, ls)
         for r in range(len(ls)):
             tot = mp.fsum(mp.mpf(float(v)) for v in go[r])
             for j in range(ls.shape[1]):
                 exact = mp.mpf(float(go[r, j])) - mp.exp(mp.mpf(float(ls[r, j]))) * tot
                 for lib, got in res.items():
-                    k = (lib, "log_softmax_backward (NLL)")
-                    worst[k] = max(worst.get(k, 0.0), ulp(got[r, j], exact, dtype))
+                    note(lib, "log_softmax_backward (NLL)", got[r, j], exact)
         # log_softmax_backward with g = ones on near-uniform rows (the gradient of sum(log p)):
         # g_j - e^y_j n cancels to ~1e-3 of the terms in every element
         ls = lk.log_softmax(np.stack([np.linspace(-1e-3, 1e-3, 1000),
                                       np.linspace(-0.3, 0.2, 1000) ** 2]).astype(dtype))
         go = np.ones_like(ls)
-        res = {"logitkit": lk.log_softmax_backward(go, ls)}
-        if torch is not None:
-            tl = torch.from_numpy(ls)
-            res["torch"] = torch.ops.aten._log_softmax_backward_data(
-                torch.from_numpy(go), tl, -1, tl.dtype).numpy()
+        res = log_softmax_backward_results(go, ls)
         for r in range(len(ls)):
             for j in range(0, ls.shape[1], 7):
                 term = mp.exp(mp.mpf(float(ls[r, j]))) * ls.shape[1]
-                exact = 1 - term
                 for lib, got in res.items():
-                    u = ulp(got[r, j], exact, dtype)
-                    k = (lib, "log_softmax_backward (g = ones, near-uniform rows)")
-                    worst[k] = max(worst.get(k, 0.0), u)
-                    k = (lib, "log_softmax_backward (g = ones), min(ULP, error / terms in 2^-53)")
-                    rel = float(abs(mp.mpf(float(got[r, j])) - exact) / term * mp.ldexp(1, 53))
-                    worst[k] = max(worst.get(k, 0.0), min(u, rel))
+                    note(lib, "log_softmax_backward (g = ones, near-uniform rows)", got[r, j],
+                         1 - term, term + 1)
         for (lib, fn), v in sorted(worst.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             rows.append([fn, np.dtype(dtype).name, lib, f"{v:.3g}"])
     print(run._render(["quantity", "dtype", "library", "worst ULP vs mpmath"], rows))
