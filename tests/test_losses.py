@@ -477,6 +477,17 @@ def check_log_softmax_backward_vs_mpmath(go, ls, got, dtype):
             assert err <= 2 * eps * max(abs(term), abs(exact)) + tiny, (r, j, got[r, j], exact)
 
 
+def test_log_softmax_backward_float64_overflow_is_inf(each_simd_path):
+    """g - e^y sum(g) past the double range is -inf, not NaN (the compensated difference's
+    error term met inf - inf where p = e^y S was finite and g - p was not)."""
+    for top in (-0.001, 2.0):
+        g = np.array([-1e308, 0.9e308, 0.9e308, 0.0, 0.0, 0.0])
+        y = np.array([top, -5.0, -5.0, -5.0, -5.0, -5.0])
+        got = lk.log_softmax_backward(g, y)
+        assert got[0] == -np.inf, (top, got[0])
+        assert np.isfinite(got[1:]).all(), got
+
+
 def test_log_softmax_backward_float64_output_above_zero(each_simd_path):
     """An output that is no log-probability (y > 0) still follows the formula g - e^y sum(g):
     exp_dd's scaling is for y <= 0, and y above ~354 gave 0 (5.2e173 here); e^y past the

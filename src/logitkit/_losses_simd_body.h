@@ -240,7 +240,8 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
         lk_vd pe, p = LKL_FN(two_prod)(e, sh, &pe);
         pe = LK_FMA(e, sl, pe);
         lk_vd de, d = lk_two_sum(gv, -p, &de);
-        lk_vd o = lk_select(LK_MASK(p - p == 0.0), d + (de - pe), gv - p);    /* p = +-inf */
+        /* where p or g - p is +-inf, the plain difference (the error terms met inf - inf) */
+        lk_vd o = lk_select(LK_MASK(d - d == 0.0), d + (de - pe), gv - p);
         LK_FN(store)(out + i, LKL_FN(near_one_fix)(o, gv, yv, sh, sl), w);
 #else
         yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);
@@ -345,8 +346,8 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
 
 /*
  * log_softmax_backward: out = g - exp(y) * S in float lanes, fma(-e, S_f, g) with e = expf_dd(y)
- * (~0.75 ulp) and S_f = S rounded to float: within 1.1 * 2^-23 |e S| plus the final rounding,
- * so <= 4 ulp wherever |out| >= 5/8 |e S|. The elements below that (g and e^y S cancel:
+ * (<= 0.88 ulp, measured) and S_f = S rounded to float: within 1.13 * 2^-23 |e S| plus the
+ * final rounding, so <= 2.26 * 16/11 + 0.5 = 3.8 ulp wherever |out| >= 11/16 |e S|. The elements below that (g and e^y S cancel:
  * ~1.5% of random normal g, the top class of a confident NLL row) are listed and redone in
  * double after the pass (redo_elements); past LKL_REDO_MAX of them the row goes the double
  * way whole. S = sum(g) by plain double sums,
@@ -383,16 +384,16 @@ LK_INLINE LK_TARGET int LKL_FN(redo_elements)(const float *g, const float *y, fl
     }
     return !LK_ANY(loose);
 }
-/* After a fast pass that met a weak lane: lists the elements whose |out| < 3/4 |g - out| (g -
- * out is e S_f to within a few ulp: this takes in every element the pass found below 5/8 |e
- * S_f|, with no exp) and redoes them; 0 if there are more than LKL_REDO_MAX (the row then goes
+/* After a fast pass that met a weak lane: lists the elements whose |out| < 13/16 |g - out| (g
+ * - out is e S_f to within a few ulp: this takes in every element the pass found below 11/16
+ * |e S_f|, with no exp) and redoes them; 0 if there are more than LKL_REDO_MAX (the row then goes
  * the double way whole) */
 LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float *out, ptrdiff_t n,
                                           double S, double S_bound)
 {
     int32_t redo[LKL_REDO_MAX];
     int redos = 0;
-    lk_vf8 certain = lk_splatf(0.75f);
+    lk_vf8 certain = lk_splatf(0.8125f);
     for (ptrdiff_t i = 0; i < n; i += LK_WF) {
         ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
         lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), ov = LK_LOADF(out + i, w, 0.0f);
@@ -422,7 +423,7 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
     if (!(fabs(S) <= 0x1p126) || LKL_FN(plain_sum_error)(n, abs_sum) > 0x1p-30 * fabs(S))
         return 0;
     lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);
-    lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR), certain_S = lk_splatf(0.625f * (float)S);
+    lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR), certain_S = lk_splatf(0.6875f * (float)S);
     lk_vf8 y_sum = zero;                    /* NaN in any lane if some y is NaN (maxps drops it) */
     lk_vmf weak = LK_MASKF(zero != zero);
     for (ptrdiff_t i = 0; i < n; i += LK_WF) {
