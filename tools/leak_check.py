@@ -92,6 +92,19 @@ def cases():
         t = rng.random(small.shape)
         c["binary_cross_entropy_with_logits"] = \
             lambda: logitkit.binary_cross_entropy_with_logits(small, t)
+    if hasattr(logitkit, "softmax_backward"):
+        y, ly, sy = logitkit.softmax(small), logitkit.log_softmax(small), logitkit.sigmoid(small)
+        y32 = y.astype(np.float32)
+        for name, yv in (("softmax_backward", y), ("log_softmax_backward", ly)):
+            f = getattr(logitkit, name)
+            # the thin path (plain arrays, with and without out=) and the general one
+            c[name] = rotate(lambda f=f, yv=yv: f(small, yv),
+                             lambda f=f, yv=yv: f(small, yv, out=out),
+                             lambda f=f, yv=yv: f(fortran, yv, axis=0),
+                             lambda f=f: f(f32, y32))
+        c["sigmoid_backward"] = rotate(lambda: logitkit.sigmoid_backward(small, sy),
+                                       lambda: logitkit.sigmoid_backward(small, sy, out=out),
+                                       lambda: logitkit.sigmoid_backward(lst, lst))
     return c
 
 
