@@ -205,22 +205,24 @@ LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_exact)(const LK_T *g, const LK_T *y,
 }
 
 #if LK_IS_F64
-/* e^y for y > 0 (an output that is no log-probability): exp_dd scales for results <= 1, this
- * for normal ones (2^k with k <= 1023, one rounding); above 709, e^709 e^(y - 709) (two
- * roundings, inf past the double range and for y = inf) */
+/* e^x for x in [-708, 709], its result normal: one rounding (the normal finish) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_normal)(lk_vd x)
+{
+    return LK_FN(exp_finish_normal)(LK_FN(exp_reduce)(x, lk_splat(0.0), lk_exp_k.shifter_normal,
+                                                      &lk_exp_k), &lk_exp_k);
+}
+
+/* e^y for y > 0 (an output that is no log-probability), where exp_dd's scaling (for results
+ * <= 1) does not reach: exp_normal up to 709, e^709 e^(y - 709) beyond (two roundings; inf
+ * past the double range and for y = inf, as e^(y - 709) is taken at 2 at most) */
 LK_INLINE LK_TARGET lk_vd LKL_FN(exp_above_zero)(lk_vd y)
 {
-    lk_vd big = lk_splat(709.0);
-    lk_vd r = lk_select(LK_MASK(y > 709.0), big, y);
-    lk_vd e = LK_FN(exp_finish_normal)(LK_FN(exp_reduce)(r, lk_splat(0.0), lk_exp_k.shifter_normal,
-                                                         &lk_exp_k), &lk_exp_k);
-    lk_vd rest = lk_select(LK_MASK(y > 709.0), y - 709.0, lk_splat(0.0));
-    lk_vd scale = LK_FN(exp_finish_normal)(LK_FN(exp_reduce)(lk_select(LK_MASK(rest > 2.0),
-                                                                       lk_splat(2.0), rest),
-                                                             lk_splat(0.0),
-                                                             lk_exp_k.shifter_normal, &lk_exp_k),
-                                           &lk_exp_k);
-    return lk_select(LK_MASK(y > 709.0), e * scale, e);    /* inf where it overflows */
+    lk_vm beyond = LK_MASK(y > 709.0);
+    lk_vd e = LKL_FN(exp_normal)(lk_select(beyond, lk_splat(709.0), y));
+    if (!LK_ANY(beyond)) return e;
+    lk_vd rest = lk_select(beyond, y - 709.0, lk_splat(0.0));
+    lk_vd scale = LKL_FN(exp_normal)(lk_select(LK_MASK(rest > 2.0), lk_splat(2.0), rest));
+    return lk_select(beyond, e * scale, e);
 }
 #endif
 
