@@ -11,7 +11,7 @@
 #ifndef LKL_ONCE
 #define LKL_ONCE
 #define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
-#define LKL_REDO_MAX 256                    /* elements log_softmax_bwd_fast redoes in double */
+#define LKL_REDO_VECS 256    /* vectors in a stretch of log_softmax_bwd_fast (their weak-lane bits) */
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -182,13 +182,18 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
 }
 
 #if !LK_IS_F64
-/* One vector of log_softmax_backward for float32 data: g - exp(y) S, S = s_hi + s_lo, with
- * exp_dd (2^-53: the result keeps its digits where g and e^y S cancel to 2^-27 of the terms);
- * y already clamped to [LK_EXP_FLOOR_LP, 88] */
+/* One vector of log_softmax_backward for float32 data: g - e S, e = exp(y), S = s_hi + s_lo,
+ * in double with e from exp_dd (2^-53: the result keeps 24 bits where g and e S cancel to
+ * ~2^-29 of the terms); y already clamped to [LK_EXP_FLOOR_LP, 88] */
+LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_of)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_hi,
+                                                     lk_vd s_lo)
+{
+    return LKL_FN(near_one_fix)(g - e * (s_hi + s_lo), g, y, s_hi, s_lo);
+}
+
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
-    lk_vd e = LK_FN(exp_dd)(y, lk_splat(0.0));
-    return LKL_FN(near_one_fix)(g - e * (s_hi + s_lo), g, y, s_hi, s_lo);
+    return LKL_FN(log_softmax_bwd_of)(g, y, LK_FN(exp_dd)(y, lk_splat(0.0)), s_hi, s_lo);
 }
 #endif
 
@@ -349,72 +354,95 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
 /*
  * log_softmax_backward: out = g - exp(y) * S in float lanes, fma(-e, S_f, g) with e = expf_dd(y)
  * (<= 0.88 ulp, measured) and S_f = S rounded to float: within 1.13 * 2^-23 |e S| plus the
- * final rounding, so <= 2.26 * 16/11 + 0.5 = 3.8 ulp wherever |out| >= 11/16 |e S|. The elements below that (g and e^y S cancel:
- * ~1.5% of random normal g, the top class of a confident NLL row) are listed and redone in
- * double after the pass (redo_elements); past LKL_REDO_MAX of them the row goes the double
- * way whole. S = sum(g) by plain double sums,
- * accepted when their error bound is below 2^-30 |S|. For y <= 0 (log-probabilities) and
- * |S| <= 2^126; other rows go the double way.
+ * final rounding, so <= 2.26 * 16/11 + 0.5 = 3.8 ulp wherever |out| >= 11/16 |e S|. The lanes
+ * below that (g and e^y S cancel: ~1.5% of random normal g, the top class of a confident NLL
+ * row) are listed as the pass meets them and redone in double (redo_weak), LKL_REDO_VECS
+ * vectors at a time. S = sum(g) by plain double sums, accepted when their error bound is below
+ * 2^-30 |S|. For y <= 0 (log-probabilities) and |S| <= 2^126; other rows go the double way.
  */
-/* The float fast path's listed elements redone in double lanes (log_softmax_bwd_vec: exp_dd,
- * the near-one form), LK_W at a time through small buffers, with S = s_hi + s_lo known to
- * within `bound`; returns 0 where that bound is not below 2^-28 |out| in some element (the
- * caller then redoes them with S summed exactly) */
-LK_INLINE LK_TARGET int LKL_FN(redo_elements)(const float *g, const float *y, float *out,
-                                              const int32_t *at, int count, double s_hi,
-                                              double s_lo, double bound)
+
+/* A stretch of the fast pass: where it starts, its vectors' weak-lane bits (bit j of lanes[v]:
+ * element start + v LK_WF + j); and S with its error bound (0 once summed exactly) */
+typedef struct {
+    ptrdiff_t start;
+    int vecs;
+    unsigned lanes[LKL_REDO_VECS];
+    double s_hi, s_lo, bound;
+} LKL_FN(weak_lanes);
+
+/* LK_W listed elements (gathered into gb, yb; the rest padding) redone in double lanes
+ * (log_softmax_bwd_of: exp_dd, the near-one form) and written to out[at[j]]; the lanes where
+ * S's bound is not below 2^-28 |out| come back set */
+LK_INLINE LK_TARGET lk_vm LKL_FN(redo_lanes)(const double *gb, const double *yb,
+                                             const ptrdiff_t *at, int w, float *out,
+                                             const LKL_FN(weak_lanes) *weak)
 {
-    lk_vd sh = lk_splat(s_hi), sl = lk_splat(s_lo), slack = lk_splat(0x1p28 * bound);
-    lk_vm loose = LK_MASK(sh != sh);
-    for (int k = 0; k < count; k += LK_W) {
-        int w = count - k < LK_W ? count - k : LK_W;
-        double gb[LK_W], yb[LK_W], ob[LK_W];
-        for (int j = 0; j < LK_W; j++) {
-            gb[j] = j < w ? (double)g[at[k + j]] : 0.0;
-            yb[j] = j < w ? (double)y[at[k + j]] : -1.0;
+    lk_vd gv, yv;
+    double ob[LK_W];
+    memcpy(&gv, gb, sizeof gv);
+    memcpy(&yv, yb, sizeof yv);
+    /* y > 0 or NaN only in a row the caller sends the double way after the pass */
+    yv = lk_clamp_below(lk_select(LK_MASK(yv > 0.0), lk_splat(0.0), yv), LK_EXP_FLOOR_LP);
+    lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
+    lk_vd ov = LKL_FN(log_softmax_bwd_of)(gv, yv, e, lk_splat(weak->s_hi), lk_splat(weak->s_lo));
+    lk_vd mag = lk_select(LK_MASK(ov < 0.0), -ov, ov);
+    memcpy(ob, &ov, sizeof ob);
+    for (int j = 0; j < w; j++) out[at[j]] = (float)ob[j];
+    return LK_MASK(e * lk_splat(0x1p28 * weak->bound) > mag);
+}
+
+/* The stretch's weak lanes redone with weak's S; 0 where its bound was too loose for some */
+LK_INLINE LK_TARGET int LKL_FN(redo_listed)(const float *g, const float *y, float *out,
+                                            ptrdiff_t n, const LKL_FN(weak_lanes) *weak)
+{
+    double gb[LK_W], yb[LK_W];
+    ptrdiff_t at[LK_W];
+    int w = 0;
+    lk_vm loose = LK_MASK(lk_splat(0.0) != lk_splat(0.0));
+    for (int v = 0; v < weak->vecs; v++)
+        for (unsigned bits = weak->lanes[v]; bits; bits &= bits - 1) {
+            ptrdiff_t j = weak->start + (ptrdiff_t)v * LK_WF + __builtin_ctz(bits);
+            if (j >= n) break;
+            at[w] = j, gb[w] = g[j], yb[w] = y[j];
+            if (++w < LK_W) continue;
+            loose |= LKL_FN(redo_lanes)(gb, yb, at, w, out, weak);
+            w = 0;
         }
-        lk_vd gv, yv;
-        memcpy(&gv, gb, sizeof gv);
-        memcpy(&yv, yb, sizeof yv);
-        yv = lk_clamp_below(yv, LK_EXP_FLOOR_LP);           /* y <= 0 here (the caller's) */
-        lk_vd ov = LKL_FN(log_softmax_bwd_vec)(gv, yv, sh, sl);
-        lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
-        lk_vd mag = lk_select(LK_MASK(ov < 0.0), -ov, ov);
-        loose |= LK_MASK(e * slack > mag);
-        memcpy(ob, &ov, sizeof ob);
-        for (int j = 0; j < w; j++) out[at[k + j]] = (float)ob[j];
+    if (w) {
+        for (int j = w; j < LK_W; j++) gb[j] = 0.0, yb[j] = -1.0;
+        loose |= LKL_FN(redo_lanes)(gb, yb, at, w, out, weak);
     }
     return !LK_ANY(loose);
 }
-/* After a fast pass that met a weak lane: lists the elements whose |out| < 13/16 |g - out| (g
- * - out is e S_f to within a few ulp: this takes in every element the pass found below 11/16
- * |e S_f|, with no exp) and redoes them; 0 if there are more than LKL_REDO_MAX (the row then goes
- * the double way whole) */
-LK_INLINE LK_TARGET int LKL_FN(redo_weak)(const float *g, const float *y, float *out, ptrdiff_t n,
-                                          double S, double S_bound)
+
+/* S summed exactly, once a row */
+LK_INLINE LK_TARGET void LKL_FN(exact_S)(const float *g, ptrdiff_t n, LKL_FN(weak_lanes) *weak)
 {
-    int32_t redo[LKL_REDO_MAX];
-    int redos = 0;
-    lk_vf8 certain = lk_splatf(0.8125f);
-    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), ov = LK_LOADF(out + i, w, 0.0f);
-        lk_vmf weak = LK_MASKF(lk_absf(ov) < certain * lk_absf(gv - ov));
-        if (!LK_ANYF(weak)) continue;
-        for (unsigned bits = LK_BITSF(weak); bits; bits &= bits - 1) {
-            ptrdiff_t at = i + __builtin_ctz(bits);
-            if (at >= n) break;
-            if (redos == LKL_REDO_MAX) return 0;
-            redo[redos++] = (int32_t)at;
-        }
+    if (weak->bound == 0.0) return;
+    weak->s_hi = LKL_FN(total)(g, n, &weak->s_lo);
+    weak->bound = 0.0;
+}
+
+/* Redoes the stretch's weak lanes; where the plain sum of g is too loose for one of them, g is
+ * summed again exactly and the stretch redone with that. A stretch where more than one lane in
+ * 8 is weak (g built from e^y S itself, say) is redone whole on the exact path's vectors,
+ * faster there than element by element. */
+LK_INLINE LK_TARGET void LKL_FN(redo_weak)(const float *g, const float *y, float *out,
+                                           ptrdiff_t n, LKL_FN(weak_lanes) *weak)
+{
+    ptrdiff_t len = n - weak->start, count = 0;
+    if (len > (ptrdiff_t)weak->vecs * LK_WF) len = (ptrdiff_t)weak->vecs * LK_WF;
+    for (int v = 0; v < weak->vecs; v++) count += __builtin_popcount(weak->lanes[v]);
+    if (8 * count > len) {
+        LKL_FN(exact_S)(g, n, weak);
+        LKL_FN(log_softmax_bwd_exact)(g + weak->start, y + weak->start, out + weak->start, len,
+                                      weak->s_hi, weak->s_lo);
+        return;
     }
-    /* the fast pass's plain sum of g mostly does; where its bound is too loose for some
-     * element, g is summed again exactly */
-    if (!LKL_FN(redo_elements)(g, y, out, redo, redos, S, 0.0, S_bound)) {
-        double lo, hi = LKL_FN(total)(g, n, &lo);
-        LKL_FN(redo_elements)(g, y, out, redo, redos, hi, lo, 0.0);
+    if (!LKL_FN(redo_listed)(g, y, out, n, weak)) {
+        LKL_FN(exact_S)(g, n, weak);
+        LKL_FN(redo_listed)(g, y, out, n, weak);
     }
-    return 1;
 }
 
 LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float *y, float *out,
@@ -422,26 +450,33 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
 {
     if (n >= ((ptrdiff_t)1 << 22)) return 0;
     double abs_sum, S = LKL_FN(dot_plain)(g, NULL, n, &abs_sum);
-    if (!(fabs(S) <= 0x1p126) || LKL_FN(plain_sum_error)(n, abs_sum) > 0x1p-30 * fabs(S))
-        return 0;
+    LKL_FN(weak_lanes) weak = {.s_hi = S, .s_lo = 0.0,
+                               .bound = LKL_FN(plain_sum_error)(n, abs_sum)};
+    if (!(fabs(S) <= 0x1p126) || weak.bound > 0x1p-30 * fabs(S)) return 0;
     lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);
     lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR), certain_S = lk_splatf(0.6875f * (float)S);
     lk_vf8 y_sum = zero;                    /* NaN in any lane if some y is NaN (maxps drops it) */
-    lk_vmf weak = LK_MASKF(zero != zero);
-    for (ptrdiff_t i = 0; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), yv = LK_LOADF(y + i, w, -INFINITY);
-        top = LK_MAXF(top, yv);
-        y_sum += yv;
-        lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
-        lk_vf8 o = LK_FMAF_EXACT(-e, Sf, gv);
-        lk_storef(out + i, o, w);
-        weak |= LK_MASKF(lk_absf(o) < lk_absf(e * certain_S));
+    for (ptrdiff_t i = 0; i < n;) {
+        ptrdiff_t end = n - i < LKL_REDO_VECS * LK_WF ? n : i + LKL_REDO_VECS * LK_WF;
+        unsigned any = 0;
+        int v = 0;
+        weak.start = i;
+        for (; i < end; i += LK_WF, v++) {
+            ptrdiff_t w = end - i < LK_WF ? end - i : LK_WF;
+            lk_vf8 gv = LK_LOADF(g + i, w, 0.0f), yv = LK_LOADF(y + i, w, -INFINITY);
+            top = LK_MAXF(top, yv);
+            y_sum += yv;
+            lk_vf8 e = LK_FN(expf_dd)(LK_MAXF(floor, LK_MINF(zero, yv)), zero);
+            lk_vf8 o = LK_FMAF_EXACT(-e, Sf, gv);
+            lk_storef(out + i, o, w);
+            weak.lanes[v] = LK_LESSF_BITS(lk_absf(o), lk_absf(e * certain_S));
+            any |= weak.lanes[v];
+        }
+        weak.vecs = v;
+        if (any) LKL_FN(redo_weak)(g, y, out, n, &weak);
     }
     float y_total = lk_lanes_sumf(y_sum);
-    if (!(lk_lanes_maxf(top) <= 0.0f) || y_total != y_total) return 0;
-    return LK_ANYF(weak) ? LKL_FN(redo_weak)(g, y, out, n, S,
-                                             LKL_FN(plain_sum_error)(n, abs_sum)) : 1;
+    return lk_lanes_maxf(top) <= 0.0f && y_total == y_total;
 }
 
 /*

@@ -38,6 +38,8 @@
 #define LK_ANYF(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
 /* a float mask's lanes as the low bits of an unsigned */
 #define LK_BITSF(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
+/* the lanes where a < b, as LK_BITSF's bits (straight from the compare's mask register) */
+#define LK_LESSF_BITS(a, b) ((unsigned)_mm512_cmp_ps_mask((__m512)(a), (__m512)(b), _CMP_LT_OQ))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
 #define LK_ROWS_TO_LANESD lk_rows_to_lanesd
@@ -71,6 +73,7 @@
 #define LK_ANY(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
 #define LK_ANYF(m) LK_ANY(m)
 #define LK_BITSF(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
+#define LK_LESSF_BITS(a, b) LK_BITSF(LK_MASKF((a) < (b)))
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
 #define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx2
@@ -96,6 +99,7 @@
 #define LK_ANY(m) lk_any((m))
 #define LK_ANYF(m) lk_anyf((m))
 #define LK_BITSF(m) lk_bitsf_of((m))
+#define LK_LESSF_BITS(a, b) LK_BITSF(LK_MASKF((a) < (b)))
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf

@@ -20,3 +20,4 @@
 #undef LK_ANY
 #undef LK_ANYF
 #undef LK_BITSF
+#undef LK_LESSF_BITS
