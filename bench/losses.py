@@ -392,6 +392,21 @@ def accuracy(torch):
                 for lib, got in res.items():
                     note(lib, "log_softmax_backward (g = ones, near-uniform rows)", got[r, j],
                          1 - term, term + 1)
+        # log_softmax_backward of KL(q || p) with q = the model's own softmax, rounded to the
+        # dtype (self-distillation): g = -q / rows, so that g_j - e^y_j sum(g) cancels to the
+        # rounding of q in every element, and below double precision on its terms in some
+        x = (rng.standard_normal((8, 500)) * 3).astype(dtype)
+        ls = lk.log_softmax(x)
+        go = (-lk.softmax(x) / dtype(8)).astype(dtype)
+        res = log_softmax_backward_results(go, ls)
+        for r in range(len(ls)):
+            tot = mp.fsum(mp.mpf(float(v)) for v in go[r])
+            for j in range(ls.shape[1]):
+                term = mp.exp(mp.mpf(float(ls[r, j]))) * tot
+                exact = mp.mpf(float(go[r, j])) - term
+                for lib, got in res.items():
+                    note(lib, "log_softmax_backward (g = -own softmax / N)", got[r, j], exact,
+                         abs(term))
         for (lib, fn), v in sorted(worst.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             rows.append([fn, np.dtype(dtype).name, lib, f"{v:.3g}"])
     print(run._render(["quantity", "dtype", "library", "worst ULP vs mpmath"], rows))

@@ -92,7 +92,7 @@ names = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[1]).getnames() if "/"
 need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__init__.py",
         "src/logitkit/_kernels.pyx", "src/logitkit/_simd.c", "src/logitkit/_simd.h",
         "src/logitkit/_simd.pxd", "src/logitkit/_simd_body.h", "src/logitkit/_simd_math.h",
-        "src/logitkit/_losses_simd_body.h",
+        "src/logitkit/_losses_simd_body.h", "src/logitkit/_dd_exp.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
         "bench/accuracy_suite.py"]
 stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_kernels.c"]

@@ -7,11 +7,18 @@
  * store, shifted_expf, max_nan, row_max, exp_sum).
  */
 #include "_simd_body.h"
+#include "_dd_exp.h"
 
 #ifndef LKL_ONCE
 #define LKL_ONCE
 #define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
 #define LKL_REDO_VECS 256    /* vectors in a stretch of log_softmax_bwd_fast (their weak-lane bits) */
+/* 1/k! for k = 4 .. 17: the tail of e^r - 1 past r^3/6 (|r| <= 0.35: below 6.5e-4) */
+static const double lkl_inv_fact[14] = {
+    1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0,
+    1.0 / 3628800.0, 1.0 / 39916800.0, 1.0 / 479001600.0, 1.0 / 6227020800.0,
+    1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
+    1.0 / 355687428096000.0};
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -182,13 +189,106 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
 }
 
 #if !LK_IS_F64
+LK_INLINE LK_TARGET lk_vd LKL_FN(abs)(lk_vd v) { return lk_select(LK_MASK(v < 0.0), -v, v); }
+
+/* e^y = 2^k (1 + m) for float y in double lanes, k in *k, m + *m_lo to ~2^-62 of 1 + m and
+ * of m itself (the near-one form needs m to its own digits): y - k ln2 as r + r_lo with the
+ * three-part ln2 of _dd_exp.h (k A and y - k A exact for float y), m = r + r^2/2 + r^3/6 in
+ * double-double, the series' tail r^4/24 .. r^17/17! in double, then (1 + m)(1 + r_lo) - 1. */
+LK_INLINE LK_TARGET lk_vd LKL_FN(expm1_reduced)(lk_vd y, lk_vd *k, lk_vd *m_lo)
+{
+    lk_vd kd = (y * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
+    lk_vd kb_err, kb = LKL_FN(two_prod)(kd, lk_splat(LK_DD_LN2_B), &kb_err);
+    lk_vd r_lo, r = lk_two_sum(y - kd * LK_DD_LN2_A, -kb, &r_lo);
+    r_lo -= kb_err + kd * LK_DD_LN2_C;
+    lk_vd sq_lo, sq = LKL_FN(two_prod)(r, r, &sq_lo);
+    lk_vd cu_lo, cu = LKL_FN(two_prod)(r, sq, &cu_lo);
+    cu_lo += r * sq_lo;
+    lk_vd c6 = cu / 6.0, c6x6_err, c6x6 = LKL_FN(two_prod)(c6, lk_splat(6.0), &c6x6_err);
+    lk_vd c6_lo = (((cu - c6x6) - c6x6_err) + cu_lo) / 6.0;   /* cu - c6x6 exact (Sterbenz) */
+    lk_vd tail = lk_splat(lkl_inv_fact[13]);
+    for (int j = 12; j >= 0; j--) tail = LK_FMA(tail, r, lk_splat(lkl_inv_fact[j]));
+    tail *= sq * sq;
+    lk_vd t, t2, m = lk_two_sum(r, 0.5 * sq, &t);
+    m = lk_two_sum(m, c6, &t2);
+    t += t2 + (0.5 * sq_lo + c6_lo + tail);
+    t += r_lo + m * r_lo;
+    lk_vd hi = m + t;
+    *m_lo = t - (hi - m);
+    *k = kd;
+    return hi;
+}
+
+/* g - e^y S in double-double lanes (e^y to ~2^-62, from expm1_reduced), as (g - S) - m S where
+ * k = 0 (e^y near 1); *term gets the magnitude it was computed against */
+LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_dd)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo,
+                                                     lk_vd *term)
+{
+    lk_vd k, m_lo, m = LKL_FN(expm1_reduced)(y, &k, &m_lo);
+    lk_vm near = LK_MASK(k == 0.0);
+    lk_vd e_lo, e = lk_two_sum(lk_splat(1.0), m, &e_lo), scale = lk_pow2i(k);
+    lk_vd f = lk_select(near, m, e * scale);
+    lk_vd f_lo = lk_select(near, m_lo, (e_lo + m_lo) * scale);
+    lk_vd dl, dh = lk_two_sum(g, -s_hi, &dl);
+    dh = lk_select(near, dh, g);
+    dl = lk_select(near, dl - s_lo, lk_splat(0.0));
+    lk_vd pe, p = LKL_FN(two_prod)(f, s_hi, &pe);
+    pe += f * s_lo + f_lo * s_hi;
+    lk_vd ol, oh = lk_two_sum(dh, -p, &ol);
+    *term = LKL_FN(abs)(dh) + LKL_FN(abs)(p);
+    return oh + (ol + (dl - pe));
+}
+
+/* The magnitude a double g - e S is computed against: |e S|, or where e^y is near 1 the
+ * near-one form's terms, |g - S| + |y S| */
+LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_terms)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_hi)
+{
+    lk_vd term = LKL_FN(abs)(e * s_hi);
+    lk_vm near = LK_MASK(y < LKL_HALF_LN2) & LK_MASK(y > -LKL_HALF_LN2);
+    if (!LK_ANY(near)) return term;
+    return lk_select(near, LKL_FN(abs)(g - s_hi) + LKL_FN(abs)(y * s_hi), term);
+}
+
+/* Lanes of o = g - e S that cancel below 2^-28.5 of their terms, where the double result's
+ * error (e's ~1.4 * 2^-53 and two roundings: 3.4 * 2^-53 of the terms) may pass 3.5 ulp of a
+ * float: the vector again in double-double lanes (log_softmax_bwd_dd), and the lanes still
+ * below 2^-35 of their terms in scalar double-double (lk_dd_log_softmax_bwd, ~2^-99).
+ * Cancelling lanes of random data reach one about once in 2^28 elements, g built from e^y S
+ * itself (rounded to float) one lane in 11. */
+__attribute__((noinline)) static LK_TARGET lk_vd LKL_FN(deep_fix)(lk_vd o, lk_vd g, lk_vd y,
+                                                                   lk_vd e, lk_vd s_hi,
+                                                                   lk_vd s_lo)
+{
+    lk_vd term = LKL_FN(bwd_terms)(g, y, e, s_hi);
+    lk_vm deep = LK_MASK(o * o < 0x1p-57 * (term * term));
+    if (!LK_ANY(deep)) return o;
+    lk_vd term2, o2 = LKL_FN(log_softmax_bwd_dd)(g, y, s_hi, s_lo, &term2);
+    o = lk_select(deep, o2, o);
+    lk_vm deeper = deep & LK_MASK(o2 * o2 < 0x1p-70 * (term2 * term2));
+    if (!LK_ANY(deeper)) return o;
+    double ob[LK_W], gb[LK_W], yb[LK_W], hb[LK_W], lb[LK_W];
+    int64_t db[LK_W];
+    memcpy(ob, &o, sizeof ob), memcpy(gb, &g, sizeof gb), memcpy(yb, &y, sizeof yb);
+    memcpy(hb, &s_hi, sizeof hb), memcpy(lb, &s_lo, sizeof lb), memcpy(db, &deeper, sizeof db);
+    for (int j = 0; j < LK_W; j++)
+        if (db[j]) ob[j] = lk_dd_log_softmax_bwd(gb[j], yb[j], hb[j], lb[j]);
+    memcpy(&o, ob, sizeof o);
+    return o;
+}
+
 /* One vector of log_softmax_backward for float32 data: g - e S, e = exp(y), S = s_hi + s_lo,
- * in double with e from exp_dd (2^-53: the result keeps 24 bits where g and e S cancel to
- * ~2^-29 of the terms); y already clamped to [LK_EXP_FLOOR_LP, 88] */
+ * in double with e from exp_dd, the near-one form where e^y ~ 1, deep_fix where the terms
+ * cancel below double's reach; y already clamped to [LK_EXP_FLOOR_LP, 88] */
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_of)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_hi,
                                                      lk_vd s_lo)
 {
-    return LKL_FN(near_one_fix)(g - e * (s_hi + s_lo), g, y, s_hi, s_lo);
+    lk_vd o = LKL_FN(near_one_fix)(g - e * (s_hi + s_lo), g, y, s_hi, s_lo);
+    /* out of line past a first test against |e S| (which near-one lanes, whose terms are
+     * smaller, may pass without being deep: deep_fix tests them again) */
+    lk_vd term = e * s_hi;
+    if (__builtin_expect(LK_ANY(LK_MASK(o * o < 0x1p-57 * (term * term))), 0))
+        o = LKL_FN(deep_fix)(o, g, y, e, s_hi, s_lo);
+    return o;
 }
 
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
@@ -450,8 +550,8 @@ LK_INLINE LK_TARGET int LKL_FN(log_softmax_bwd_fast)(const float *g, const float
 {
     if (n >= ((ptrdiff_t)1 << 22)) return 0;
     double abs_sum, S = LKL_FN(dot_plain)(g, NULL, n, &abs_sum);
-    LKL_FN(weak_lanes) weak = {.s_hi = S, .s_lo = 0.0,
-                               .bound = LKL_FN(plain_sum_error)(n, abs_sum)};
+    LKL_FN(weak_lanes) weak;            /* lanes[] written before read: no 1 KB zeroing a row */
+    weak.s_hi = S, weak.s_lo = 0.0, weak.bound = LKL_FN(plain_sum_error)(n, abs_sum);
     if (!(fabs(S) <= 0x1p126) || weak.bound > 0x1p-30 * fabs(S)) return 0;
     lk_vf8 Sf = lk_splatf((float)S), top = lk_splatf(-INFINITY), zero = lk_splatf(0.0f);
     lk_vf8 floor = lk_splatf(LK_EXPF_FLOOR), certain_S = lk_splatf(0.6875f * (float)S);

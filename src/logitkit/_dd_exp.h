@@ -1,0 +1,89 @@
+/*
+ * Scalar double-double arithmetic for the rarest element whose result cancels below what the
+ * vector kernels resolve: e^y as a double-double (~2^-99 relative) and g - e^y S from it.
+ * Plain C (math.h's fma, exact on every IEEE platform), no vectors: these run a few times a
+ * row at most, so they trade speed for a simple, checkable form.
+ */
+#ifndef LOGITKIT_DD_EXP_H
+#define LOGITKIT_DD_EXP_H
+
+#include <math.h>
+
+typedef struct { double hi, lo; } lk_dd;
+
+#define LK_DD_LN2_A 0x1.62e42fefa3800p-1   /* ln 2 = A + B + C to 2^-150; k A exact, |k| < 2^11 */
+#define LK_DD_LN2_B 0x1.ef35793c76730p-45
+#define LK_DD_LN2_C 0x1.f97b57a079a19p-103
+#define LK_DD_TERMS 24                      /* 0.35^24 / 24! < 2^-114 */
+
+/* a + b exactly, as a normalised pair (Knuth's TwoSum: any magnitudes) */
+static inline lk_dd lk_dd_two_sum(double a, double b)
+{
+    double s = a + b, bv = s - a;
+    return (lk_dd){s, (a - (s - bv)) + (b - bv)};
+}
+
+/* a + b for |a| >= |b| or a == 0 (Dekker's FastTwoSum) */
+static inline lk_dd lk_dd_fast_sum(double a, double b)
+{
+    double s = a + b;
+    return (lk_dd){s, b - (s - a)};
+}
+
+static inline lk_dd lk_dd_mul(lk_dd a, lk_dd b)
+{
+    double p = a.hi * b.hi;
+    return lk_dd_fast_sum(p, fma(a.hi, b.hi, -p) + (a.hi * b.lo + a.lo * b.hi));
+}
+
+/* a / n for a small positive integer n: the first quotient's remainder is exact (fma) */
+static inline lk_dd lk_dd_div_int(lk_dd a, double n)
+{
+    double q = a.hi / n;
+    return lk_dd_fast_sum(q, (fma(-q, n, a.hi) + a.lo) / n);
+}
+
+/* 1 + a for |a| <= 1/2 */
+static inline lk_dd lk_dd_one_plus(lk_dd a)
+{
+    lk_dd s = lk_dd_fast_sum(1.0, a.hi);
+    return lk_dd_fast_sum(s.hi, s.lo + a.lo);
+}
+
+/* e^y = 2^k (1 + m) for a float y in [-200, 89]: y = k ln2 + r, r a double-double (k A is
+ * exact, and so is y - k A: for k != 0 their bits lie within 2^-42..2^0; k B's rounding is
+ * kept by fma); m = e^r - 1 = r p_2 by the Taylor series in Horner form, p_n = 1 + r p_(n+1)/n
+ * (|r| <= 0.35), so m keeps its digits relative to itself where r is tiny */
+static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
+{
+    double kd = nearbyint(y * 0x1.71547652b82fep0);
+    double t = fma(kd, -LK_DD_LN2_A, y), kb = kd * LK_DD_LN2_B;
+    lk_dd r = lk_dd_two_sum(t, -kb);
+    r = lk_dd_fast_sum(r.hi, r.lo - (fma(kd, LK_DD_LN2_B, -kb) + kd * LK_DD_LN2_C));
+    lk_dd p = {1.0, 0.0};
+    for (int n = LK_DD_TERMS; n >= 2; n--) p = lk_dd_one_plus(lk_dd_div_int(lk_dd_mul(r, p), n));
+    *k = (int)kd;
+    return lk_dd_mul(r, p);
+}
+
+/* g - e^y (s_hi + s_lo) with e^y to ~2^-99: where k = 0 (e^y near 1) as (g - S) - m S, so
+ * that the gradient of a confident row's top class keeps its digits too */
+static inline double lk_dd_log_softmax_bwd(double g, double y, double s_hi, double s_lo)
+{
+    int k;
+    lk_dd m = lk_dd_expm1_reduced(y, &k), s = {s_hi, s_lo}, p, d;
+    if (k == 0) {
+        d = lk_dd_two_sum(g, -s_hi);
+        d.lo -= s_lo;
+        p = lk_dd_mul(m, s);
+    } else {
+        lk_dd e = lk_dd_fast_sum(1.0, m.hi);
+        e.lo += m.lo;
+        p = lk_dd_mul((lk_dd){ldexp(e.hi, k), ldexp(e.lo, k)}, s);
+        d = (lk_dd){g, 0.0};
+    }
+    lk_dd o = lk_dd_two_sum(d.hi, -p.hi);
+    return o.hi + (o.lo + (d.lo - p.lo));
+}
+
+#endif
