@@ -637,6 +637,34 @@ def test_log_softmax_backward_float32_cancelling_to_2_66(n, each_simd_path):
         assert ulp_error(got[r, 0], exact, F32) <= 4, (r, got[r, 0], float(exact))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [3, 10, 32, 40])
+def test_backward_infinite_grad_output_gives_the_formula(dtype, n, each_simd_path):
+    """g holding +-inf makes sum(g) (sum(g y)) infinite: each element is then what the formula
+    gives, -inf or +inf where g is finite and NaN where g is the infinity itself (inf - inf),
+    the same in the short rows' blocks as one row at a time. Regression: the float32 blocks'
+    (n <= 32) compensated sums carried a NaN error term (inf - inf) that made every element
+    NaN, and softmax_backward's TwoSum of g - s did so on every path."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, n)).astype(dtype)
+    ls, sm = lk.log_softmax(x), lk.softmax(x)
+    g = rng.standard_normal((6, n)).astype(dtype)
+    g[0, 1] = np.inf
+    g[2, 0] = -np.inf
+    g[4, n - 1] = np.inf
+    with np.errstate(all="ignore"):
+        g64, ls64, sm64 = g.astype(float), ls.astype(float), sm.astype(float)
+        want_log = g64 - np.exp(ls64) * g64.sum(axis=1, keepdims=True)
+        want_soft = sm64 * (g64 - (g64 * sm64).sum(axis=1, keepdims=True))
+    for got, want in ((lk.log_softmax_backward(g, ls), want_log),
+                      (lk.softmax_backward(g, sm), want_soft)):
+        for r in (0, 2, 4):
+            assert np.array_equal(np.isnan(got[r]), np.isnan(want[r])), (r, got[r], want[r])
+            inf = np.isinf(want[r])
+            assert np.array_equal(got[r][inf], want[r][inf].astype(dtype)), (r, got[r])
+        assert np.isfinite(got[[1, 3, 5]]).all()
+
+
 @pytest.mark.parametrize("n", [5, 40])
 def test_log_softmax_backward_nan_in_output_does_not_hide_a_row(n, each_simd_path):
     """A NaN in y must not reset the float32 fast path's running max of y (maxps drops a NaN

@@ -181,11 +181,13 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(near_one_fix)(lk_vd o, lk_vd g, lk_vd y, lk_vd 
     return lk_select(near & finite, fixed, o);
 }
 
-/* One vector of softmax_backward: y (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum) */
+/* One vector of softmax_backward: y (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum); where
+ * g - s_hi is +-inf or NaN (g or s infinite), the plain y (g - s_hi), as TwoSum's error term
+ * met inf - inf */
 LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
     lk_vd dl, dh = lk_two_sum(g, -s_hi, &dl);
-    return LK_FMA(y, dh, y * (dl - s_lo));
+    return lk_select(LK_MASK(dh - dh == 0.0), LK_FMA(y, dh, y * (dl - s_lo)), y * dh);
 }
 
 #if !LK_IS_F64
@@ -626,6 +628,10 @@ LK_INLINE LK_TARGET void LKL_FN(lanes_dot)(const LKL_FN(lanes_block) *b, ptrdiff
             }
         }
     }
+    /* a sum that met an infinity: its error term holds NaN (inf - inf); the sum alone stands */
+    for (ptrdiff_t q = 0; q < b->groups; q++)
+        for (int h = 0; h < 2; h++)
+            c[q][h] = lk_select(LK_MASK(s[q][h] - s[q][h] == 0.0), c[q][h], lk_splat(0.0));
 }
 
 /* out = y * (g - s) (log_softmax: g - exp(y) * s) for a block, into b->g, then back to rows */
