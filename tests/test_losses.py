@@ -613,7 +613,7 @@ def test_log_softmax_backward_float32_cancelling_to_2_66(n, each_simd_path):
     """g_0 - e^y_0 sum(g) cancelling to ~2^-66 of its terms: the rest of g is a few floats
     whose sum is g_0 (e^-y_0 - 1) - 2^-66 g_0 e^-y_0 to ~2^-88, so that sum(g) is g_0 e^-y_0
     to 2^-66. Past the vector double-double's reach (~2^-62); within 4 ulp of mpmath by the
-    scalar double-double (lk_dd_log_softmax_bwd, ~2^-99)."""
+    scalar double-double (lk_dd_log_softmax_bwd, ~2^-102)."""
     y0s = [-3.7, -12.1, -0.9, -50.3, -0.4, 20.5, -0.2, 0.3, -1e-5]   # k = 0 in the last 3
     rows = len(y0s)
     y = np.full((rows, n), -5.0, F32)

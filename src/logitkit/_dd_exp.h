@@ -1,6 +1,6 @@
 /*
  * Scalar double-double arithmetic for the rarest element whose result cancels below what the
- * vector kernels resolve: e^y as a double-double (~2^-99 relative) and g - e^y S from it.
+ * vector kernels resolve: e^y as a double-double (~2^-102 relative) and g - e^y S from it.
  * Plain C (math.h's fma, exact on every IEEE platform), no vectors: these run a few times a
  * row at most, so they trade speed for a simple, checkable form.
  */
@@ -51,9 +51,10 @@ static inline lk_dd lk_dd_one_plus(lk_dd a)
 }
 
 /* e^y = 2^k (1 + m) for a float y in [-200, 89]: y = k ln2 + r, r a double-double (k A is
- * exact, and so is y - k A: for k != 0 their bits lie within 2^-42..2^0; k B's rounding is
- * kept by fma); m = e^r - 1 = r p_2 by the Taylor series in Horner form, p_n = 1 + r p_(n+1)/n
- * (|r| <= 0.35), so m keeps its digits relative to itself where r is tiny */
+ * exact: 51 bits for |k| <= 289; so is y - k A, by Sterbenz's lemma for k != 0, checked for
+ * every float32 y in the range; k B's rounding is kept by fma); m = e^r - 1 = r p_2 by the
+ * Taylor series in Horner form, p_n = 1 + r p_(n+1)/n (|r| <= 0.35), so m keeps its digits
+ * relative to itself where r is tiny (2^-102 of m, 2^-105 of 1 + m, measured) */
 static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
 {
     double kd = nearbyint(y * 0x1.71547652b82fep0);
@@ -66,7 +67,7 @@ static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
     return lk_dd_mul(r, p);
 }
 
-/* g - e^y (s_hi + s_lo) with e^y to ~2^-99: where k = 0 (e^y near 1) as (g - S) - m S, so
+/* g - e^y (s_hi + s_lo) with e^y to ~2^-102: where k = 0 (e^y near 1) as (g - S) - m S, so
  * that the gradient of a confident row's top class keeps its digits too */
 static inline double lk_dd_log_softmax_bwd(double g, double y, double s_hi, double s_lo)
 {

@@ -193,10 +193,11 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
 #if !LK_IS_F64
 LK_INLINE LK_TARGET lk_vd LKL_FN(abs)(lk_vd v) { return lk_select(LK_MASK(v < 0.0), -v, v); }
 
-/* e^y = 2^k (1 + m) for float y in double lanes, k in *k, m + *m_lo to ~2^-62 of 1 + m and
- * of m itself (the near-one form needs m to its own digits): y - k ln2 as r + r_lo with the
- * three-part ln2 of _dd_exp.h (k A and y - k A exact for float y), m = r + r^2/2 + r^3/6 in
- * double-double, the series' tail r^4/24 .. r^17/17! in double, then (1 + m)(1 + r_lo) - 1. */
+/* e^y = 2^k (1 + m) for float y in double lanes, k in *k, m + *m_lo to ~2^-61 of 1 + m and
+ * of m itself (measured 2^-61.1 and 2^-60.8; the near-one form needs m to its own digits):
+ * y - k ln2 as r + r_lo with the three-part ln2 of _dd_exp.h (k A and y - k A exact for float
+ * y), m = r + r^2/2 + r^3/6 in double-double, the series' tail r^4/24 .. r^17/17! in double,
+ * then (1 + m)(1 + r_lo) - 1. */
 LK_INLINE LK_TARGET lk_vd LKL_FN(expm1_reduced)(lk_vd y, lk_vd *k, lk_vd *m_lo)
 {
     lk_vd kd = (y * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
@@ -221,7 +222,7 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(expm1_reduced)(lk_vd y, lk_vd *k, lk_vd *m_lo)
     return hi;
 }
 
-/* g - e^y S in double-double lanes (e^y to ~2^-62, from expm1_reduced), as (g - S) - m S where
+/* g - e^y S in double-double lanes (e^y to ~2^-61, from expm1_reduced), as (g - S) - m S where
  * k = 0 (e^y near 1); *term gets the magnitude it was computed against */
 LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_dd)(lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo,
                                                      lk_vd *term)
@@ -254,7 +255,8 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_terms)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_h
 /* Lanes of o = g - e S that cancel below 2^-28.5 of their terms, where the double result's
  * error (e's ~1.4 * 2^-53 and two roundings: 3.4 * 2^-53 of the terms) may pass 3.5 ulp of a
  * float: the vector again in double-double lanes (log_softmax_bwd_dd), and the lanes still
- * below 2^-35 of their terms in scalar double-double (lk_dd_log_softmax_bwd, ~2^-99).
+ * below 2^-35 of their terms in scalar double-double (lk_dd_log_softmax_bwd, ~2^-102; with S
+ * and the product in double-double, results stay within 4 ulp to ~2^-84 of the terms).
  * Cancelling lanes of random data reach one about once in 2^28 elements, g built from e^y S
  * itself (rounded to float) one lane in 11. */
 __attribute__((noinline)) static LK_TARGET lk_vd LKL_FN(deep_fix)(lk_vd o, lk_vd g, lk_vd y,
