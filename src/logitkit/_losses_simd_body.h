@@ -23,8 +23,29 @@ static const double lkl_inv_fact[14] = {
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
 typedef int32_t lkl_vi8 __attribute__((vector_size(32)));
+#define LKL_NOINLINE __attribute__((noinline))
+#define LKL_UNLIKELY(c) __builtin_expect(!!(c), 0)
+#define LKL_CTZ(x) __builtin_ctz(x)
+#define LKL_POPCOUNT(x) __builtin_popcount(x)
 #else
 #define LKL_VF8 0
+#define LKL_NOINLINE
+#define LKL_UNLIKELY(c) (c)
+/* the lowest set bit's index of x != 0, and the count of set bits (portable forms) */
+static inline int lkl_ctz(unsigned x)
+{
+    int n = 0;
+    while (!(x & 1u)) x >>= 1, n++;
+    return n;
+}
+static inline int lkl_popcount(unsigned x)
+{
+    int n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+}
+#define LKL_CTZ(x) lkl_ctz(x)
+#define LKL_POPCOUNT(x) lkl_popcount(x)
 #endif
 #endif
 
@@ -259,9 +280,8 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_terms)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_h
  * and the product in double-double, results stay within 4 ulp to ~2^-84 of the terms).
  * Cancelling lanes of random data reach one about once in 2^28 elements, g built from e^y S
  * itself (rounded to float) one lane in 11. */
-__attribute__((noinline)) static LK_TARGET lk_vd LKL_FN(deep_fix)(lk_vd o, lk_vd g, lk_vd y,
-                                                                   lk_vd e, lk_vd s_hi,
-                                                                   lk_vd s_lo)
+LKL_NOINLINE static LK_TARGET lk_vd LKL_FN(deep_fix)(lk_vd o, lk_vd g, lk_vd y, lk_vd e,
+                                                     lk_vd s_hi, lk_vd s_lo)
 {
     lk_vd term = LKL_FN(bwd_terms)(g, y, e, s_hi);
     lk_vm deep = LK_MASK(o * o < 0x1p-57 * (term * term));
@@ -290,7 +310,7 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_of)(lk_vd g, lk_vd y, lk_vd e, 
     /* out of line past a first test against |e S| (which near-one lanes, whose terms are
      * smaller, may pass without being deep: deep_fix tests them again) */
     lk_vd term = e * s_hi;
-    if (__builtin_expect(LK_ANY(LK_MASK(o * o < 0x1p-57 * (term * term))), 0))
+    if (LKL_UNLIKELY(LK_ANY(LK_MASK(o * o < 0x1p-57 * (term * term)))))
         o = LKL_FN(deep_fix)(o, g, y, e, s_hi, s_lo);
     return o;
 }
@@ -505,7 +525,7 @@ LK_INLINE LK_TARGET int LKL_FN(redo_listed)(const float *g, const float *y, floa
     lk_vm loose = LK_MASK(lk_splat(0.0) != lk_splat(0.0));
     for (int v = 0; v < weak->vecs; v++)
         for (unsigned bits = weak->lanes[v]; bits; bits &= bits - 1) {
-            ptrdiff_t j = weak->start + (ptrdiff_t)v * LK_WF + __builtin_ctz(bits);
+            ptrdiff_t j = weak->start + (ptrdiff_t)v * LK_WF + LKL_CTZ(bits);
             if (j >= n) break;
             at[w] = j, gb[w] = g[j], yb[w] = y[j];
             if (++w < LK_W) continue;
@@ -536,7 +556,7 @@ LK_INLINE LK_TARGET void LKL_FN(redo_weak)(const float *g, const float *y, float
 {
     ptrdiff_t len = n - weak->start, count = 0;
     if (len > (ptrdiff_t)weak->vecs * LK_WF) len = (ptrdiff_t)weak->vecs * LK_WF;
-    for (int v = 0; v < weak->vecs; v++) count += __builtin_popcount(weak->lanes[v]);
+    for (int v = 0; v < weak->vecs; v++) count += LKL_POPCOUNT(weak->lanes[v]);
     if (8 * count > len) {
         LKL_FN(exact_S)(g, n, weak);
         LKL_FN(log_softmax_bwd_exact)(g + weak->start, y + weak->start, out + weak->start, len,
