@@ -9,10 +9,13 @@
 
 #include <math.h>
 
+#include "_simd_math.h"
+
 typedef struct { double hi, lo; } lk_dd;
 
-#define LK_DD_LN2_A 0x1.62e42fefa3800p-1   /* ln 2 = A + B + C to 2^-150; k A exact, |k| < 2^11 */
-#define LK_DD_LN2_B 0x1.ef35793c76730p-45
+/* ln 2 = A + B + C to 2^-150: the exp kernels' two-part split and a third part */
+#define LK_DD_LN2_A LK_LN2_HI
+#define LK_DD_LN2_B LK_LN2_LO
 #define LK_DD_LN2_C 0x1.f97b57a079a19p-103
 #define LK_DD_TERMS 24                      /* 0.35^24 / 24! < 2^-114 */
 
@@ -57,7 +60,7 @@ static inline lk_dd lk_dd_one_plus(lk_dd a)
  * relative to itself where r is tiny (2^-102 of m, 2^-105 of 1 + m, measured) */
 static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
 {
-    double kd = nearbyint(y * 0x1.71547652b82fep0);
+    double kd = nearbyint(y * LK_LOG2E);
     double t = fma(kd, -LK_DD_LN2_A, y), kb = kd * LK_DD_LN2_B;
     lk_dd r = lk_dd_two_sum(t, -kb);
     r = lk_dd_fast_sum(r.hi, r.lo - (fma(kd, LK_DD_LN2_B, -kb) + kd * LK_DD_LN2_C));

@@ -187,9 +187,14 @@ LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double 
  * 1 would leave 0): (g - S) - expm1(y) S in place of o, g - S exact (TwoSum), expm1 as
  * exp_poly with k = 0 (e^r - 1 to ~1 ulp of itself for |r| <= ln2/2). Other lanes keep o; a
  * vector without such a lane costs two compares. */
+LK_INLINE LK_TARGET lk_vm LKL_FN(near_one)(lk_vd y)
+{
+    return LK_MASK(y < LKL_HALF_LN2) & LK_MASK(y > -LKL_HALF_LN2);
+}
+
 LK_INLINE LK_TARGET lk_vd LKL_FN(near_one_fix)(lk_vd o, lk_vd g, lk_vd y, lk_vd s_hi, lk_vd s_lo)
 {
-    lk_vm near = LK_MASK(y < LKL_HALF_LN2) & LK_MASK(y > -LKL_HALF_LN2);
+    lk_vm near = LKL_FN(near_one)(y);
     if (!LK_ANY(near)) return o;
     lk_vd em1 = LK_FN(exp_poly)(lk_select(near, y, lk_splat(0.0)), &lk_exp_k);
     lk_vd dl, dh = lk_two_sum(g, -s_hi, &dl);
@@ -268,7 +273,7 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(log_softmax_bwd_dd)(lk_vd g, lk_vd y, lk_vd s_h
 LK_INLINE LK_TARGET lk_vd LKL_FN(bwd_terms)(lk_vd g, lk_vd y, lk_vd e, lk_vd s_hi)
 {
     lk_vd term = LKL_FN(abs)(e * s_hi);
-    lk_vm near = LK_MASK(y < LKL_HALF_LN2) & LK_MASK(y > -LKL_HALF_LN2);
+    lk_vm near = LKL_FN(near_one)(y);
     if (!LK_ANY(near)) return term;
     return lk_select(near, LKL_FN(abs)(g - s_hi) + LKL_FN(abs)(y * s_hi), term);
 }
@@ -509,10 +514,9 @@ LK_INLINE LK_TARGET lk_vm LKL_FN(redo_lanes)(const double *gb, const double *yb,
     yv = lk_clamp_below(lk_select(LK_MASK(yv > 0.0), lk_splat(0.0), yv), LK_EXP_FLOOR_LP);
     lk_vd e = LK_FN(exp_dd)(yv, lk_splat(0.0));
     lk_vd ov = LKL_FN(log_softmax_bwd_of)(gv, yv, e, lk_splat(weak->s_hi), lk_splat(weak->s_lo));
-    lk_vd mag = lk_select(LK_MASK(ov < 0.0), -ov, ov);
     memcpy(ob, &ov, sizeof ob);
     for (int j = 0; j < w; j++) out[at[j]] = (float)ob[j];
-    return LK_MASK(e * lk_splat(0x1p28 * weak->bound) > mag);
+    return LK_MASK(e * lk_splat(0x1p28 * weak->bound) > LKL_FN(abs)(ov));
 }
 
 /* The stretch's weak lanes redone with weak's S; 0 where its bound was too loose for some */
