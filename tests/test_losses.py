@@ -249,6 +249,27 @@ def test_backward_functions_match_reference(dtype, shape, axis, each_simd_path):
     close_ulps(lk.sigmoid_backward(go, sg), R.sigmoid_backward(go, sg), dtype, 2)
 
 
+@pytest.mark.parametrize("n", [1, 10, 16, 17, 32])
+def test_short_float32_rows_every_lane_count(n, each_simd_path):
+    """bwd_short_rows and ce_short move float32 rows into vector lanes and back (on AVX2 and
+    AVX-512 as 8 x 8 and 16 x 16 blocks transposed in registers, masked at a row's end): every
+    number of rows in a block's last group of 8 or 16, each value back in its own place."""
+    rng = np.random.default_rng(n)
+    for rows in range(2, 35):
+        x = logits(rng, (rows, n), np.float32, spread=4)
+        go = rng.standard_normal((rows, n)).astype(np.float32)
+        y = rng.integers(0, n, rows)
+        s, ls = lk.softmax(x), lk.log_softmax(x)
+        close_ulps(lk.softmax_backward(go, s), R.softmax_backward(go, s), np.float32, 2)
+        ref = R.log_softmax_backward(go, ls)
+        np.testing.assert_allclose(lk.log_softmax_backward(go, ls), ref, rtol=4 * 2.0**-23,
+                                   atol=4 * 2.0**-23 * np.abs(ref).max())
+        loss, grad = lk.cross_entropy(x, y, reduction="none", return_grad=True)
+        rloss, rgrad = R.cross_entropy(x, y, reduction="none", return_grad=True)
+        close_ulps(loss, rloss, np.float32, 4)
+        close_ulps(grad, rgrad, np.float32, 4)
+
+
 # ---------------------------------------------------------------------------------------------
 # accuracy against mpmath (SIMD paths: each one this CPU has)
 # ---------------------------------------------------------------------------------------------

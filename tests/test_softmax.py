@@ -350,6 +350,20 @@ def test_many_short_rows_match_the_reference(fn, n, dtype, each_simd_path):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 17, 31, 32])
+def test_short_rows_every_lane_count(n, dtype, each_simd_path):
+    """The short-row kernels move rows into vector lanes and back (on AVX2 and AVX-512 as 8 x 8
+    and 16 x 16 blocks transposed in registers, masked at a row's end): every number of rows
+    in a block's last group of 8 or 16, rows across one and two blocks of columns, each value
+    back in its own place."""
+    rng = np.random.default_rng(n)
+    for rows in range(2, 35):
+        x = (rng.standard_normal((rows, n)) * 4).astype(dtype)
+        for fn in BOTH:
+            logitkit.testing.assert_matches_reference(fn.__name__, x, max_ulp=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fn", BOTH)
 def test_short_rows_with_strides_and_offsets(fn, dtype, each_simd_path):
     """Row-strided input (negative too) and a row-strided out, through the short-row kernel."""

@@ -92,8 +92,7 @@ int lkl_select_isa(int isa)
          * 1.2x slower only on 64-byte aligned arrays) */
         lkl_f64.sigmoid_bwd = lkl_avx2_f64_sigmoid_bwd;
         lkl_f64.softmax_bwd_rows = lkl_avx2_f64_softmax_bwd_rows;
-        /* float32 short rows keep AVX2's 8-lane in-register transposes, as the core's do */
-        lkl_ce_short_f32 = lkl_avx2_f32_ce_short;
+        lkl_ce_short_f32 = lkl_avx512_f32_ce_short;
         break;
 #endif
 #if LKL_HAVE_AVX2

@@ -50,6 +50,8 @@ extern lkl_table_f64 lkl_f64;
 /* the AVX-512 unit's tables (_losses_simd_avx512.c) */
 extern const lkl_table_f32 lkl_avx512_table_f32;
 extern const lkl_table_f64 lkl_avx512_table_f64;
+void lkl_avx512_f32_ce_short(const float *x, const int32_t *t, const double *c, float *grad,
+                             ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll);
 #endif
 
 int lkl_select_isa(int isa);            /* 0 on success, -1 if not supported */

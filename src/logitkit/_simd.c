@@ -98,9 +98,7 @@ int lk_select_isa(int isa)
     case LK_ISA_AVX512:
         lk_f32 = lk_avx512_table_f32;
         lk_f64 = lk_avx512_table_f64;
-        /* float32's short rows keep AVX2's 8-lane in-register transposes (1.2x faster than
-         * 16 lanes through memory); float64's softmax gains 1.4x from 8 lanes */
-        lk_short_rows_f32 = lk_avx2_f32_short_rows;
+        lk_short_rows_f32 = lk_avx512_f32_short_rows;
         lk_short_softmax_f64 = lk_avx512_f64_short_softmax;
         break;
 #endif

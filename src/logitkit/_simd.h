@@ -76,6 +76,9 @@ extern lk_table_f64 lk_f64;
 #define LK_HAVE_AVX512 1
 extern const lk_table_f32 lk_avx512_table_f32;
 extern const lk_table_f64 lk_avx512_table_f64;
+void lk_avx512_f32_short_rows(const float *x, ptrdiff_t x_stride, float *out,
+                              ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
+                              double *m_out, double *lse_out);
 void lk_avx512_f64_short_softmax(const double *x, ptrdiff_t x_stride, double *out,
                                  ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, double *m_out);
 #else

@@ -40,10 +40,10 @@
 #define LK_BITSF(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
 /* the lanes where a < b, as LK_BITSF's bits (straight from the compare's mask register) */
 #define LK_LESSF_BITS(a, b) ((unsigned)_mm512_cmp_ps_mask((__m512)(a), (__m512)(b), _CMP_LT_OQ))
-#define LK_ROWS_TO_LANESF lk_rows_to_lanesf
-#define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
-#define LK_ROWS_TO_LANESD lk_rows_to_lanesd
-#define LK_LANES_TO_ROWSD lk_lanes_to_rowsd
+#define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx512
+#define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx512
+#define LK_ROWS_TO_LANESD lk_rows_to_lanesd_avx512
+#define LK_LANES_TO_ROWSD lk_lanes_to_rowsd_avx512
 #define LK_NARROW_D(lo, hi)                                                                    \
     ((lk_vf8)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)(lo))),        \
                                 _mm512_cvtpd_ps((__m512d)(hi)), 1))
