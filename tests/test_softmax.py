@@ -363,6 +363,23 @@ def test_short_rows_every_lane_count(n, dtype, each_simd_path):
             logitkit.testing.assert_matches_reference(fn.__name__, x, max_ulp=4)
 
 
+@pytest.mark.parametrize("n", [2, 5, 10, 32])
+def test_float64_short_rows_log_of_the_sum(n, each_simd_path):
+    """float64 log_softmax and logsumexp of short rows take the log of each row's sum in vector
+    lanes: log1p of the rest where the max is unique and the rest below 1/2 (confident rows),
+    else k ln2 + log1p(u) for a sum 2^k (1 + u), 1 + u in [0.75, 1.5) (ties, flat rows, sums
+    on both sides of 1.5 2^k, up to 32); each row within 2 ULP of the exact reference."""
+    rng = np.random.default_rng(n)
+    rows = [np.zeros(n), np.full(n, -3.0), np.r_[0.0, np.full(n - 1, -40.0)],
+            np.r_[0.0, np.full(n - 1, -700.0)], np.r_[1.0, 1.0, np.full(n - 2, -1.0)],
+            np.r_[0.0, np.full(n - 1, np.log(0.5 / (n - 1)))],
+            np.r_[0.0, np.full(n - 1, np.log(0.5 / (n - 1)) * (1 + 1e-15))]]
+    rows += list(rng.standard_normal((40, n)) * rng.choice([1e-3, 0.3, 3.0, 30.0], (40, 1)))
+    x = np.array(rows) + rng.choice([0.0, 50.0, -1e4], (len(rows), 1))
+    logitkit.testing.assert_matches_reference("log_softmax", x, max_ulp=2)
+    logitkit.testing.assert_matches_reference("logsumexp", x, max_ulp=2, axis=-1)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fn", BOTH)
 def test_short_rows_with_strides_and_offsets(fn, dtype, each_simd_path):

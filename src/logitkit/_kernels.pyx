@@ -31,7 +31,7 @@ from logitkit._parallel cimport (lk_get_num_threads, lk_parallel_run, lk_pool,
                                  lk_threads_for)
 from logitkit._simd cimport (LK_ISA_COUNT, LK_SHORT_N, LK_SHORT_ROWS, isa_index,
                              lk_active_isa, lk_f32, lk_f64, lk_isa_name, lk_isa_supported,
-                             lk_select_isa, lk_short_rows_f32, lk_short_softmax_f64, lk_sum)
+                             lk_select_isa, lk_short_rows_f32, lk_short_rows_f64, lk_sum)
 
 cnp.import_array()
 
@@ -413,7 +413,7 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
         # rows of up to LK_SHORT_N, LK_SHORT_ROWS at a time, vectorised across rows
         if job.inner == 1 and job.n <= LK_SHORT_N and stop - u >= 2:
             w = min(<Py_ssize_t>LK_SHORT_ROWS, stop - u)
-            reduce_short_rows(job, kind, u, w, state)
+            short_rows_in_lanes(job, kind, u, w, state)
             u += w
             continue
         # rows that stay in the first caches, two at a time (reduce_row_pair)
@@ -447,46 +447,11 @@ cdef void reduce_units(const ReduceJob *job, floating *kind, Py_ssize_t first,
         u += 1
 
 
-cdef void reduce_short_rows(const ReduceJob *job, floating *kind, Py_ssize_t first,
-                            Py_ssize_t count, double *state) noexcept nogil:
-    """count (<= LK_SHORT_ROWS) rows of n <= LK_SHORT_N values: in vector lanes (float32, and
-    float64's softmax), else transposed for the column kernels."""
-    if floating is float or job.op == SOFTMAX:
-        short_rows_in_lanes(job, kind, first, count, state)
-    else:
-        short_rows_in_columns(job, kind, first, count, state)
-
-
-cdef void short_rows_in_columns(const ReduceJob *job, floating *kind, Py_ssize_t first,
-                                Py_ssize_t count, double *state) noexcept nogil:
-    """Short rows transposed into a small buffer, so that the column kernels vectorise across
-    rows, not within them."""
-    cdef floating rows_in[LK_SHORT_N * LK_SHORT_ROWS]
-    cdef floating rows_out[LK_SHORT_N * LK_SHORT_ROWS]
-    cdef Py_ssize_t n = job.n, r, k
-    cdef const floating *x
-    cdef floating *out
-    for r in range(count):
-        x = <const floating *>(job.x + (first + r) * job.xs0)
-        for k in range(n):
-            rows_in[k * count + r] = x[k]
-    reduce_columns(<const char *>rows_in, count * sizeof(floating),
-                   <char *>rows_out if job.out != NULL else NULL, count * sizeof(floating),
-                   <floating *>job.result + first * job.rs0 if job.result != NULL else NULL,
-                   job.rs0, n, count, job.op, job.masked, state)
-    if job.out == NULL:
-        return
-    for r in range(count):
-        out = <floating *>(job.out + (first + r) * job.os0)
-        for k in range(n):
-            out[k] = rows_out[k * count + r]
-
-
 cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t first,
                               Py_ssize_t count, double *state) noexcept nogil:
     """count (<= LK_SHORT_ROWS) rows of n <= LK_SHORT_N values in one C call, rows across
-    vector lanes (short_rows in _simd_body.h; float64: softmax only); then the edge values of
-    the rows whose max is not finite, and float32 logsumexp where m + log(sum) cancels."""
+    vector lanes (short_rows in _simd_body.h); then the edge values of the rows whose max is
+    not finite, and float32 logsumexp where m + log(sum) cancels."""
     cdef double *m = state
     cdef double *lse = state + LK_SHORT_ROWS
     cdef Py_ssize_t r, n = job.n
@@ -499,14 +464,14 @@ cdef void short_rows_in_lanes(const ReduceJob *job, floating *kind, Py_ssize_t f
     if floating is float:
         lk_short_rows_f32(x0, job.xs0 // item, out0, job.os0 // item, count, n, job.op, m, lse)
     else:
-        lk_short_softmax_f64(x0, job.xs0 // item, out0, job.os0 // item, count, n, m)
+        lk_short_rows_f64(x0, job.xs0 // item, out0, job.os0 // item, count, n, job.op, m, lse)
     for r in range(count):
         if special_slice(m[r], m[r] != m[r], job.op, job.masked, &value):
             if job.op == LOGSUMEXP:
                 result[(first + r) * job.rs0] = <floating>value
             else:
                 fill(<floating *>(job.out + (first + r) * job.os0), n, 1, value)
-        elif floating is float and job.op == LOGSUMEXP:
+        elif job.op == LOGSUMEXP:
             result[(first + r) * job.rs0] = <floating>logsumexp_value(
                 <const floating *>(job.x + (first + r) * job.xs0), n, 1, m[r], lse[r])
 

@@ -64,8 +64,8 @@ static const lk_table_f64 avx2_f64 = LK_TABLE(lk_avx2_f64_);
 
 lk_table_f32 lk_f32 = LK_TABLE(lk_base_f32_);
 lk_table_f64 lk_f64 = LK_TABLE(lk_base_f64_);
-lk_short_rows_fn lk_short_rows_f32 = lk_base_f32_short_rows;
-lk_short_softmax_fn lk_short_softmax_f64 = lk_base_f64_short_softmax;
+lk_short_rows_f32_fn lk_short_rows_f32 = lk_base_f32_short_rows;
+lk_short_rows_f64_fn lk_short_rows_f64 = lk_base_f64_short_rows;
 static int active_isa = LK_ISA_BASELINE;
 
 int lk_isa_supported(int isa)
@@ -99,7 +99,7 @@ int lk_select_isa(int isa)
         lk_f32 = lk_avx512_table_f32;
         lk_f64 = lk_avx512_table_f64;
         lk_short_rows_f32 = lk_avx512_f32_short_rows;
-        lk_short_softmax_f64 = lk_avx512_f64_short_softmax;
+        lk_short_rows_f64 = lk_avx512_f64_short_rows;
         break;
 #endif
 #if LK_HAVE_AVX2
@@ -107,14 +107,14 @@ int lk_select_isa(int isa)
         lk_f32 = avx2_f32;
         lk_f64 = avx2_f64;
         lk_short_rows_f32 = lk_avx2_f32_short_rows;
-        lk_short_softmax_f64 = lk_avx2_f64_short_softmax;
+        lk_short_rows_f64 = lk_avx2_f64_short_rows;
         break;
 #endif
     default:
         lk_f32 = base_f32;
         lk_f64 = base_f64;
         lk_short_rows_f32 = lk_base_f32_short_rows;
-        lk_short_softmax_f64 = lk_base_f64_short_softmax;
+        lk_short_rows_f64 = lk_base_f64_short_rows;
     }
     active_isa = isa;
     return 0;

@@ -79,26 +79,26 @@ extern const lk_table_f64 lk_avx512_table_f64;
 void lk_avx512_f32_short_rows(const float *x, ptrdiff_t x_stride, float *out,
                               ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
                               double *m_out, double *lse_out);
-void lk_avx512_f64_short_softmax(const double *x, ptrdiff_t x_stride, double *out,
-                                 ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, double *m_out);
+void lk_avx512_f64_short_rows(const double *x, ptrdiff_t x_stride, double *out,
+                              ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
+                              double *m_out, double *lse_out);
 #else
 #define LK_HAVE_AVX512 0
 #endif
 
-/* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS float32 rows of up to
- * LK_SHORT_N, as vector lanes (short_rows in _simd_body.h); and float64's softmax
- * (short_softmax) */
+/* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N, as
+ * vector lanes (short_rows in _simd_body.h, one per type) */
 #define LK_SHORT_N 32
 #define LK_SHORT_ROWS 64
 enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
-typedef void (*lk_short_rows_fn)(const float *x, ptrdiff_t x_stride, float *out,
+typedef void (*lk_short_rows_f32_fn)(const float *x, ptrdiff_t x_stride, float *out,
                                  ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
                                  double *m_out, double *lse_out);
-extern lk_short_rows_fn lk_short_rows_f32;
-typedef void (*lk_short_softmax_fn)(const double *x, ptrdiff_t x_stride, double *out,
-                                    ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n,
-                                    double *m_out);
-extern lk_short_softmax_fn lk_short_softmax_f64;
+extern lk_short_rows_f32_fn lk_short_rows_f32;
+typedef void (*lk_short_rows_f64_fn)(const double *x, ptrdiff_t x_stride, double *out,
+                                     ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
+                                     double *m_out, double *lse_out);
+extern lk_short_rows_f64_fn lk_short_rows_f64;
 
 /* Instruction-set levels, in order of preference. */
 enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_AVX512 = 2, LK_ISA_COUNT = 3 };

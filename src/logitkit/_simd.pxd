@@ -77,9 +77,9 @@ cdef extern from "_simd.h" nogil:
     void lk_short_rows_f32(const float *x, Py_ssize_t x_stride, float *out,
                            Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
                            double *m_out, double *lse_out) noexcept nogil
-    void lk_short_softmax_f64(const double *x, Py_ssize_t x_stride, double *out,
-                              Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n,
-                              double *m_out) noexcept nogil
+    void lk_short_rows_f64(const double *x, Py_ssize_t x_stride, double *out,
+                           Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
+                           double *m_out, double *lse_out) noexcept nogil
 
     int LK_ISA_COUNT
     int lk_isa_supported(int isa)

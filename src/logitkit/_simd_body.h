@@ -721,20 +721,17 @@ LK_TARGET void LK_FN(scale)(LK_T *out, ptrdiff_t n, double inv_hi, double inv_lo
 }
 
 /*
- * The float64 softmax of short_rows: up to LK_SHORT_ROWS rows of n <= LK_SHORT_N doubles, LK_W
- * rows to a vector, every pass over all the groups side by side, with the row kernels'
- * numerics: exact x - m, exp_dd, compensated sums, the double-double reciprocal. (float64's
- * log_softmax and logsumexp take a double-double log per row: across rows, in the column
- * kernels, they measured faster than lanes with a scalar log per row.) Writes each row's max
- * to m_out; rows whose max is not finite are the caller's to overwrite.
+ * float64's short rows, the passes before the reciprocal or the log: up to LK_SHORT_ROWS rows
+ * of n <= LK_SHORT_N doubles into buf, LK_W rows to a vector, every pass over all the groups side
+ * by side, with the row kernels' numerics (exact x - m, exp_dd, compensated sums, the terms
+ * equal to the max counted in top). The exps are stored back into buf where store is set. Writes
+ * each row's max to m_out; m[] gets 0 in the lanes whose max is not finite (the caller's rows).
  */
-LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double *out,
-                                    ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n,
-                                    double *m_out)
+LK_INLINE LK_TARGET ptrdiff_t LK_FN(lanes_exp_sums_d)(const double *x, ptrdiff_t x_stride,
+                                                      double *buf, ptrdiff_t rows, ptrdiff_t n,
+                                                      int store, double *m_out, lk_vd *m,
+                                                      lk_vd *hi, lk_vd *lo, lk_vd *top)
 {
-    enum { GROUPS = LK_SHORT_ROWS / LK_W };
-    double buf[LK_SHORT_N * LK_SHORT_ROWS];
-    lk_vd m[GROUPS], hi[GROUPS], lo[GROUPS], top[GROUPS];
     const lk_vd zero = lk_splat(0.0);
     const ptrdiff_t groups = (rows + LK_W - 1) / LK_W, lanes = groups * LK_W;
     for (ptrdiff_t g = 0; g < groups; g++) {
@@ -754,11 +751,21 @@ LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double 
     for (ptrdiff_t k = 0; k < n; k++) {
         for (ptrdiff_t g = 0; g < groups; g++) {
             double *p = buf + k * lanes + g * LK_W;
-            LK_FN(exp_step)(p, p, LK_W, m[g], &hi[g], &lo[g], &top[g]);
+            LK_FN(exp_step)(p, store ? p : NULL, LK_W, m[g], &hi[g], &lo[g], &top[g]);
         }
     }
+    return groups;
+}
+
+/* float64 softmax of short rows (after lanes_exp_sums_d): 1 / (top + hi + lo) to ~2^-100 as a
+ * double-double, then each exp scaled by it */
+LK_INLINE LK_TARGET void LK_FN(short_softmax)(double *buf, ptrdiff_t groups, ptrdiff_t n,
+                                               const lk_vd *hi, const lk_vd *lo, const lk_vd *top)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_W };
+    const ptrdiff_t lanes = groups * LK_W;
     lk_vd inv_hi[GROUPS], inv_lo[GROUPS];
-    for (ptrdiff_t g = 0; g < groups; g++) {      /* 1 / (top + hi + lo) to ~2^-100 */
+    for (ptrdiff_t g = 0; g < groups; g++) {
         lk_vd e, s = lk_two_sum(top[g], hi[g], &e), s_lo;
         lk_vd s_hi = lk_two_sum(s, e + lo[g], &s_lo);
         inv_hi[g] = 1.0 / s_hi;
@@ -767,9 +774,6 @@ LK_TARGET void LK_FN(short_softmax)(const double *x, ptrdiff_t x_stride, double 
     for (ptrdiff_t k = 0; k < n; k++)
         for (ptrdiff_t g = 0; g < groups; g++)
             LK_FN(scale_step)(buf + k * lanes + g * LK_W, LK_W, inv_hi[g], inv_lo[g]);
-    for (ptrdiff_t g = 0; g < groups; g++)
-        LK_LANES_TO_ROWSD(buf + g * LK_W, lanes, rows - g * LK_W, n,
-                          out + g * LK_W * out_stride, out_stride);
 }
 
 #endif /* LK_IS_F64 */
@@ -1453,5 +1457,80 @@ LK_TARGET void LK_FN(softplus)(const float *x, float *out, ptrdiff_t n)
 LK_TARGET void LK_FN(log_sigmoid)(const float *x, float *out, ptrdiff_t n)
 {
     LK_ELEMENTWISE(LK_FN(softplus_stepf_neg), x, out, n, LK_WF);
+}
+#endif
+
+#if LK_IS_F64
+/*
+ * log(top + hi + lo) per lane as L_hi + *L_lo, top >= 1 counting the terms equal to the max:
+ * _double_double.pxd's log_of_sum in lanes. A unique max with a rest below 1/2 takes log1p of
+ * the rest (a confident row keeps its tiny log); otherwise the total is 2^k (1 + u) with 1 + u
+ * in [0.75, 1.5), and the log k ln2 + log1p(u), so that the only rounding left is log1p's, on
+ * a value below 1/2. log1p_unit's reduction holds on [-0.25, 0.5] as on [0, 1] (1 + z and
+ * (1 + z) - 1 exact by Sterbenz, |s| < 0.15). Lanes with top < 1 get unspecified values.
+ */
+LK_INLINE LK_TARGET lk_vd LK_FN(log_of_sum_v)(lk_vd top, lk_vd hi, lk_vd lo, lk_vd *L_lo)
+{
+    lk_vd r_lo, r_hi = lk_two_sum(hi, lo, &r_lo);
+    lk_vd e, s = lk_two_sum(top, hi, &e), s_lo;
+    lk_vd s_hi = lk_two_sum(s, e + lo, &s_lo);
+    /* s_hi in [1, 2^6): its exponent from the bits (as a double, through 2^52's mantissa), its
+     * mantissa in [1, 2), halved with k one more where it is 1.5 or above */
+    const lk_vm exponent_bits = lk_bits(s_hi) >> 52;
+    lk_vd k = lk_from_bits(exponent_bits | lk_bits(lk_splat(0x1p52))) - (0x1p52 + 1023.0);
+    lk_vd mant = lk_from_bits((lk_bits(s_hi) & ~(exponent_bits << 52)) | lk_bits(lk_splat(1.0)));
+    lk_vm up = LK_MASK(mant >= 1.5);
+    lk_vd u = lk_select(up, 0.5 * mant, mant) - 1.0;                  /* exact (Sterbenz) */
+    k += lk_select(up, lk_splat(1.0), lk_splat(0.0));
+    lk_vd u_lo = s_lo * lk_pow2i(-k);
+    lk_vm unique = LK_MASK(top == 1.0) & LK_MASK(r_hi < 0.5);
+    lk_vd arg = lk_select(unique, r_hi, u), arg_lo = lk_select(unique, r_lo, u_lo);
+    k = lk_select(unique, lk_splat(0.0), k);
+    lk_vd err, L = lk_two_sum(k * LK_LN2_HI_FD, LK_FN(log1p_unit)(arg), &err);
+    *L_lo = err + (k * LK_LN2_LO_FD + arg_lo / (1.0 + arg));
+    return L;
+}
+
+/*
+ * float64 softmax, log_softmax or logsumexp (op: LK_OP_*) of up to LK_SHORT_ROWS rows (x_stride,
+ * out_stride elements apart) of n <= LK_SHORT_N doubles as vector lanes, as short_rows does for
+ * float32. log_softmax: (x - m) - L with x - m exact and L = L_hi + L_lo (shifted_log, as the
+ * column kernels); logsumexp: lse_out gets m + L_hi + L_lo rounded once (add_log). Writes each
+ * row's max to m_out; rows whose max is not finite get unspecified outputs, for the caller to
+ * overwrite.
+ */
+LK_TARGET void LK_FN(short_rows)(const double *x, ptrdiff_t x_stride, double *out,
+                                 ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
+                                 double *m_out, double *lse_out)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_W };
+    double buf[LK_SHORT_N * LK_SHORT_ROWS];
+    lk_vd m[GROUPS], hi[GROUPS], lo[GROUPS], top[GROUPS], L[GROUPS];
+    const ptrdiff_t groups = LK_FN(lanes_exp_sums_d)(x, x_stride, buf, rows, n,
+                                                     op == LK_OP_SOFTMAX, m_out, m, hi, lo, top);
+    const ptrdiff_t lanes = groups * LK_W;
+    if (op == LK_OP_SOFTMAX) {
+        LK_FN(short_softmax)(buf, groups, n, hi, lo, top);
+    } else {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            lk_vd L_lo, L_hi = LK_FN(log_of_sum_v)(top[g], hi[g], lo[g], &L_lo);
+            L[g] = L_hi + L_lo;
+            if (op != LK_OP_LOGSUMEXP) continue;
+            lk_vd err, value = lk_two_sum(m[g], L_hi, &err);          /* add_log */
+            value += err + L_lo;
+            for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)
+                lse_out[g * LK_W + j] = lk_lane(value, (int)j);
+        }
+        if (op == LK_OP_LOGSUMEXP) return;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                double *p = buf + k * lanes + g * LK_W;
+                lk_store_d(p, LK_FN(shifted_log)(lk_load_d(p, LK_W, 0.0), m[g], L[g]), LK_W);
+            }
+        }
+    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        LK_LANES_TO_ROWSD(buf + g * LK_W, lanes, rows - g * LK_W, n,
+                          out + g * LK_W * out_stride, out_stride);
 }
 #endif
