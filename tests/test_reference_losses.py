@@ -102,3 +102,20 @@ def test_special_rows():
     big = np.finfo(np.float64).max
     assert R.cross_entropy(np.array([[big, -big]]), [1], reduction="none")[0] == np.inf
     assert R.cross_entropy(np.array([[2.0, 1.0]], np.float32), [0]).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logits_a_dtype_range_apart(dtype):
+    """Regression: with logits +-max in one row, the gradient's exp(x - m) met x - m = -inf,
+    whose TwoSum error term is inf - inf, and gave NaN (float64) where softmax is exactly
+    [1, 0, ...]; and a loss beyond float32's range leaked an overflow RuntimeWarning."""
+    big = float(np.finfo(dtype).max)
+    x = np.array([[big, -big, -big, 0.5], [0.0, 1.0, 2.0, 3.0]], dtype)
+    y = np.array([1, 0])
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grad = R.cross_entropy(x, y, reduction="none", return_grad=True)
+        total = R.cross_entropy(x, y, reduction="sum")
+    assert loss[0] == np.inf and total == np.inf
+    assert grad[0].tolist() == [1.0, -1.0, 0.0, 0.0]

@@ -40,6 +40,13 @@ def _two_sum(a: float, b: float) -> tuple[float, float]:
     return s, (a - (s - bv)) + (b - bv)
 
 
+def _exp_of_difference(v: float, m: float) -> float:
+    """exp(v - m) for v < m, v - m split exactly as hi + lo; 0 where v - m overflows (its
+    error term would be inf - inf)."""
+    hi, lo = _two_sum(v, -m)
+    return 0.0 if hi == -_INF else math.exp(hi) * (1.0 + lo)
+
+
 def _row_terms(xs: list[float]) -> tuple[float, list[float], float] | None:
     """(m, terms exp(x_j - m) for x_j != m, count of x_j == m), or None for a row that has NaN
     or +inf or is all -inf (its loss is NaN)."""
@@ -49,8 +56,7 @@ def _row_terms(xs: list[float]) -> tuple[float, list[float], float] | None:
     terms = []
     for v in xs:
         if v != m:
-            hi, lo = _two_sum(v, -m)
-            terms.append(math.exp(hi) * (1.0 + lo) if hi != -_INF else 0.0)
+            terms.append(_exp_of_difference(v, m))
     return m, terms, float(xs.count(m))
 
 
@@ -82,8 +88,7 @@ def _ce_row(xs, y, ts, w, eps, want_grad):
     if not want_grad:
         return loss, None
     total = math.fsum([top] + terms)
-    e = [1.0 if v == m else math.exp(_two_sum(v, -m)[0]) * (1.0 + _two_sum(v, -m)[1])
-         if v != -_INF else 0.0 for v in xs]
+    e = [1.0 if v == m else _exp_of_difference(v, m) if v != -_INF else 0.0 for v in xs]
     T = math.fsum(q)
     grad = [T * e[j] / total - q[j] for j in range(n)]
     if ts is None and eps == 0.0:                             # hard label: no p_y - 1
@@ -93,14 +98,15 @@ def _ce_row(xs, y, ts, w, eps, want_grad):
 
 
 def _reduce(losses: list[float], denom: float, reduction: str, shape, rt) -> Any:
-    if reduction == "none":
-        return np.array(losses, dtype=np.float64).reshape(shape).astype(rt)
-    total = math.fsum(losses)
-    if reduction == "sum":
-        return rt.type(total)
-    if denom == 0.0:
-        return rt.type(_NAN)
-    return rt.type(total / denom)
+    with np.errstate(over="ignore"):         # a loss beyond the dtype's range is inf, quietly
+        if reduction == "none":
+            return np.array(losses, dtype=np.float64).reshape(shape).astype(rt)
+        total = math.fsum(losses)
+        if reduction == "sum":
+            return rt.type(total)
+        if denom == 0.0:
+            return rt.type(_NAN)
+        return rt.type(total / denom)
 
 
 def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
