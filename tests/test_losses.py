@@ -167,14 +167,17 @@ def test_zero_class_weight_contributes_nothing_even_at_minus_inf(dtype, n, eps):
     close_ulps(grad, rgrad, dtype, 4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [2, 9, 32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_cross_entropy_many_short_float32_rows(n, weighted, each_simd_path):
-    """float32 rows of up to 32 classes run 8 to a vector (ce_short), 64 rows a block: every
+def test_cross_entropy_many_short_rows(n, weighted, dtype, each_simd_path):
+    """Rows of up to 32 classes run across vector lanes (ce_short), 64 rows a block: every
     group and block boundary, with ignored rows, NaN / +inf / all -inf rows, a -inf target
-    logit, a confident row and a zero class weight among them."""
+    logit, a confident row, a large common offset, m - x_t past the dtype's max and a zero
+    class weight among them."""
     rng = np.random.default_rng(n)
-    x = logits(rng, (130, n), np.float32, spread=4)
+    big = float(np.finfo(dtype).max)
+    x = logits(rng, (130, n), dtype, spread=4)
     y = rng.integers(0, n, 130)
     x[3, 1] = np.nan
     x[8, 0] = np.inf
@@ -182,6 +185,8 @@ def test_cross_entropy_many_short_float32_rows(n, weighted, each_simd_path):
     x[21, y[21]] = -np.inf
     x[34] = -40
     x[34, y[34]] = 0
+    x[45] += 1e4
+    x[50], x[50, 0], y[50] = -big, big, 1
     y[[5, 64, 129]] = -100                              # ignored
     kw = {"weight": rng.random(n) + 0.1} if weighted else {}
     if weighted:
@@ -189,9 +194,9 @@ def test_cross_entropy_many_short_float32_rows(n, weighted, each_simd_path):
     for reduction in ("none", "sum"):
         loss, grad = lk.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
         rloss, rgrad = R.cross_entropy(x, y, reduction=reduction, return_grad=True, **kw)
-        close_ulps(loss, rloss, np.float32, 4)
-        close_ulps(grad, rgrad, np.float32, 4)
-        close_ulps(lk.cross_entropy(x, y, reduction=reduction, **kw), rloss, np.float32, 4)
+        close_ulps(loss, rloss, dtype, 4)
+        close_ulps(grad, rgrad, dtype, 4)
+        close_ulps(lk.cross_entropy(x, y, reduction=reduction, **kw), rloss, dtype, 4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -69,6 +69,8 @@ cdef extern from "_losses_simd.h" nogil:
     int lkl_select_isa(int isa)
     void lkl_ce_short_f32(const float *x, const int32_t *t, const double *c, float *grad,
                           Py_ssize_t rows, Py_ssize_t n, double *m_out, double *nll) noexcept nogil
+    void lkl_ce_short_f64(const double *x, const int32_t *t, const double *c, double *grad,
+                          Py_ssize_t rows, Py_ssize_t n, double *m_out, double *nll) noexcept nogil
 
 cdef enum:
     MEAN = 0
@@ -304,9 +306,8 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
             if eps != 0.0:
                 for j in range(n):
                     W += w[j] if w != NULL else 1.0
-            if eps == 0.0 and floating is float and n <= LK_SHORT_N and x.strides[0] == n * item:
-                index_rows_small(<const float *>xp, t, w, s, <float *>lp, <float *>gp, rows, n,
-                                 ignore_index)
+            if eps == 0.0 and n <= LK_SHORT_N and x.strides[0] == n * item:
+                index_rows_small(<const floating *>xp, t, w, s, lp, gp, rows, n, ignore_index)
             else:
                 job = CrossEntropyRows(
                     x=xp, xs=xs, n=n, rows=rows, index=t, ignore_index=ignore_index, prob=NULL,
@@ -389,13 +390,13 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     return loss
 
 
-cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w, double s,
-                           float *loss, float *grad, Py_ssize_t rows, Py_ssize_t n,
+cdef void index_rows_small(const floating *x, const Py_ssize_t *t, const double *w, double s,
+                           floating *loss, floating *grad, Py_ssize_t rows, Py_ssize_t n,
                            Py_ssize_t ignore_index) noexcept nogil:
-    """Short float32 rows (n <= LK_SHORT_N, C-contiguous), LK_SHORT_ROWS at a time in the lanes
-    kernel (ce_short in _losses_simd_body.h), gradient included when grad is not NULL; then
-    the rows it leaves to us: ignored ones (loss and gradient 0) and those whose max is not
-    finite (NaN)."""
+    """Short rows (n <= LK_SHORT_N, C-contiguous), LK_SHORT_ROWS at a time in the lanes kernel
+    (ce_short in _losses_simd_body.h), gradient included when grad is not NULL; then the rows
+    it leaves to us: ignored ones (loss and gradient 0) and those whose max is not finite
+    (NaN)."""
     cdef int32_t target[LK_SHORT_ROWS]
     cdef double c[LK_SHORT_ROWS]
     cdef double m[LK_SHORT_ROWS]
@@ -407,8 +408,12 @@ cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w,
             y = t[r0 + b]
             target[b] = -1 if y == ignore_index else <int32_t>y
             c[b] = 0.0 if y == ignore_index else s * (w[y] if w != NULL else 1.0)
-        lkl_ce_short_f32(x + r0 * n, target, c, grad + r0 * n if grad != NULL else NULL, nb, n,
-                         m, nll)
+        if floating is float:
+            lkl_ce_short_f32(x + r0 * n, target, c, grad + r0 * n if grad != NULL else NULL, nb,
+                             n, m, nll)
+        else:
+            lkl_ce_short_f64(x + r0 * n, target, c, grad + r0 * n if grad != NULL else NULL, nb,
+                             n, m, nll)
         for b in range(nb):
             r = r0 + b
             if target[b] < 0:
@@ -420,9 +425,9 @@ cdef void index_rows_small(const float *x, const Py_ssize_t *t, const double *w,
                 if grad != NULL:
                     fill(grad + r * n, n, NAN)
             elif w != NULL:                 # a zero weight contributes nothing, even to inf
-                loss[r] = <float>(nll[b] * w[target[b]]) if w[target[b]] != 0.0 else 0.0
+                loss[r] = <floating>(nll[b] * w[target[b]]) if w[target[b]] != 0.0 else 0.0
             else:
-                loss[r] = <float>nll[b]
+                loss[r] = <floating>nll[b]
         r0 += nb
 
 

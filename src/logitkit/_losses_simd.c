@@ -77,7 +77,8 @@ static const lkl_table_f64 avx2_f64 = LKL_TABLE(lkl_avx2_f64_);
 
 lkl_table_f32 lkl_f32 = LKL_TABLE(lkl_base_f32_);
 lkl_table_f64 lkl_f64 = LKL_TABLE(lkl_base_f64_);
-lkl_ce_short_fn lkl_ce_short_f32 = lkl_base_f32_ce_short;
+lkl_ce_short_f32_fn lkl_ce_short_f32 = lkl_base_f32_ce_short;
+lkl_ce_short_f64_fn lkl_ce_short_f64 = lkl_base_f64_ce_short;
 
 int lkl_select_isa(int isa)
 {
@@ -93,6 +94,7 @@ int lkl_select_isa(int isa)
         lkl_f64.sigmoid_bwd = lkl_avx2_f64_sigmoid_bwd;
         lkl_f64.softmax_bwd_rows = lkl_avx2_f64_softmax_bwd_rows;
         lkl_ce_short_f32 = lkl_avx512_f32_ce_short;
+        lkl_ce_short_f64 = lkl_avx512_f64_ce_short;
         break;
 #endif
 #if LKL_HAVE_AVX2
@@ -100,12 +102,14 @@ int lkl_select_isa(int isa)
         lkl_f32 = avx2_f32;
         lkl_f64 = avx2_f64;
         lkl_ce_short_f32 = lkl_avx2_f32_ce_short;
+        lkl_ce_short_f64 = lkl_avx2_f64_ce_short;
         break;
 #endif
     default:
         lkl_f32 = base_f32;
         lkl_f64 = base_f64;
         lkl_ce_short_f32 = lkl_base_f32_ce_short;
+        lkl_ce_short_f64 = lkl_base_f64_ce_short;
     }
     return 0;
 }

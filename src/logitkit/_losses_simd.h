@@ -32,11 +32,16 @@
 LKL_DECLARE_TABLE(float, lkl_table_f32)
 LKL_DECLARE_TABLE(double, lkl_table_f64)
 
-/* cross-entropy (and its gradient) of up to LK_SHORT_ROWS float32 rows of up to LK_SHORT_N
- * classes as vector lanes (ce_short in _losses_simd_body.h) */
-typedef void (*lkl_ce_short_fn)(const float *x, const int32_t *t, const double *c, float *grad,
-                                ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll);
-extern lkl_ce_short_fn lkl_ce_short_f32;
+/* cross-entropy (and its gradient) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N classes as
+ * vector lanes (ce_short in _losses_simd_body.h, one per type) */
+typedef void (*lkl_ce_short_f32_fn)(const float *x, const int32_t *t, const double *c,
+                                    float *grad, ptrdiff_t rows, ptrdiff_t n, double *m_out,
+                                    double *nll);
+typedef void (*lkl_ce_short_f64_fn)(const double *x, const int32_t *t, const double *c,
+                                    double *grad, ptrdiff_t rows, ptrdiff_t n, double *m_out,
+                                    double *nll);
+extern lkl_ce_short_f32_fn lkl_ce_short_f32;
+extern lkl_ce_short_f64_fn lkl_ce_short_f64;
 
 extern lkl_table_f32 lkl_f32;
 extern lkl_table_f64 lkl_f64;
@@ -51,6 +56,8 @@ extern lkl_table_f64 lkl_f64;
 extern const lkl_table_f32 lkl_avx512_table_f32;
 extern const lkl_table_f64 lkl_avx512_table_f64;
 void lkl_avx512_f32_ce_short(const float *x, const int32_t *t, const double *c, float *grad,
+                             ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll);
+void lkl_avx512_f64_ce_short(const double *x, const int32_t *t, const double *c, double *grad,
                              ptrdiff_t rows, ptrdiff_t n, double *m_out, double *nll);
 #endif
 

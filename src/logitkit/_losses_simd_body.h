@@ -768,6 +768,66 @@ LK_TARGET void LKL_FN(ce_short)(const float *x, const int32_t *t, const double *
     for (ptrdiff_t g = 0; g < groups; g++)
         LK_LANES_TO_ROWSF(buf + g * LK_WF, lanes, rows - g * LK_WF, n, grad + g * LK_WF * n, n);
 }
+#else
+/*
+ * The same for float64 rows, LK_W to a vector, with the row path's numerics (index_row in
+ * _losses.pyx): the exps and their compensated sums of short_rows (lanes_exp_sums_d), the log
+ * of each sum in double-double lanes (log_of_sum_v), and per row
+ *   nll[r] = (m - x_t) + L           m - x_t by TwoSum, +inf where it overflows or x_t = -inf
+ *   grad_j = e_j (C_hi + C_lo)       C = c / S in double-double (1 / S as short_softmax's)
+ * and at the target, -c rest / S where it is the row's unique max, else grad_t - c.
+ */
+LK_TARGET void LKL_FN(ce_short)(const double *x, const int32_t *t, const double *c,
+                                double *grad, ptrdiff_t rows, ptrdiff_t n, double *m_out,
+                                double *nll)
+{
+    enum { GROUPS = LK_SHORT_ROWS / LK_W };
+    double buf[LK_SHORT_N * LK_SHORT_ROWS];
+    lk_vd m[GROUPS], hi[GROUPS], lo[GROUPS], top[GROUPS];
+    lk_vd target[GROUPS], at_unique[GROUPS], c_hi[GROUPS], c_lo[GROUPS], cv[GROUPS];
+    lk_vm unique[GROUPS];
+    const ptrdiff_t groups = LK_FN(lanes_exp_sums_d)(x, n, buf, rows, n, grad != NULL, m_out,
+                                                     m, hi, lo, top);
+    const ptrdiff_t lanes = groups * LK_W;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        double tl[LK_W], xl[LK_W], cl[LK_W];
+        for (ptrdiff_t j = 0; j < LK_W; j++) {          /* no target: x_t = m, c = 0 */
+            ptrdiff_t r = g * LK_W + j;
+            int has = r < rows && t[r] >= 0;
+            tl[j] = has ? (double)t[r] : -1.0;
+            xl[j] = has ? x[r * n + t[r]] : lk_lane(m[g], (int)j);
+            cl[j] = has ? c[r] : 0.0;
+        }
+        lk_vd xt;
+        memcpy(&target[g], tl, sizeof tl), memcpy(&xt, xl, sizeof xl), memcpy(&cv[g], cl, sizeof cl);
+        lk_vd L_lo, L_hi = LK_FN(log_of_sum_v)(top[g], hi[g], lo[g], &L_lo);
+        lk_vd dl, dh = lk_two_sum(m[g], -xt, &dl), e, a = lk_two_sum(dh, L_hi, &e);
+        lk_vd v = lk_select(LK_MASK(dh == INFINITY), lk_splat(INFINITY), a + (e + (dl + L_lo)));
+        for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)
+            nll[g * LK_W + j] = lk_lane(v, (int)j);
+        if (!grad) continue;
+        lk_vd s_err, s = lk_two_sum(top[g], hi[g], &s_err), s_lo;
+        lk_vd s_hi = lk_two_sum(s, s_err + lo[g], &s_lo);
+        lk_vd inv_hi = 1.0 / s_hi;
+        lk_vd inv_lo = (-LK_FMA_EXACT(inv_hi, s_hi, lk_splat(-1.0)) - inv_hi * s_lo) * inv_hi;
+        c_hi[g] = cv[g] * inv_hi;
+        c_lo[g] = LK_FMA_EXACT(cv[g], inv_hi, -c_hi[g]) + cv[g] * inv_lo;
+        lk_vd rest_lo, rest_hi = lk_two_sum(hi[g], lo[g], &rest_lo);
+        at_unique[g] = -cv[g] * (rest_hi * inv_hi + (rest_lo * inv_hi + rest_hi * inv_lo));
+        unique[g] = LK_MASK(top[g] == 1.0) & LK_MASK(xt == m[g]);
+    }
+    if (!grad) return;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            double *p = buf + k * lanes + g * LK_W;
+            lk_vd e = lk_load_d(p, LK_W, 0.0), d = LK_FMA(e, c_hi[g], e * c_lo[g]);
+            lk_vd d_t = lk_select(unique[g], at_unique[g], d - cv[g]);
+            lk_store_d(p, lk_select(LK_MASK(target[g] == (double)k), d_t, d), LK_W);
+        }
+    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        LK_LANES_TO_ROWSD(buf + g * LK_W, lanes, rows - g * LK_W, n, grad + g * LK_W * n, n);
+}
 #endif
 
 /* softmax_backward of `rows` contiguous rows of n: out = y * (g - sum(g * y)) */
