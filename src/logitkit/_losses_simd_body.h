@@ -397,20 +397,27 @@ LK_INLINE LK_TARGET void LKL_FN(log_softmax_bwd_exact)(const LK_T *g, const LK_T
 
 /* One step of dot_plain: w0 + w1 elements (tails padded with 0) into 4 double chains and, as
  * |g y|, 2 float chains; y == NULL reads as all ones (a constant at every call: inlined away).
- * fma(g, 1, s) and fma(|g|, 1, a) round exactly as the adds s + g and a + |g|. */
+ * fma(g, 1, s) and fma(|g|, 1, a) round exactly as the adds s + g and a + |g|. Whole vectors
+ * are widened straight from memory, half by half (no shuffle for the top halves). */
 LK_INLINE LK_TARGET void LKL_FN(dot_step)(const float *g, const float *y, ptrdiff_t w0,
                                           ptrdiff_t w1, lk_vd s[4], lk_vf8 a[2])
 {
     lk_vf8 one = lk_splatf(1.0f);
     lk_vf8 g0 = LK_LOADF(g, w0, 0.0f), y0 = y ? LK_LOADF(y, w0, 0.0f) : one;
     lk_vf8 g1 = LK_LOADF(g + w0, w1, 0.0f), y1 = y ? LK_LOADF(y + w0, w1, 0.0f) : one;
-    lk_vd gl, gh, yl, yh;
-    LK_WIDEN_F8(g0, gl, gh);
-    LK_WIDEN_F8(y0, yl, yh);
+    lk_vd gl, gh, yl, yh, one_d = lk_splat(1.0);
+    if (w0 == LK_WF) LK_LOAD_WIDEN_F8(g, gl, gh);
+    else LK_WIDEN_F8(g0, gl, gh);
+    if (!y) yl = yh = one_d;
+    else if (w0 == LK_WF) LK_LOAD_WIDEN_F8(y, yl, yh);
+    else LK_WIDEN_F8(y0, yl, yh);
     s[0] = LK_FMA(gl, yl, s[0]);
     s[1] = LK_FMA(gh, yh, s[1]);
-    LK_WIDEN_F8(g1, gl, gh);
-    LK_WIDEN_F8(y1, yl, yh);
+    if (w1 == LK_WF) LK_LOAD_WIDEN_F8(g + w0, gl, gh);
+    else LK_WIDEN_F8(g1, gl, gh);
+    if (!y) yl = yh = one_d;
+    else if (w1 == LK_WF) LK_LOAD_WIDEN_F8(y + w0, yl, yh);
+    else LK_WIDEN_F8(y1, yl, yh);
     s[2] = LK_FMA(gl, yl, s[2]);
     s[3] = LK_FMA(gh, yh, s[3]);
     a[0] = LK_FMAF(lk_absf(g0), lk_absf(y0), a[0]);
@@ -421,12 +428,17 @@ LK_INLINE LK_TARGET void LKL_FN(dot_step)(const float *g, const float *y, ptrdif
 LK_INLINE LK_TARGET double LKL_FN(chains_total)(const lk_vd s[4], const lk_vf8 a[2],
                                                 double *abs_sum)
 {
-    *abs_sum = lk_lanes_sumf(a[0] + a[1]);
-    return lk_lanes_sum((s[0] + s[1]) + (s[2] + s[3]));
+    *abs_sum = LK_LANES_SUMF(a[0] + a[1]);
+    return LK_LANES_SUMD((s[0] + s[1]) + (s[2] + s[3]));
 }
 
-/* The error bound of chains_total's sum: 16 chains of n/16 plain adds and a tree of depth 4;
- * the float sum of the magnitudes is doubled, which bounds it for n < 2^22 */
+/* The error bound of chains_total's sum: no product meets more than n/16 + 5 roundings (a chain
+ * of m elements rounds m - 1 times: its first add, to 0, and a pad's add of 0 are exact).
+ * LK_W = 4 (AVX2, the GCC baseline): 16 chains of <= ceil(n/16) elements, then a tree of
+ * depth 4 (n/16 + 4). AVX-512: 32 chains of <= ceil(n/32) elements (ceil(n/32) + 4 <= n/16 +
+ * 5), or < n/32 + 2 with the aligning step (n >= 64 only), then a tree of depth 5 (n/32 + 6
+ * <= n/16 + 5 for n >= 32). The float sum of the magnitudes is doubled, which bounds it for
+ * n < 2^22. */
 LK_INLINE double LKL_FN(plain_sum_error)(ptrdiff_t n, double abs_sum)
 {
     return ((double)n / 16.0 + 5.0) * 0x1p-53 * (2.0 * abs_sum);
@@ -439,7 +451,10 @@ LK_INLINE LK_TARGET double LKL_FN(dot_plain)(const float *g, const float *y, ptr
 {
     lk_vd s[4] = {lk_splat(0.0), lk_splat(0.0), lk_splat(0.0), lk_splat(0.0)};
     lk_vf8 a[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
-    ptrdiff_t i = 0;
+    /* up to g's vector boundary first (AVX-512; for n >= 64, which plain_sum_error's bound
+     * allows): whole vectors then load from one cache line each */
+    ptrdiff_t i = n >= 64 ? LK_TO_ALIGNF(g) : 0;
+    if (i) LKL_FN(dot_step)(g, y, i, 0, s, a);
     for (; i + 2 * LK_WF <= n; i += 2 * LK_WF)
         LKL_FN(dot_step)(g + i, y ? y + i : NULL, LK_WF, LK_WF, s, a);
     if (i < n) {
@@ -457,6 +472,20 @@ LK_INLINE LK_TARGET double LKL_FN(dot_plain)(const float *g, const float *y, ptr
  * <= 2^-24 |g - s|. Either way <= 1.6 ulp. A row whose |g - s| is smaller somewhere (g all
  * equal, say: the exact answer is then ~0) goes the exact way.
  */
+/* w elements of softmax_bwd_fast's pass: out = fma(y, g - s_f, -(y s_r)), and min and max
+ * |g - s_f| into *lo, *hi (exact: chains and order do not change the row's min and max) */
+LK_INLINE LK_TARGET void LKL_FN(softmax_bwd_step)(const float *g, const float *y, float *out,
+                                                  ptrdiff_t w, lk_vf8 sf, lk_vf8 sr,
+                                                  lk_vf8 *lo, lk_vf8 *hi)
+{
+    /* the tail padded with a real g: a pad of 0 would put |s_f| into the certificate */
+    lk_vf8 gv = LK_LOADF(g, w, g[0]), yv = LK_LOADF(y, w, 0.0f);
+    lk_vf8 a = gv - sf;
+    *lo = LK_MIN_ABSF(*lo, a);
+    *hi = LK_MAX_ABSF(*hi, a);
+    LK_STOREF(out, LK_FMAF_EXACT(yv, a, -(yv * sr)), w);
+}
+
 LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y, float *out,
                                                  ptrdiff_t n)
 {
@@ -466,18 +495,25 @@ LK_INLINE LK_TARGET int LKL_FN(softmax_bwd_fast)(const float *g, const float *y,
     double floor = fmax(0x1p-19 * fabs(s), 0x1p27 * LKL_FN(plain_sum_error)(n, abs_sum));
     float s_f = (float)s, s_r = (float)(s - (double)s_f);
     lk_vf8 sf = lk_splatf(s_f), sr = lk_splatf(s_r);
-    lk_vf8 lo = lk_splatf(INFINITY), hi = lk_splatf(0.0f);
-    ptrdiff_t i = 0;
-    for (; i < n; i += LK_WF) {
-        ptrdiff_t w = n - i < LK_WF ? n - i : LK_WF;
-        /* the tail padded with a real g: a pad of 0 would put |s_f| into the certificate */
-        lk_vf8 gv = LK_LOADF(g + i, w, g[i]), yv = LK_LOADF(y + i, w, 0.0f);
-        lk_vf8 a = gv - sf, m = lk_absf(a);
-        lo = LK_MINF(lo, m);
-        hi = LK_MAXF(hi, m);
-        lk_storef(out + i, LK_FMAF_EXACT(yv, a, -(yv * sr)), w);
+    /* two min and max chains (each a 2-cycle dependency a vector): whole vectors in pairs,
+     * unmasked; then the rest */
+    lk_vf8 lo[2] = {lk_splatf(INFINITY), lk_splatf(INFINITY)};
+    lk_vf8 hi[2] = {lk_splatf(0.0f), lk_splatf(0.0f)};
+    /* up to y's vector boundary first (AVX-512): y is read twice a vector (the compiler folds
+     * both loads), and a load across cache lines costs more than such a store (measured) */
+    ptrdiff_t i = LK_TO_ALIGNF(y);
+    if (i > n) i = n;
+    if (i) LKL_FN(softmax_bwd_step)(g, y, out, i, sf, sr, &lo[0], &hi[0]);
+    for (; i + 2 * LK_WF <= n; i += 2 * LK_WF) {
+        LKL_FN(softmax_bwd_step)(g + i, y + i, out + i, LK_WF, sf, sr, &lo[0], &hi[0]);
+        LKL_FN(softmax_bwd_step)(g + i + LK_WF, y + i + LK_WF, out + i + LK_WF, LK_WF, sf, sr,
+                                 &lo[1], &hi[1]);
     }
-    return (double)lk_lanes_minf(lo) >= floor && lk_lanes_maxf(hi) <= FLT_MAX;
+    for (; i < n; i += LK_WF)
+        LKL_FN(softmax_bwd_step)(g + i, y + i, out + i, n - i < LK_WF ? n - i : LK_WF, sf, sr,
+                                 &lo[0], &hi[0]);
+    return (double)LK_LANES_MINF(LK_MINF(lo[0], lo[1])) >= floor &&
+           LK_LANES_MAXF(LK_MAXF(hi[0], hi[1])) <= FLT_MAX;
 }
 
 /*

@@ -24,15 +24,35 @@
         (lo) = (lk_vd)_mm512_cvtps_pd(_mm512_castps512_ps256(w16_));                           \
         (hi) = (lk_vd)_mm512_cvtps_pd(_mm512_extractf32x8_ps(w16_, 1));                        \
     } while (0)
+/* LK_WF floats at p widened, each half converted from memory (no shuffle for the top half) */
+#define LK_LOAD_WIDEN_F8(p, lo, hi)                                                            \
+    do {                                                                                       \
+        (lo) = (lk_vd)_mm512_cvtps_pd(_mm256_loadu_ps(p));                                     \
+        (hi) = (lk_vd)_mm512_cvtps_pd(_mm256_loadu_ps((p) + 8));                               \
+    } while (0)
 #define LK_F4_TO_D(f) ((lk_vd)_mm512_cvtps_pd((__m256)(f)))
 #define LK_D_TO_F4(v) ((lk_vf)_mm512_cvtpd_ps((__m512d)(v)))
 #define LK_MAXF(lo, a) ((lk_vf8)_mm512_max_ps((__m512)(lo), (__m512)(a)))
 #define LK_MAXD(lo, a) ((lk_vd)_mm512_max_pd((__m512d)(lo), (__m512d)(a)))
 #define LK_MINF(hi, a) ((lk_vf8)_mm512_min_ps((__m512)(hi), (__m512)(a)))
 #define LK_MIND(hi, a) ((lk_vd)_mm512_min_pd((__m512d)(hi), (__m512d)(a)))
+/* min(lo, |a|) and max(hi, |a|) for lo, hi >= 0 and a not NaN, one vrangeps each (abs taken
+ * inside) */
+#define LK_MIN_ABSF(lo, a) ((lk_vf8)_mm512_range_ps((__m512)(lo), (__m512)(a), 0x0A))
+#define LK_MAX_ABSF(hi, a) ((lk_vf8)_mm512_range_ps((__m512)(hi), (__m512)(a), 0x0B))
 /* partial vectors: masked loads (lanes past w never read) */
 #define LK_LOADF(p, w, pad)                                                                    \
     ((lk_vf8)_mm512_mask_loadu_ps(_mm512_set1_ps(pad), (__mmask16)((1u << (w)) - 1u), (p)))
+#define LK_STOREF(p, v, w) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (w)) - 1u), (__m512)(v))
+/* floats before p's next 64-byte boundary: a 64-byte vector across two cache lines costs
+ * about twice (numpy's data starts 16 bytes past one; rows of 1000 floats alternate) */
+#define LK_TO_ALIGNF(p) ((ptrdiff_t)((0u - (unsigned)(uintptr_t)(p)) % 64u) / 4)
+/* a vector's lanes added (a tree: depth 4 for floats, 3 for doubles) or their least or greatest
+ * (not NaN), in registers where the portable trees go through memory */
+#define LK_LANES_SUMF(v) _mm512_reduce_add_ps((__m512)(v))
+#define LK_LANES_SUMD(v) _mm512_reduce_add_pd((__m512d)(v))
+#define LK_LANES_MINF(v) _mm512_reduce_min_ps((__m512)(v))
+#define LK_LANES_MAXF(v) _mm512_reduce_max_ps((__m512)(v))
 /* some lane of a double-lane mask is set (one test, no trip through memory) */
 #define LK_ANY(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) != 0)
 #define LK_ANYF(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
@@ -60,6 +80,11 @@
         (lo) = (lk_vd)_mm256_cvtps_pd(_mm256_castps256_ps128(w8_));                            \
         (hi) = (lk_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(w8_, 1));                          \
     } while (0)
+#define LK_LOAD_WIDEN_F8(p, lo, hi)                                                            \
+    do {                                                                                       \
+        (lo) = (lk_vd)_mm256_cvtps_pd(_mm_loadu_ps(p));                                        \
+        (hi) = (lk_vd)_mm256_cvtps_pd(_mm_loadu_ps((p) + 4));                                  \
+    } while (0)
 /* max(lo, a), NaN in a kept (maxps returns its second operand when either is NaN) */
 /* 4 floats <-> 4 doubles (the double-lane passes over float data) */
 #define LK_F4_TO_D(f) ((lk_vd)_mm256_cvtps_pd((__m128)(f)))
@@ -69,12 +94,20 @@
 /* min(hi, a), NaN in a kept (minps, likewise) */
 #define LK_MINF(hi, a) ((lk_vf8)_mm256_min_ps((__m256)(hi), (__m256)(a)))
 #define LK_MIND(hi, a) ((lk_vd)_mm256_min_pd((__m256d)(hi), (__m256d)(a)))
+#define LK_MIN_ABSF(lo, a) LK_MINF((lo), lk_absf(a))
+#define LK_MAX_ABSF(hi, a) LK_MAXF((hi), lk_absf(a))
 /* w <= LK_WF floats, lanes past w read as pad */
 #define LK_ANY(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
 #define LK_ANYF(m) LK_ANY(m)
 #define LK_BITSF(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #define LK_LESSF_BITS(a, b) LK_BITSF(LK_MASKF((a) < (b)))
 #define LK_LOADF(p, w, pad) lk_loadf_avx2((p), (w), (pad))
+#define LK_STOREF(p, v, w) lk_storef((p), (v), (w))
+#define LK_TO_ALIGNF(p) ((ptrdiff_t)0)          /* no aligning step (measured on AVX-512 only) */
+#define LK_LANES_SUMF(v) lk_lanes_sumf(v)
+#define LK_LANES_SUMD(v) lk_lanes_sum(v)
+#define LK_LANES_MINF(v) lk_lanes_minf(v)
+#define LK_LANES_MAXF(v) lk_lanes_maxf(v)
 #define LK_ROWS_TO_LANESF lk_rows_to_lanes_avx2
 #define LK_LANES_TO_ROWSF lk_lanes_to_rows_avx2
 #define LK_ROWS_TO_LANESD lk_rows_to_lanesd_avx2
@@ -89,6 +122,7 @@
 #define LK_FMAF(a, b, c) ((a) * (b) + (c))
 #define LK_FMAF_EXACT(a, b, c) lk_fmaf_via_double((a), (b), (c))
 #define LK_WIDEN_F8(v, lo, hi) lk_f8_to_d((v), &(lo), &(hi))
+#define LK_LOAD_WIDEN_F8(p, lo, hi) lk_f8_to_d(lk_loadf((p), LK_WF, 0.0f), &(lo), &(hi))
 #define LK_NARROW_D(lo, hi) lk_d_to_f8((lo), (hi))
 #define LK_F4_TO_D(f) LK_F2D(f)
 #define LK_D_TO_F4(v) LK_D2F(v)
@@ -96,11 +130,19 @@
 #define LK_MAXD(lo, a) lk_select(LK_MASK((a) < (lo)), (lo), (a))
 #define LK_MINF(hi, a) lk_selectf(LK_MASKF((hi) < (a)), (hi), (a))
 #define LK_MIND(hi, a) lk_select(LK_MASK((hi) < (a)), (hi), (a))
+#define LK_MIN_ABSF(lo, a) LK_MINF((lo), lk_absf(a))
+#define LK_MAX_ABSF(hi, a) LK_MAXF((hi), lk_absf(a))
 #define LK_ANY(m) lk_any((m))
 #define LK_ANYF(m) lk_anyf((m))
 #define LK_BITSF(m) lk_bitsf_of((m))
 #define LK_LESSF_BITS(a, b) LK_BITSF(LK_MASKF((a) < (b)))
 #define LK_LOADF(p, w, pad) lk_loadf((p), (w), (pad))
+#define LK_STOREF(p, v, w) lk_storef((p), (v), (w))
+#define LK_TO_ALIGNF(p) ((ptrdiff_t)0)
+#define LK_LANES_SUMF(v) lk_lanes_sumf(v)
+#define LK_LANES_SUMD(v) lk_lanes_sum(v)
+#define LK_LANES_MINF(v) lk_lanes_minf(v)
+#define LK_LANES_MAXF(v) lk_lanes_maxf(v)
 #define LK_ROWS_TO_LANESF lk_rows_to_lanesf
 #define LK_LANES_TO_ROWSF lk_lanes_to_rowsf
 #define LK_ROWS_TO_LANESD lk_rows_to_lanesd
