@@ -441,7 +441,13 @@ LK_INLINE LK_TARGET double LKL_FN(chains_total)(const lk_vd s[4], const lk_vf8 a
  * n < 2^22. */
 LK_INLINE double LKL_FN(plain_sum_error)(ptrdiff_t n, double abs_sum)
 {
+#if LK_W < 4
+    /* one-lane vectors (compilers without GCC's vector extensions, MSVC): fewer chains than
+     * the count above assumes, so no better bound than n roundings a product */
+    return ((double)n + 5.0) * 0x1p-53 * (2.0 * abs_sum);
+#else
     return ((double)n / 16.0 + 5.0) * 0x1p-53 * (2.0 * abs_sum);
+#endif
 }
 
 /* sum(g * y) in plain double sums (the float products are exact in double), and sum(|g y|);
