@@ -249,14 +249,11 @@ def test_result_dtype_of_every_input_dtype(func, dtype):
         assert np.asarray(got).dtype == np.dtype(dtype)
 
 
-@known_bug("logsumexp loses accuracy where m + log(sum) cancels: logsumexp([-1.8020079978548287, "
-           "-0.18144600660877136]) is 13 ULP from the exact -0.000969890766585714 (SPEC: 2 ULP; "
-           "the reference, with math.exp/log1p, is 158 ULP off). Each exp(x - m) is rounded once "
-           "(half an ULP of a term ~0.2 is ~130 ULP of a result ~1e-3), so a fix needs "
-           "double-double terms from exp_sum or a double-double re-evaluation of cancelling rows, "
-           "plus a double-double log1p in log_of_sum/add_log")
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_logsumexp_near_cancellation(axis):
+    """Regression (a known bug until 2026-12-03): float64 logsumexp lost accuracy where
+    m + log(sum) cancels: 13 ULP from the exact -0.000969890766585714 here, each exp(x - m)
+    being rounded once. Such slices are now redone in double-double."""
     mpmath = pytest.importorskip("mpmath")
     values = [-1.8020079978548287, -0.18144600660877136]
     with mpmath.workdps(60):

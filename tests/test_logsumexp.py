@@ -136,3 +136,31 @@ def test_float32_cancelling_logsumexp_keeps_its_last_bits():
     assert _float32_lse_ulps(np.ascontiguousarray(rows.T), 0).max() <= 2
     cols = rng.standard_normal((3, 700)).astype(np.float32)
     assert _float32_lse_ulps(cols, 0).max() <= 2
+
+
+@pytest.mark.parametrize("layout", ["row", "short rows", "axis 0", "long row"])
+def test_float64_cancelling_logsumexp_keeps_its_last_bits(layout, each_simd_path):
+    """float64 slices where m + log(sum) cancels to between 2^-40 and 1/16 of the log (rows of
+    log-probabilities moved by small offsets, the two-element case of the former known bug)
+    are redone with double-double terms and log: within 2 ULP of mpmath on the row,
+    short-row, column and long-row kernels. Rows of log-probabilities themselves (results
+    ~1e-16, below 2^-40 of the log) keep the kernels' value: within 2^-50 of the log."""
+    mpmath = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(3)
+    n = {"row": 300, "short rows": 10, "axis 0": 40, "long row": 5000}[layout]
+    rows = 4 if layout == "long row" else 12
+    x = logitkit.log_softmax(rng.standard_normal((rows, n)) * rng.choice([0.1, 3.0, 30.0],
+                                                                          (rows, 1)))
+    x[1:] += rng.choice([0.01, -3e-9, 2e-7, -0.2, 0.0], (rows - 1, 1))
+    x[0] = [-1.8020079978548287, -0.18144600660877136] * (n // 2) + [-1.0] * (n % 2)
+    data = np.ascontiguousarray(x.T) if layout == "axis 0" else x
+    got = logitkit.logsumexp(data, axis=0 if layout == "axis 0" else -1)
+    with mpmath.workdps(80):
+        for r in range(rows):
+            exact = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(float(v))) for v in x[r]))
+            err = abs(mpmath.mpf(float(got[r])) - exact)
+            log_sum = float(exact) - x[r].max()
+            if abs(float(exact)) >= 2.0**-40 * log_sum:
+                assert err <= 2 * np.spacing(abs(float(exact))), (r, float(got[r]), float(exact))
+            else:
+                assert err <= 2.0**-50 * log_sum, (r, float(got[r]), float(exact))

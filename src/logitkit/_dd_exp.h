@@ -90,4 +90,47 @@ static inline double lk_dd_log_softmax_bwd(double g, double y, double s_hi, doub
     return o.hi + (o.lo + (d.lo - p.lo));
 }
 
+/* a + b, both normalised pairs (~2^-104 relative where they do not cancel) */
+static inline lk_dd lk_dd_add(lk_dd a, lk_dd b)
+{
+    lk_dd s = lk_dd_two_sum(a.hi, b.hi);
+    return lk_dd_fast_sum(s.hi, s.lo + (a.lo + b.lo));
+}
+
+/* e^(hi + lo) for hi in [-200, 89] and |lo| <= ulp(hi): 2^k (1 + m) (1 + lo) (lo^2 is below
+ * 2^-104 of the result), ~2^-102 */
+static inline lk_dd lk_dd_exp(double hi, double lo)
+{
+    int k;
+    lk_dd e = lk_dd_one_plus(lk_dd_expm1_reduced(hi, &k));
+    e = lk_dd_fast_sum(e.hi, e.lo + e.hi * lo);
+    return (lk_dd){ldexp(e.hi, k), ldexp(e.lo, k)};
+}
+
+/* log(s) for s in [1, 2^64): libm's log (< 1 ulp), then one Newton step with e^-L in
+ * double-double: log(s) = L + log(s e^-L), s e^-L = 1 + r with |r| ~ 2^-52, so log(1 + r) = r
+ * to r^2/2 ~ 2^-105 */
+static inline lk_dd lk_dd_log(lk_dd s)
+{
+    double L = log(s.hi);
+    lk_dd p = lk_dd_mul(s, lk_dd_exp(-L, 0.0));
+    double r = (p.hi - 1.0) + p.lo;         /* p.hi - 1 exact (Sterbenz) */
+    return lk_dd_two_sum(L, r - 0.5 * r * r);
+}
+
+/* logsumexp of n doubles (step apart, max m finite, no NaN) where m + log(sum) cancels: the
+ * terms e^(x - m) in double-double (x - m split exactly), the log by lk_dd_log, and m + L
+ * rounded once. Terms below e^-200 (< 2^-288 of the sum, which is >= 1) are left out. */
+static inline double lk_dd_logsumexp(const double *x, ptrdiff_t n, ptrdiff_t step, double m)
+{
+    lk_dd s = {0.0, 0.0};
+    for (ptrdiff_t k = 0; k < n; k++) {
+        lk_dd d = lk_dd_two_sum(x[k * step], -m);
+        if (d.hi >= -200.0) s = lk_dd_add(s, lk_dd_exp(d.hi, d.lo));
+    }
+    lk_dd L = lk_dd_log(s);
+    lk_dd v = lk_dd_two_sum(m, L.hi);
+    return v.hi + (v.lo + L.lo);
+}
+
 #endif
