@@ -605,65 +605,40 @@ LK_AVX512_INLINE void lk_transpose8d_avx512(__m512d r[8])
     }
 }
 
-LK_AVX512_INLINE void lk_rows_to_lanes_avx512(const float *x, ptrdiff_t stride, ptrdiff_t w,
-                                              ptrdiff_t n, float *buf, ptrdiff_t buf_stride)
-{
-    for (ptrdiff_t k0 = 0; k0 < n; k0 += 16) {
-        ptrdiff_t c = n - k0 < 16 ? n - k0 : 16;
-        __mmask16 part = (__mmask16)((1u << c) - 1u);
-        __m512 r[16];
-        for (int j = 0; j < 16; j++)
-            r[j] = _mm512_maskz_loadu_ps(part, x + (j < w ? j : 0) * stride + k0);
-        lk_transpose16_avx512(r);
-        for (int i = 0; i < c; i++) _mm512_storeu_ps(buf + (k0 + i) * buf_stride, r[i]);
+/* rows_to_lanes / lanes_to_rows for LANES-lane vectors V of T (intrinsic suffix PS, lane
+ * masks M): LANES x LANES blocks through TRANSPOSE, a row's end by masked loads and stores */
+#define LK_DEFINE_LANES_AVX512(SUFFIX, T, V, LANES, PS, M, TRANSPOSE)                          \
+    LK_AVX512_INLINE void lk_rows_to_lanes##SUFFIX(const T *x, ptrdiff_t stride, ptrdiff_t w,  \
+                                                   ptrdiff_t n, T *buf, ptrdiff_t buf_stride)  \
+    {                                                                                          \
+        for (ptrdiff_t k0 = 0; k0 < n; k0 += (LANES)) {                                        \
+            ptrdiff_t c = n - k0 < (LANES) ? n - k0 : (LANES);                                 \
+            M part = (M)((1u << c) - 1u);                                                      \
+            V r[LANES];                                                                        \
+            for (int j = 0; j < (LANES); j++)                                                  \
+                r[j] = _mm512_maskz_loadu_##PS(part, x + (j < w ? j : 0) * stride + k0);       \
+            TRANSPOSE(r);                                                                      \
+            for (int i = 0; i < c; i++) _mm512_storeu_##PS(buf + (k0 + i) * buf_stride, r[i]); \
+        }                                                                                      \
+    }                                                                                          \
+    LK_AVX512_INLINE void lk_lanes_to_rows##SUFFIX(const T *buf, ptrdiff_t buf_stride,         \
+                                                   ptrdiff_t w, ptrdiff_t n, T *out,           \
+                                                   ptrdiff_t stride)                           \
+    {                                                                                          \
+        for (ptrdiff_t k0 = 0; k0 < n; k0 += (LANES)) {                                        \
+            ptrdiff_t c = n - k0 < (LANES) ? n - k0 : (LANES);                                 \
+            M part = (M)((1u << c) - 1u);                                                      \
+            V r[LANES];                                                                        \
+            for (int i = 0; i < (LANES); i++)                                                  \
+                r[i] = i < c ? _mm512_loadu_##PS(buf + (k0 + i) * buf_stride)                  \
+                             : _mm512_setzero_##PS();                                          \
+            TRANSPOSE(r);                                                                      \
+            for (int j = 0; j < (LANES) && j < w; j++)                                         \
+                _mm512_mask_storeu_##PS(out + j * stride + k0, part, r[j]);                    \
+        }                                                                                      \
     }
-}
-
-LK_AVX512_INLINE void lk_lanes_to_rows_avx512(const float *buf, ptrdiff_t buf_stride,
-                                              ptrdiff_t w, ptrdiff_t n, float *out,
-                                              ptrdiff_t stride)
-{
-    for (ptrdiff_t k0 = 0; k0 < n; k0 += 16) {
-        ptrdiff_t c = n - k0 < 16 ? n - k0 : 16;
-        __mmask16 part = (__mmask16)((1u << c) - 1u);
-        __m512 r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < c ? _mm512_loadu_ps(buf + (k0 + i) * buf_stride) : _mm512_setzero_ps();
-        lk_transpose16_avx512(r);
-        for (int j = 0; j < 16 && j < w; j++)
-            _mm512_mask_storeu_ps(out + j * stride + k0, part, r[j]);
-    }
-}
-
-LK_AVX512_INLINE void lk_rows_to_lanesd_avx512(const double *x, ptrdiff_t stride, ptrdiff_t w,
-                                               ptrdiff_t n, double *buf, ptrdiff_t buf_stride)
-{
-    for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
-        ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
-        __mmask8 part = (__mmask8)((1u << c) - 1u);
-        __m512d r[8];
-        for (int j = 0; j < 8; j++)
-            r[j] = _mm512_maskz_loadu_pd(part, x + (j < w ? j : 0) * stride + k0);
-        lk_transpose8d_avx512(r);
-        for (int i = 0; i < c; i++) _mm512_storeu_pd(buf + (k0 + i) * buf_stride, r[i]);
-    }
-}
-
-LK_AVX512_INLINE void lk_lanes_to_rowsd_avx512(const double *buf, ptrdiff_t buf_stride,
-                                               ptrdiff_t w, ptrdiff_t n, double *out,
-                                               ptrdiff_t stride)
-{
-    for (ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
-        ptrdiff_t c = n - k0 < 8 ? n - k0 : 8;
-        __mmask8 part = (__mmask8)((1u << c) - 1u);
-        __m512d r[8];
-        for (int i = 0; i < 8; i++)
-            r[i] = i < c ? _mm512_loadu_pd(buf + (k0 + i) * buf_stride) : _mm512_setzero_pd();
-        lk_transpose8d_avx512(r);
-        for (int j = 0; j < 8 && j < w; j++)
-            _mm512_mask_storeu_pd(out + j * stride + k0, part, r[j]);
-    }
-}
+LK_DEFINE_LANES_AVX512(_avx512, float, __m512, 16, ps, __mmask16, lk_transpose16_avx512)
+LK_DEFINE_LANES_AVX512(d_avx512, double, __m512d, 8, pd, __mmask8, lk_transpose8d_avx512)
 #endif
 
 #endif
