@@ -53,9 +53,10 @@ static inline lk_dd lk_dd_one_plus(lk_dd a)
     return lk_dd_fast_sum(s.hi, s.lo + a.lo);
 }
 
-/* e^y = 2^k (1 + m) for a float y in [-200, 89]: y = k ln2 + r, r a double-double (k A is
- * exact: 51 bits for |k| <= 289; so is y - k A, by Sterbenz's lemma for k != 0, checked for
- * every float32 y in the range; k B's rounding is kept by fma); m = e^r - 1 = r p_2 by the
+/* e^y = 2^k (1 + m) for y in [-200, 89]: y = k ln2 + r, r a double-double (k A is exact: 51
+ * bits for |k| <= 289; so is y - k A, by Sterbenz's lemma for k != 0, as y and k A are within
+ * a factor of 2 for any double y, and checked for every float32 y in the range; k B's
+ * rounding is kept by fma); m = e^r - 1 = r p_2 by the
  * Taylor series in Horner form, p_n = 1 + r p_(n+1)/n (|r| <= 0.35), so m keeps its digits
  * relative to itself where r is tiny (2^-102 of m, 2^-105 of 1 + m, measured) */
 static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
@@ -97,8 +98,9 @@ static inline lk_dd lk_dd_add(lk_dd a, lk_dd b)
     return lk_dd_fast_sum(s.hi, s.lo + (a.lo + b.lo));
 }
 
-/* e^(hi + lo) for hi in [-200, 89] and |lo| <= ulp(hi): 2^k (1 + m) (1 + lo) (lo^2 is below
- * 2^-104 of the result), ~2^-102 */
+/* e^(hi + lo) for hi in [-200, 89] and |lo| <= ulp(hi): 2^k (1 + m) (1 + lo), ~2^-102 where
+ * |hi| <= 1; lo^2 / 2 grows to ~2^-91 of the result at hi = -200 (in a sum of exps, below
+ * 2^-107 of the sum, as such a term is e^-200 of it) */
 static inline lk_dd lk_dd_exp(double hi, double lo)
 {
     int k;
@@ -118,17 +120,39 @@ static inline lk_dd lk_dd_log(lk_dd s)
     return lk_dd_two_sum(L, r - 0.5 * r * r);
 }
 
+/* log1p(a) for a double-double a in [0, 1/2): libm's log1p, then one Newton step on expm1 in
+ * double-double (e^L - 1 = m, or 1 + 2 m where k = 1, L > 0.35), so that a tiny a keeps its
+ * digits relative to itself: ~2^-100 of the result */
+static inline lk_dd lk_dd_log1p(lk_dd a)
+{
+    int k;
+    double L = log1p(a.hi);
+    lk_dd m = lk_dd_expm1_reduced(L, &k);
+    lk_dd em1 = k == 0 ? m : lk_dd_one_plus((lk_dd){2.0 * m.hi, 2.0 * m.lo});
+    lk_dd gap = lk_dd_add(a, (lk_dd){-em1.hi, -em1.lo});       /* a - (e^L - 1) */
+    return lk_dd_two_sum(L, (gap.hi + gap.lo) / (1.0 + em1.hi));
+}
+
 /* logsumexp of n doubles (step apart, max m finite, no NaN) where m + log(sum) cancels: the
- * terms e^(x - m) in double-double (x - m split exactly), the log by lk_dd_log, and m + L
- * rounded once. Terms below e^-200 (< 2^-288 of the sum, which is >= 1) are left out. */
+ * terms e^(x - m) in double-double (x - m split exactly), the log of the sum as log_of_sum
+ * takes it (a unique max with a rest below 1/2: log1p of the rest, which keeps a confident
+ * row's tiny log to its own digits; else lk_dd_log of the total, >= 1.5), and m + L rounded
+ * once: ~2^-100 of the log. Terms below e^-200 (< 2^-288 of the sum) are left out. */
 static inline double lk_dd_logsumexp(const double *x, ptrdiff_t n, ptrdiff_t step, double m)
 {
-    lk_dd s = {0.0, 0.0};
+    lk_dd rest = {0.0, 0.0};
+    double top = 0.0;
     for (ptrdiff_t k = 0; k < n; k++) {
-        lk_dd d = lk_dd_two_sum(x[k * step], -m);
-        if (d.hi >= -200.0) s = lk_dd_add(s, lk_dd_exp(d.hi, d.lo));
+        double v = x[k * step];
+        if (v == m) {
+            top += 1.0;
+            continue;
+        }
+        lk_dd d = lk_dd_two_sum(v, -m);
+        if (d.hi >= -200.0) rest = lk_dd_add(rest, lk_dd_exp(d.hi, d.lo));
     }
-    lk_dd L = lk_dd_log(s);
+    lk_dd L = top == 1.0 && rest.hi < 0.5 ? lk_dd_log1p(rest)
+                                          : lk_dd_log(lk_dd_add((lk_dd){top, 0.0}, rest));
     lk_dd v = lk_dd_two_sum(m, L.hi);
     return v.hi + (v.lo + L.lo);
 }

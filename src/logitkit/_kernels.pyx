@@ -17,7 +17,7 @@ cimport cython
 from cython cimport floating
 cimport numpy as cnp
 from libc.limits cimport INT_MIN
-from libc.math cimport INFINITY, NAN, exp, fabs, floor, frexp, ldexp
+from libc.math cimport INFINITY, NAN, exp, fabs, floor, fmax, frexp, ldexp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_New
@@ -507,17 +507,21 @@ cdef inline double logsumexp_value(const floating *x, Py_ssize_t n, Py_ssize_t s
     """The logsumexp of a slice (n elements, step apart, max m) computed as value; where
     m + log(sum) cancels, redone with more precise terms than the kernels'. float32 (below
     half of the log of the sum, value - m): in double (logsumexp_cancelling). float64: in
-    double-double (lk_dd_logsumexp, ~2^-104 of the log, ~0.35 us an element), for results
-    between 2^-40 and 1/16 of the log: the kernels' terms (each exp rounded once, 2^-53 of
-    the log together) cost such a result up to 13 ULP, and ~1 ULP at 1/16 (measured).
-    Below 2^-40 (a row of log-probabilities: ~1e-16, from sum(exp) = 1 + O(eps))
-    double-double would not reach 2 ULP either: the kernels' value stands, within ~2^-52 of
-    the log."""
+    double-double (lk_dd_logsumexp, ~2^-100 of the log, ~0.2 us an element), for results
+    from max(n 2^-52, 2^-50) of the log up to 1/2 of it for slices of up to 32 elements and
+    up to 1/16 for longer ones. The kernels' terms (each exp rounded once) cost such a result
+    up to ~9 ULP (a confident pair at 1/16, measured); in a long slice their roundings
+    average out, and redoing every result below 1/2 of the log cost common data (1000
+    classes, logsumexp ~1) 70x. Below n 2^-52 of the log sit rows of log-probabilities (their
+    logsumexp, ~sqrt(n) 2^-53, is the rounding of n values): redone, 1024 such rows of 1000
+    took ~300x the kernels' time, so the kernels' value stands there, within ~2^-52 of the
+    log."""
     cdef double log_sum = value - m
+    cdef double upper = 0.5 if n <= 32 else 0.0625
     if floating is float:
         if fabs(value) < 0.5 * log_sum:
             return logsumexp_cancelling(x, n, step, m)
-    elif ldexp(log_sum, -40) <= fabs(value) < 0.0625 * log_sum:
+    elif fmax(ldexp(<double>n, -52), ldexp(1.0, -50)) * log_sum <= fabs(value) < upper * log_sum:
         return lk_dd_logsumexp(x, n, step, m)
     return value
 
