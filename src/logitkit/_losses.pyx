@@ -239,6 +239,7 @@ cdef struct CrossEntropyRows:
     char *loss
     char *grad
     bint is_f32
+    bint in_lanes                   # class indices, no smoothing, short contiguous rows
 
 
 cdef void cross_entropy_part(const floating *kind, const CrossEntropyRows *job, Py_ssize_t lo,
@@ -264,11 +265,27 @@ cdef void cross_entropy_task(void *ctx, int tid, int nthreads, lk_team *team) no
     the caller adds them up in order afterwards, so the result does not depend on threads."""
     cdef const CrossEntropyRows *job = <const CrossEntropyRows *>ctx
     cdef Py_ssize_t lo, hi
-    lk_split(job.rows, tid, nthreads, 1, &lo, &hi)
-    if job.is_f32:
+    # short rows: whole blocks of the lanes kernel to each thread
+    lk_split(job.rows, tid, nthreads, LK_SHORT_ROWS if job.in_lanes else 1, &lo, &hi)
+    if lo >= hi:
+        return
+    if job.in_lanes and job.is_f32:
+        rows_in_lanes(<const float *>NULL, job, lo, hi)
+    elif job.in_lanes:
+        rows_in_lanes(<const double *>NULL, job, lo, hi)
+    elif job.is_f32:
         cross_entropy_part(<const float *>NULL, job, lo, hi)
     else:
         cross_entropy_part(<const double *>NULL, job, lo, hi)
+
+
+cdef void rows_in_lanes(const floating *kind, const CrossEntropyRows *job, Py_ssize_t lo,
+                        Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t n = job.n
+    cdef floating *grad = <floating *>job.grad
+    index_rows_small(<const floating *>job.x + lo * n, job.index + lo, job.w, job.s,
+                     <floating *>job.loss + lo, grad + lo * n if grad != NULL else NULL,
+                     hi - lo, n, job.ignore_index)
 
 
 def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
@@ -306,14 +323,12 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
             if eps != 0.0:
                 for j in range(n):
                     W += w[j] if w != NULL else 1.0
-            if eps == 0.0 and n <= LK_SHORT_N and x.strides[0] == n * item:
-                index_rows_small(<const floating *>xp, t, w, s, lp, gp, rows, n, ignore_index)
-            else:
-                job = CrossEntropyRows(
-                    x=xp, xs=xs, n=n, rows=rows, index=t, ignore_index=ignore_index, prob=NULL,
-                    ts=0, w=w, W=W, eps=eps, s=s, loss=<char *>lp, grad=<char *>gp,
-                    is_f32=floating is float)
-                pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
+            job = CrossEntropyRows(
+                x=xp, xs=xs, n=n, rows=rows, index=t, ignore_index=ignore_index, prob=NULL,
+                ts=0, w=w, W=W, eps=eps, s=s, loss=<char *>lp, grad=<char *>gp,
+                is_f32=floating is float,
+                in_lanes=eps == 0.0 and n <= LK_SHORT_N and x.strides[0] == n * item)
+            pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
             if floating is float:           # float losses: a double sum is exact enough
                 for r in range(rows):
                     tot_hi += lp[r]
@@ -465,7 +480,7 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
     cdef CrossEntropyRows job
     job = CrossEntropyRows(x=xp, xs=xs, n=n, rows=rows, index=NULL, ignore_index=0, prob=tp,
                            ts=ts, w=w, W=0.0, eps=eps, s=s, loss=<char *>&loss[0],
-                           grad=<char *>gp, is_f32=floating is float)
+                           grad=<char *>gp, is_f32=floating is float, in_lanes=False)
     with nogil:
         pool.parallel_run(pool.threads_for(rows * n, rows), cross_entropy_task, &job)
         for r in range(rows):
