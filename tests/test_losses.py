@@ -757,9 +757,9 @@ def adversarial_grads(dtype, s, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [3, 9, 12, 32, 37, 300])
 def test_backward_ulp_vs_mpmath(dtype, n, each_simd_path):
-    """Short float32 rows 8 to a vector (bwd_short_rows: n <= 12 for softmax_backward, <= 32
-    for log_softmax_backward), in groups and blocks of 64 rows; longer rows one at a time, the
-    fast paths and their certificates."""
+    """Short float32 rows 8 or 16 to a vector (bwd_short_rows: n <= 12 for softmax_backward,
+    <= 32 for log_softmax_backward), in groups and blocks of 64 rows; longer rows one at a
+    time, the fast paths and their certificates."""
     rng = np.random.default_rng(5 + n)
     x = adversarial_rows(dtype, n, rng)[:7]
     s, ls, sg = lk.softmax(x), lk.log_softmax(x), lk.sigmoid(x)

@@ -119,3 +119,15 @@ def test_logits_a_dtype_range_apart(dtype):
         total = R.cross_entropy(x, y, reduction="sum")
     assert loss[0] == np.inf and total == np.inf
     assert grad[0].tolist() == [1.0, -1.0, 0.0, 0.0]
+
+
+def test_every_target_ignored_gives_zero_gradient():
+    """Regression (helper-20's review): with every target ignored, reduction 'mean' is 0 / 0
+    (NaN, as in PyTorch), and the ignored rows' gradient stays exactly 0 (PyTorch's and the
+    kernels'); the reference scaled it by NaN. A row with a zero class weight is still NaN."""
+    x = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, 0.0]])
+    loss, grad = R.cross_entropy(x, np.array([-100, -100]), return_grad=True)
+    assert np.isnan(loss) and grad.tolist() == [[0.0] * 3, [0.0] * 3]
+    loss, grad = R.cross_entropy(x, np.array([1, -100]), weight=[1.0, 0.0, 1.0],
+                                 return_grad=True)
+    assert np.isnan(loss) and np.isnan(grad[0]).all() and grad[1].tolist() == [0.0] * 3

@@ -743,7 +743,7 @@ LK_INLINE LK_TARGET void LKL_FN(bwd_short_rows)(const float *g, const float *y, 
 
 /*
  * Cross-entropy against class indices for up to LK_SHORT_ROWS contiguous rows of n <=
- * LK_SHORT_N float32 logits, 8 rows to a vector as short_rows does. Per row, t its target
+ * LK_SHORT_N float32 logits, LK_WF rows to a vector as short_rows does. Per row, t its target
  * (-1: none) and c its gradient's scale (the caller's s w_t, 0 for rows it drops):
  *   nll[r] = (m - x_t) + L          (double; m - x_t exact, L = log(sum exp(x - m)))
  *   grad_j = c (p_j - [j == t])     (grad may be NULL) with p = e / S in double, and at the

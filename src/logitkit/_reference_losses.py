@@ -132,7 +132,7 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
             y = tr[r]
             if y == ignore_index:
                 losses.append(0.0)
-                grads.append([0.0] * n)
+                grads.append(None)                  # exactly 0, whatever the scale
                 continue
             if not 0 <= y < n:
                 raise ValueError(f"target {y} is out of range for {n} classes")
@@ -149,8 +149,8 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
     scale = 1.0 / denom if reduction == "mean" and denom != 0.0 else 1.0
     if reduction == "mean" and denom == 0.0:
         scale = _NAN
-    g = np.array([[v * scale if v == v else v for v in row] for row in grads] or
-                 np.zeros((0, n)), dtype=np.float64)
+    g = np.array([[0.0] * n if row is None else [v * scale if v == v else v for v in row]
+                  for row in grads] or np.zeros((0, n)), dtype=np.float64)
     g = np.moveaxis(g.reshape(xm.shape), -1, axis)
     return value, g.astype(rt)
 

@@ -388,7 +388,7 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
 
 /* Many short rows as vector lanes: LANES rows of n values (stride apart; w of them real, the
  * rest repeat row 0) into buf[k * buf_stride + j], element k of row j, so that a row's
- * reduction is vertical; and back, for the first w lanes. (Float rows 8 to a vector, double
+ * reduction is vertical; and back, for the first w lanes. (Float rows LK_WF to a vector, double
  * rows LK_W.) */
 #define LK_DEFINE_LANES(SUFFIX, T, LANES)                                                      \
     LK_INLINE void lk_rows_to_lanes##SUFFIX(const T *x, ptrdiff_t stride, ptrdiff_t w,         \
