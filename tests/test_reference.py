@@ -652,3 +652,20 @@ def test_result_is_never_a_view_of_the_input():
     for fn in ALL:
         res = fn(x)
         assert not np.shares_memory(res, x)
+
+
+@pytest.mark.parametrize("row", [
+    [-38.91630824610742, -47.149308468251164, -47.06483510540277, -0.1574364803846506,
+     -3.911414239977204, -2.0776730001135997],
+    [-1.8020079978548287, -0.18144600660877136],
+    [-0.12692801104297205, -2.1269280110429722],
+])
+def test_logsumexp_where_max_and_log_cancel(row):
+    """Regression (helper-20's review): where m + log(sum) cancels, each term's math.exp
+    rounding showed in the result (up to ~25 ULP on the first row); such slices are summed
+    again in decimal, to within half an ULP of mpmath."""
+    exact = mp.log(mp.fsum(mp.exp(mp.mpf(v)) for v in row))
+    assert ulp_error(float(R.logsumexp(np.array(row))), exact) <= 0.5
+    got, sign = R.logsumexp(np.array(row + row), b=np.full(2 * len(row), 0.5),
+                            return_sign=True)               # the same sum, through b=
+    assert sign == 1.0 and ulp_error(float(got), exact) <= 0.5

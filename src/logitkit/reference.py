@@ -25,6 +25,7 @@ floats; a Python scalar gives a Python float.
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from typing import Any, Callable
@@ -204,7 +205,23 @@ def _logsumexp_slice(xs: list[float], keep: list[bool], bs: list[float]) -> tupl
     if total[0] == 0:
         return -_INF, 0.0
     sign = 1.0 if total[0] > 0 else -1.0
-    return _fsum([m] + _log_dy((abs(total[0]), total[1]))), sign
+    log_sum = _log_dy((abs(total[0]), total[1]))
+    value = _fsum([m] + log_sum)
+    if abs(value) < 0.5 * abs(sum(log_sum)):
+        # m and log|sum| cancel: each term's exp, rounded once by math.exp, would show in the
+        # result's last bits (up to ~25 ULP), so the slice is summed again in decimal
+        value = _logsumexp_decimal(terms, m)
+    return value, sign
+
+
+def _logsumexp_decimal(terms: list[tuple[float, float]], m: float) -> float:
+    """m + log|sum_i b_i exp(x_i - m)| with every step in 60-digit decimal arithmetic (floats
+    convert to Decimal exactly), rounded once to a float."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        dm = decimal.Decimal(m)
+        total = sum(decimal.Decimal(b) * (decimal.Decimal(x) - dm).exp() for x, b in terms)
+        return float(dm + abs(total).ln())
 
 
 # ---------------------------------------------------------------------------------------------
