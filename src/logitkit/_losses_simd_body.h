@@ -848,10 +848,7 @@ LK_TARGET void LKL_FN(ce_short)(const double *x, const int32_t *t, const double 
         for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)
             nll[g * LK_W + j] = lk_lane(v, (int)j);
         if (!grad) continue;
-        lk_vd s_err, s = lk_two_sum(top[g], hi[g], &s_err), s_lo;
-        lk_vd s_hi = lk_two_sum(s, s_err + lo[g], &s_lo);
-        lk_vd inv_hi = 1.0 / s_hi;
-        lk_vd inv_lo = (-LK_FMA_EXACT(inv_hi, s_hi, lk_splat(-1.0)) - inv_hi * s_lo) * inv_hi;
+        lk_vd inv_lo, inv_hi = LK_FN(reciprocal_v)(top[g], hi[g], lo[g], &inv_lo);
         c_hi[g] = cv[g] * inv_hi;
         c_lo[g] = LK_FMA_EXACT(cv[g], inv_hi, -c_hi[g]) + cv[g] * inv_lo;
         lk_vd rest_lo, rest_hi = lk_two_sum(hi[g], lo[g], &rest_lo);

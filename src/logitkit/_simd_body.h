@@ -757,20 +757,27 @@ LK_INLINE LK_TARGET ptrdiff_t LK_FN(lanes_exp_sums_d)(const double *x, ptrdiff_t
     return groups;
 }
 
-/* float64 softmax of short rows (after lanes_exp_sums_d): 1 / (top + hi + lo) to ~2^-100 as a
- * double-double, then each exp scaled by it */
+/* 1 / (top + hi + lo) per lane as inv_hi + *inv_lo, to ~2^-100 (the scalar reciprocal of
+ * _double_double.pxd in lanes) */
+LK_INLINE LK_TARGET lk_vd LK_FN(reciprocal_v)(lk_vd top, lk_vd hi, lk_vd lo, lk_vd *inv_lo)
+{
+    lk_vd e, s = lk_two_sum(top, hi, &e), s_lo;
+    lk_vd s_hi = lk_two_sum(s, e + lo, &s_lo);
+    lk_vd inv_hi = 1.0 / s_hi;
+    *inv_lo = (-LK_FMA_EXACT(inv_hi, s_hi, lk_splat(-1.0)) - inv_hi * s_lo) * inv_hi;
+    return inv_hi;
+}
+
+/* float64 softmax of short rows (after lanes_exp_sums_d): each exp scaled by the sum's
+ * double-double reciprocal */
 LK_INLINE LK_TARGET void LK_FN(short_softmax)(double *buf, ptrdiff_t groups, ptrdiff_t n,
                                                const lk_vd *hi, const lk_vd *lo, const lk_vd *top)
 {
     enum { GROUPS = LK_SHORT_ROWS / LK_W };
     const ptrdiff_t lanes = groups * LK_W;
     lk_vd inv_hi[GROUPS], inv_lo[GROUPS];
-    for (ptrdiff_t g = 0; g < groups; g++) {
-        lk_vd e, s = lk_two_sum(top[g], hi[g], &e), s_lo;
-        lk_vd s_hi = lk_two_sum(s, e + lo[g], &s_lo);
-        inv_hi[g] = 1.0 / s_hi;
-        inv_lo[g] = (-LK_FMA_EXACT(inv_hi[g], s_hi, lk_splat(-1.0)) - inv_hi[g] * s_lo) * inv_hi[g];
-    }
+    for (ptrdiff_t g = 0; g < groups; g++)
+        inv_hi[g] = LK_FN(reciprocal_v)(top[g], hi[g], lo[g], &inv_lo[g]);
     for (ptrdiff_t k = 0; k < n; k++)
         for (ptrdiff_t g = 0; g < groups; g++)
             LK_FN(scale_step)(buf + k * lanes + g * LK_W, LK_W, inv_hi[g], inv_lo[g]);
