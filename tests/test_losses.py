@@ -164,7 +164,12 @@ def test_zero_class_weight_contributes_nothing_even_at_minus_inf(dtype, n, eps):
     if eps == 0.0:
         assert loss[1] == 0.0
     close_ulps(loss, rloss, dtype, 4)
-    close_ulps(grad, rgrad, dtype, 4)
+    # against the exact gradient (row 1 balances to exactly 0 under smoothing, where the
+    # reference's double arithmetic leaves ~1e-18)
+    for r in range(len(x)):
+        exact, terms = exact_soft_grad(x[r], exact_soft_q(None, n, eps, w, y=y[r]))
+        for j in range(n):
+            assert soft_grad_within_bound(grad[r, j], exact[j], terms[j], dtype), (r, j)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -349,11 +354,11 @@ def test_bce_ulp_vs_mpmath(dtype, each_simd_path):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_soft_target_gradient_keeps_its_digits(dtype, each_simd_path):
     """Targets equal to the model's own sigmoid: the gradient (1 - t) sigma(x) - pw t
-    sigma(-x) cancels to the targets' rounding. Within 4 ulp of the exact value, or within
-    2^-48 of the two cancelling terms. Regression: float32 took exp(-|x|) to 1e-10 only
-    (exp_lp), ~7e5 ulp off here."""
+    sigma(-x) cancels to the targets' rounding. Within 4 ulp of the exact value (float64:
+    or within 2^-48 of the two cancelling terms). Regressions: float32 took exp(-|x|) to
+    1e-10 only (exp_lp), ~7e5 ulp off here; then double's ~2^-52 of the terms, 28 ulp."""
     rng = np.random.default_rng(11)
-    x = logits(rng, 37, dtype, spread=4)
+    x = logits(rng, 1500, dtype, spread=4)
     t = lk.sigmoid(x)
     for pw in (1.0, 2.0):
         _, grad = lk.binary_cross_entropy_with_logits(
@@ -363,7 +368,10 @@ def test_bce_soft_target_gradient_keeps_its_digits(dtype, each_simd_path):
             a, b = (1 - tv) / (1 + mp.exp(-v)), pw * tv / (1 + mp.exp(v))
             err = abs(mp.mpf(float(grad[i])) - (a - b))
             ulps = ulp_error(grad[i], a - b, dtype)
-            assert ulps <= 4 or err <= mp.ldexp(a + b, -48), (pw, i, ulps, err / (a + b))
+            # float32: 4 ulp wherever it cancels (the double-double tier); float64: double's
+            # own bound against the terms
+            assert ulps <= 4 or (dtype == np.float64 and err <= mp.ldexp(a + b, -48)), (
+                pw, i, ulps, err / (a + b))
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 17, 33])
@@ -391,6 +399,16 @@ def test_smoothing_and_soft_targets_every_path(n, weighted, dtype, each_simd_pat
                                    atol=8 * np.finfo(dtype).eps * np.abs(rgrad).max())
 
 
+def soft_grad_within_bound(got, exact, terms, dtype):
+    """A gradient T p_j - q_j within 4 ulp of its exact value, or within the arithmetic's bound
+    against the two terms that cancel: float64 rounds them in double (2^-48 of them), float32
+    redoes deep cancellations in double-double (2^-96: below it the exact value is < 2^-70 of
+    the terms, an exact balance such as smoothing's eps / n against a uniform T p_j)."""
+    floor = -48 if dtype == np.float64 else -96
+    err = abs(mp.mpf(float(got)) - exact)
+    return ulp_error(got, exact, dtype) <= 4 or err <= mp.ldexp(terms, floor)
+
+
 def exact_soft_grad(row, q):
     """T softmax(row) - q, T = sum(q), each term to 60 digits; with the terms' magnitudes."""
     xs = [mp.mpf(float(v)) for v in row]
@@ -407,21 +425,67 @@ def exact_soft_grad(row, q):
 def test_soft_target_gradient_keeps_its_digits(dtype, eps, each_simd_path):
     """Self-distillation: targets equal to the model's own softmax, so T p_j - q_j cancels to
     the targets' rounding (~2^-25 of p_j in float32). The gradient must come from p_j in
-    double: within 4 ulp of the exact value, or within 2^-48 of the terms T p_j and q_j that
-    cancel (double arithmetic's bound). Regression: float32 took the row's sum from float
-    exps (2^-25 relative), ~10^8 ulp off here."""
+    double: within 4 ulp of the exact value, or within the bound of soft_grad_within_bound
+    against the terms T p_j and q_j that cancel. Regression: float32 took the row's sum from
+    float exps (2^-25 relative), ~10^8 ulp off here."""
     rng = np.random.default_rng(7)
     for n, spread in ((5, 0.1), (27, 1.0), (40, 5.0), (300, 3.0)):
         x = logits(rng, (3, n), dtype, spread)
         t = lk.softmax(x)
         _, grad = lk.cross_entropy(x, t, label_smoothing=eps, reduction="sum", return_grad=True)
         for r in range(len(x)):
-            q = [(1 - mp.mpf(eps)) * mp.mpf(float(v)) + mp.mpf(eps) / n for v in t[r]]
-            exact, terms = exact_soft_grad(x[r], q)
+            exact, terms = exact_soft_grad(x[r], exact_soft_q(t[r], n, eps, None))
             for j in range(n):
-                err = abs(mp.mpf(float(grad[r, j])) - exact[j])
-                ulps = ulp_error(grad[r, j], exact[j], dtype)
-                assert ulps <= 4 or err <= mp.ldexp(terms[j], -48), (n, r, j, ulps, err / terms[j])
+                assert soft_grad_within_bound(grad[r, j], exact[j], terms[j], dtype), (
+                    n, r, j, ulp_error(grad[r, j], exact[j], dtype))
+
+
+def exact_soft_q(t, n, eps, w, y=None):
+    """q_j = ((1 - eps) t_j + eps / n) w_j (class index y: t is its one-hot), exactly."""
+    keep, share = 1 - mp.mpf(eps), mp.mpf(eps) / n
+    row = [mp.mpf(1) if j == y else mp.mpf(0) for j in range(n)] if y is not None else t
+    return [(keep * mp.mpf(float(v)) + share) * (mp.mpf(float(w[j])) if w is not None else 1)
+            for j, v in enumerate(row)]
+
+
+@pytest.mark.parametrize("n", [3, 10, 67, 700])
+def test_float32_soft_gradients_within_4_ulp_where_they_cancel(n, each_simd_path):
+    """float32 gradients T p_j - q_j that cancel below double's reach (targets that are the
+    model's own softmax, rounded; label smoothing or class indices whose p matches q) are
+    redone in double-double lanes: 4 ulp of the exact value, not of the terms. Rows with a
+    large common offset, a -inf logit, class weights, smoothing, and class-index targets whose
+    q is made to match p. Regression: 300 ulp (self-distillation, 3000 classes) and 31 ulp in
+    the bench before the double-double tier."""
+    rng = np.random.default_rng(n)
+    x = logits(rng, (4, n), np.float32, spread=3.0)
+    x[1] += np.float32(3000.0)
+    if n > 3:
+        x[2, 1] = -np.inf
+    t = lk.softmax(x)
+    w = (rng.random(n) + 0.5) if n > 3 else None
+    cases = [(t, 0.0, None), (t, 0.0, w), (t, 0.1, None)]
+    for target, eps, weight in cases:
+        _, grad = lk.cross_entropy(x, target, label_smoothing=eps, weight=weight,
+                                   reduction="sum", return_grad=True)
+        for r in range(len(x)):
+            exact, _ = exact_soft_grad(x[r], exact_soft_q(target[r], n, eps, weight))
+            for j in range(n):
+                assert ulp_error(grad[r, j], exact[j], np.float32) <= 4, (eps, r, j)
+    # a class index under smoothing, with class weights chosen so that q_j = eps / n w_j
+    # matches T p_j to double's rounding of w_j, for every j but the target
+    eps, y = 0.25, n // 2
+    for r in range(len(x)):
+        xs = [mp.mpf(float(v)) for v in x[r]]
+        es = [mp.exp(v - max(xs)) for v in xs]
+        p = [e / mp.fsum(es) for e in es]
+        rest = mp.fsum(pj for j, pj in enumerate(p) if j != y)
+        T = ((1 - mp.mpf(eps)) + mp.mpf(eps) / n) / (1 - rest)
+        w_match = np.array([1.0 if j == y else float(n * T / eps * p[j]) for j in range(n)])
+        _, grad = lk.cross_entropy(x[r:r + 1], np.array([y]), label_smoothing=eps,
+                                   weight=w_match, reduction="sum", return_grad=True)
+        exact, _ = exact_soft_grad(x[r], exact_soft_q(None, n, eps, w_match, y=y))
+        for j in range(n):
+            assert ulp_error(grad[0, j], exact[j], np.float32) <= 4, ("index", r, j)
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])

@@ -45,8 +45,8 @@ cdef extern from "_losses_simd.h" nogil:
         void (*smoothing_sums)(const float *x, const float *t, const double *w, Py_ssize_t n,
                                double m, double eps, double *sums) noexcept nogil
         void (*smoothing_grad)(const float *x, const float *t, const double *w, Py_ssize_t n,
-                               double m, double eps, double c_hi, double c_lo, double s,
-                               float *g) noexcept nogil
+                               Py_ssize_t y, double m, double eps, double c_hi, double c_lo,
+                               double s, float *g) noexcept nogil
         double (*exp_total)(const float *x, Py_ssize_t n, double m, double *lo) noexcept nogil
 
     ctypedef struct lkl_table_f64:
@@ -60,8 +60,8 @@ cdef extern from "_losses_simd.h" nogil:
         void (*smoothing_sums)(const double *x, const double *t, const double *w, Py_ssize_t n,
                                double m, double eps, double *sums) noexcept nogil
         void (*smoothing_grad)(const double *x, const double *t, const double *w, Py_ssize_t n,
-                               double m, double eps, double c_hi, double c_lo, double s,
-                               double *g) noexcept nogil
+                               Py_ssize_t y, double m, double eps, double c_hi, double c_lo,
+                               double s, double *g) noexcept nogil
         double (*exp_total)(const double *x, Py_ssize_t n, double m, double *lo) noexcept nogil
 
     lkl_table_f32 lkl_f32
@@ -124,14 +124,14 @@ cdef inline void smoothing_sums(const floating *x, const floating *t, const doub
 
 
 cdef inline void smoothing_grad(const floating *x, const floating *t, const double *w,
-                                Py_ssize_t n, double m, double eps, double c_hi, double c_lo,
-                                double s, floating *g) noexcept nogil:
+                                Py_ssize_t n, Py_ssize_t y, double m, double eps, double c_hi,
+                                double c_lo, double s, floating *g) noexcept nogil:
     """A row's gradient under label smoothing or soft targets (smoothing_grad in
-    _losses_simd_body.h; t NULL for class indices, whose target element the caller redoes)."""
+    _losses_simd_body.h; t NULL for a class index y, else y = -1)."""
     if floating is float:
-        lkl_f32.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
+        lkl_f32.smoothing_grad(x, t, w, n, y, m, eps, c_hi, c_lo, s, g)
     else:
-        lkl_f64.smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
+        lkl_f64.smoothing_grad(x, t, w, n, y, m, eps, c_hi, c_lo, s, g)
 
 
 cdef inline void soft_reciprocal(const floating *x, Py_ssize_t n, double m, const lk_sum *acc,
@@ -191,17 +191,6 @@ cdef inline void fill(floating *out, Py_ssize_t n, double value) noexcept nogil:
 cdef inline void dd_mul(double a, double b_hi, double b_lo, double *p_hi, double *p_lo) noexcept nogil:
     p_hi[0] = a * b_hi
     p_lo[0] = fma(a, b_hi, -p_hi[0]) + a * b_lo
-
-
-cdef inline double scaled_exp(double v, double m, double c_hi, double c_lo) noexcept nogil:
-    """(c_hi + c_lo) * exp(v - m), v - m split exactly (soft targets' gradients: computed in
-    double and rounded once with the target term, so that T p - q loses no more than it must)."""
-    cdef double dh, dl, e
-    if v == -INFINITY:
-        return 0.0
-    two_sum(v, -m, &dh, &dl)
-    e = exp(dh) * (1.0 + dl)
-    return c_hi * e + c_lo * e
 
 
 # ---------------------------------------------------------------- cross-entropy, class indices
@@ -391,9 +380,7 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     c = s * T
     dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
     if eps != 0.0:
-        smoothing_grad(x, NULL, w, n, m, eps, c_hi, c_lo, s, g)
-        g[y] = <floating>(scaled_exp(x[y], m, c_hi, c_lo)
-                          - s * (eps / n) * (w[y] if w != NULL else 1.0) - s * (1.0 - eps) * wy)
+        smoothing_grad(x, NULL, w, n, y, m, eps, c_hi, c_lo, s, g)
         return loss
     scale_row(g, n, c_hi, c_lo)
     if xt == m and acc.top == 1.0:
@@ -509,7 +496,7 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
     if g != NULL:
         soft_reciprocal(x, n, m, &acc, &inv_hi, &inv_lo)
         dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
-        smoothing_grad(x, t, w, n, m, eps, c_hi, c_lo, s, g)
+        smoothing_grad(x, t, w, n, -1, m, eps, c_hi, c_lo, s, g)
     return (A_hi + A_lo) + (T * L_hi + T * L_lo)
 
 

@@ -24,8 +24,9 @@
                       T *grad, ptrdiff_t n, double s);                                         \
         void (*smoothing_sums)(const T *x, const T *t, const double *w, ptrdiff_t n, double m, \
                                double eps, double sums[4]);                                    \
-        void (*smoothing_grad)(const T *x, const T *t, const double *w, ptrdiff_t n, double m, \
-                               double eps, double c_hi, double c_lo, double s, T *g);          \
+        void (*smoothing_grad)(const T *x, const T *t, const double *w, ptrdiff_t n,          \
+                               ptrdiff_t y, double m, double eps, double c_hi, double c_lo,    \
+                               double s, T *g);                                                \
         double (*exp_total)(const T *x, ptrdiff_t n, double m, double *lo);                    \
     } NAME;
 

@@ -13,12 +13,19 @@
 #define LKL_ONCE
 #define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
 #define LKL_REDO_VECS 256    /* vectors in a stretch of log_softmax_bwd_fast (their weak-lane bits) */
-/* 1/k! for k = 4 .. 17: the tail of e^r - 1 past r^3/6 (|r| <= 0.35: below 6.5e-4) */
-static const double lkl_inv_fact[14] = {
-    1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0,
-    1.0 / 3628800.0, 1.0 / 39916800.0, 1.0 / 479001600.0, 1.0 / 6227020800.0,
-    1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
-    1.0 / 355687428096000.0};
+/* 1/j! for j = 0 .. 22 (each j! exact in double), and the low parts of the first 12 as
+ * double-doubles: the series of e^r - 1 past r^3/6 in expm1_reduced, and of e^r in exp_dd2 */
+static const double lkl_inv_fact_hi[23] = {
+    1.0 / 1.0, 1.0 / 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0,
+    1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0, 1.0 / 39916800.0,
+    1.0 / 479001600.0, 1.0 / 6227020800.0, 1.0 / 87178291200.0, 1.0 / 1307674368000.0,
+    1.0 / 20922789888000.0, 1.0 / 355687428096000.0, 1.0 / 6402373705728000.0,
+    1.0 / 121645100408832000.0, 1.0 / 2432902008176640000.0, 1.0 / 51090942171709440000.0,
+    1.0 / 1124000727777607680000.0};
+static const double lkl_inv_fact_lo[12] = {
+    0.0, 0.0, 0.0, 0x1.5555555555555p-57, 0x1.5555555555555p-59, 0x1.1111111111111p-63,
+    -0x1.f49f49f49f49fp-65, 0x1.a01a01a01a01ap-73, 0x1.a01a01a01a01ap-76,
+    -0x1.c154f8ddc6c00p-73, 0x1.cbbc05b4fa99ap-76, -0x1.c062e06d1f209p-80};
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -207,6 +214,12 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(near_one_fix)(lk_vd o, lk_vd g, lk_vd y, lk_vd 
     return lk_select(near & finite, fixed, o);
 }
 
+/* |v|: the sign bit cleared (one instruction, where a select costs a compare and a blend) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(abs)(lk_vd v)
+{
+    return lk_from_bits(lk_bits(v) & INT64_MAX);
+}
+
 /* One vector of softmax_backward: y (g - s), s = s_hi + s_lo; g - s_hi exact (TwoSum); where
  * g - s_hi is +-inf or NaN (g or s infinite), the plain y (g - s_hi), as TwoSum's error term
  * met inf - inf */
@@ -217,7 +230,6 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(softmax_bwd_vec)(lk_vd g, lk_vd y, lk_vd s_hi, 
 }
 
 #if !LK_IS_F64
-LK_INLINE LK_TARGET lk_vd LKL_FN(abs)(lk_vd v) { return lk_select(LK_MASK(v < 0.0), -v, v); }
 
 /* e^y = 2^k (1 + m) for float y in double lanes, k in *k, m + *m_lo to ~2^-61 of 1 + m and
  * of m itself (measured 2^-61.1 and 2^-60.8; the near-one form needs m to its own digits):
@@ -235,8 +247,8 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(expm1_reduced)(lk_vd y, lk_vd *k, lk_vd *m_lo)
     cu_lo += r * sq_lo;
     lk_vd c6 = cu / 6.0, c6x6_err, c6x6 = LKL_FN(two_prod)(c6, lk_splat(6.0), &c6x6_err);
     lk_vd c6_lo = (((cu - c6x6) - c6x6_err) + cu_lo) / 6.0;   /* cu - c6x6 exact (Sterbenz) */
-    lk_vd tail = lk_splat(lkl_inv_fact[13]);
-    for (int j = 12; j >= 0; j--) tail = LK_FMA(tail, r, lk_splat(lkl_inv_fact[j]));
+    lk_vd tail = lk_splat(lkl_inv_fact_hi[17]);
+    for (int j = 16; j >= 4; j--) tail = LK_FMA(tail, r, lk_splat(lkl_inv_fact_hi[j]));
     tail *= sq * sq;
     lk_vd t, t2, m = lk_two_sum(r, 0.5 * sq, &t);
     m = lk_two_sum(m, c6, &t2);
@@ -984,23 +996,220 @@ LK_TARGET void LKL_FN(smoothing_sums)(const LK_T *x, const LK_T *t, const double
         LKL_FN(smoothing_sums_of)(x, t, w, n, m, eps, sums, 0, 0);
 }
 
-/* The gradient of a row under label smoothing or soft targets, g_j = (c_hi + c_lo) exp(x_j -
- * m) - s q_j with q_j = (t ? (1 - eps) t_j + eps / n : eps / n) * (w ? w_j : 1): in double
- * lanes and rounded once, as T p_j - q_j may cancel. (Class indices: the caller redoes g at
- * the target, whose q has the extra (1 - eps) w_y.) */
-LK_TARGET void LKL_FN(smoothing_grad)(const LK_T *x, const LK_T *t, const double *w,
-                                      ptrdiff_t n, double m, double eps, double c_hi,
-                                      double c_lo, double s, LK_T *g)
+/* A row's soft targets: q_j = ((t ? (1 - eps) t_j : 0) + eps / n + (j == y ? 1 - eps : 0)) *
+ * (w ? w_j : 1), t NULL for a class index y (else y = -1); the gradient s (T p_j - q_j) */
+typedef struct {
+    const LK_T *x, *t;
+    const double *w;
+    ptrdiff_t n, y;
+    double m, eps, s;
+    lk_vd keep, share, m_v, s_v;        /* 1 - eps, eps / n, m and s in every lane */
+} LKL_FN(soft_row);
+
+LK_INLINE LK_TARGET LKL_FN(soft_row) LKL_FN(soft_row_of)(const LK_T *x, const LK_T *t,
+                                                       const double *w, ptrdiff_t n, ptrdiff_t y,
+                                                       double m, double eps, double s)
 {
-    lk_vd mv = lk_splat(m), ch = lk_splat(c_hi), cl = lk_splat(c_lo), sv = lk_splat(s);
-    lk_vd keep = lk_splat(1.0 - eps), share = lk_splat(eps / (double)n);
+    LKL_FN(soft_row) row = {x, t, w, n, y, m, eps, s, lk_splat(1.0 - eps),
+                            lk_splat(eps / (double)n), lk_splat(m), lk_splat(s)};
+    return row;
+}
+
+/* q for the elements i .. i + wd of a row (0 past its end) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(soft_q)(const LKL_FN(soft_row) *row, ptrdiff_t i, ptrdiff_t wd)
+{
+    lk_vd q = row->t ? row->keep * LK_FN(load)(row->t + i, wd, 0.0) + row->share : row->share;
+    lk_vd keep = row->keep;
+    if (row->w) {
+        lk_vd wv = lk_load_d(row->w + i, wd, 1.0);
+        q *= wv;
+        keep *= wv;
+    }
+    /* the target's q as the caller's T counts it: (1 - eps) w_y + eps / n w_y */
+    if ((size_t)(row->y - i) < (size_t)wd)
+        q += lk_select(LK_MASK(lk_exp_k.lane == (double)(row->y - i)), keep, lk_exp_k.zero);
+    return wd < LK_W ? lk_select(LK_MASK(lk_exp_k.lane < (double)wd), q, lk_splat(0.0)) : q;
+}
+
+/* One vector of the gradient in double, o = (c_hi + c_lo) exp(x_j - m) - s q_j with c = s T /
+ * S. *margin = |o| - 2^-25 |c e| is negative on the lanes that cancel below ~2^-26 of their
+ * terms (|c e| and |s q| then within a hair of each other), where the double result's error
+ * (~10 roundings of the terms, S's among them) may pass float's 4 ulp; NaN on none of them.
+ * (float64's results are double's own: no margin.) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(soft_grad_vec)(const LKL_FN(soft_row) *row, ptrdiff_t i,
+                                                ptrdiff_t wd, lk_vd c_hi, lk_vd c_lo,
+                                                lk_vd *margin)
+{
+    lk_vd sq = row->s_v * LKL_FN(soft_q)(row, i, wd);
+    lk_vd e = LKL_FN(scaled_exp)(LK_FN(load)(row->x + i, wd, row->m), row->m_v, c_hi, c_lo);
+    lk_vd o = e - sq;
+#if !LK_IS_F64
+    *margin = LK_FMA(LKL_FN(abs)(e), lk_splat(-0x1p-25), LKL_FN(abs)(o));
+#else
+    *margin = lk_exp_k.zero;
+#endif
+    return o;
+}
+
+#if !LK_IS_F64
+
+/* e^(y + y_lo) as hi + *lo to ~2^-99 of itself, for y in [-700, 89] and |y_lo| <= ulp(y):
+ * the second tier of float32's soft-target gradients T p_j - q_j, which may cancel far below
+ * double's reach (a model's softmax against its own rounding). y = k ln2 + r with the
+ * three-part ln2 of _dd_exp.h (k A exact for |k| < 2^11, y - k A exact by Sterbenz's lemma);
+ * e^r by Horner: the terms r^j / j! for j = 12 .. 22 in double (below 2^-47 of e^r for
+ * |r| <= 0.35, so their rounding stays under 2^-99), then j = 11 .. 0 in double-double, where
+ * each coefficient outweighs the product it meets (FastTwoSum) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_dd2)(lk_vd y, lk_vd y_lo, lk_vd *lo)
+{
+    lk_vd kd = (y * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
+    lk_vd kb_err, kb = LKL_FN(two_prod)(kd, lk_splat(LK_DD_LN2_B), &kb_err);
+    lk_vd r_lo, r = lk_two_sum(y - kd * LK_DD_LN2_A, -kb, &r_lo);
+    r = lk_two_sum(r, r_lo + (y_lo - (kb_err + kd * LK_DD_LN2_C)), &r_lo);
+    const double *inv = lkl_inv_fact_hi;
+    lk_vd ph = lk_splat(inv[22]), pl = lk_splat(0.0);
+    for (int j = 21; j >= 12; j--) ph = LK_FMA(ph, r, lk_splat(inv[j]));
+    for (int j = 11; j >= 0; j--) {
+        lk_vd pe, p = LKL_FN(two_prod)(r, ph, &pe);
+        pe += r * pl + r_lo * ph;
+        lk_vd c = lk_splat(inv[j]), sum = c + p;
+        pl = (p - (sum - c)) + (pe + lkl_inv_fact_lo[j]);
+        ph = sum;
+    }
+    lk_vd hi = ph + pl, scale = lk_pow2i(kd);
+    *lo = (pl - (hi - ph)) * scale;
+    return hi * scale;
+}
+
+/* hi + lo of a (p, p_lo) * (q, q_lo) product of double-double lanes, to ~2^-104 */
+LK_INLINE LK_TARGET lk_vd LKL_FN(dd_mul)(lk_vd p, lk_vd p_lo, lk_vd q, lk_vd q_lo, lk_vd *lo)
+{
+    lk_vd e, h = LKL_FN(two_prod)(p, q, &e);
+    *lo = e + (p * q_lo + p_lo * q);
+    return h;
+}
+
+/* q of soft_q as double-doubles: keep = 1 - eps and share = eps / n as pairs (hi, lo) */
+typedef struct { lk_vd keep[2], share[2]; } LKL_FN(soft_parts);
+
+LK_INLINE LK_TARGET lk_vd LKL_FN(soft_q_dd)(const LKL_FN(soft_row) *row, ptrdiff_t i,
+                                            ptrdiff_t wd, const LKL_FN(soft_parts) *c, lk_vd *lo)
+{
+    lk_vd zero = lk_exp_k.zero, qh = c->share[0], ql = c->share[1], e;
+    if (row->t) {
+        lk_vd tv = LK_FN(load)(row->t + i, wd, 0.0), kt_lo;
+        lk_vd kt = LKL_FN(dd_mul)(c->keep[0], c->keep[1], tv, zero, &kt_lo);
+        qh = lk_two_sum(kt, qh, &e);
+        ql += e + kt_lo;
+    }
+    if ((size_t)(row->y - i) < (size_t)wd) {
+        lk_vm at = LK_MASK(lk_exp_k.lane == (double)(row->y - i));
+        lk_vd sum = lk_two_sum(qh, lk_select(at, c->keep[0], zero), &e);
+        ql += e + lk_select(at, c->keep[1], zero);
+        qh = sum;
+    }
+    if (row->w) qh = LKL_FN(dd_mul)(qh, ql, lk_load_d(row->w + i, wd, 1.0), zero, &ql);
+    lk_vm live = LK_MASK(lk_exp_k.lane < (double)wd);
+    *lo = lk_select(live, ql, zero);
+    return lk_select(live, qh, zero);
+}
+
+/* exp(x_j - m) as double-doubles for elements i .. i + wd (0 past the end and below e^-700,
+ * whose terms are < 2^-1000 of a sum >= 1) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(soft_exp_dd)(const LKL_FN(soft_row) *row, ptrdiff_t i,
+                                              ptrdiff_t wd, lk_vd *lo)
+{
+    lk_vd dl, dh = lk_two_sum(LK_FN(load)(row->x + i, wd, -INFINITY), -row->m_v, &dl);
+    lk_vm live = LK_MASK(dh >= -700.0);
+    lk_vd el, eh = LKL_FN(exp_dd2)(lk_select(live, dh, lk_splat(0.0)),
+                                   lk_select(live, dl, lk_splat(0.0)), &el);
+    *lo = lk_select(live, el, lk_splat(0.0));
+    return lk_select(live, eh, lk_splat(0.0));
+}
+
+/* The row's deep lanes (soft_grad_vec) again in double-double: S = sum exp(x_j - m) and T =
+ * sum q_j from soft_exp_dd and soft_q_dd, C = s T / S, and C e_j - s q_j rounded once (~2^-98
+ * of the terms: within 4 ulp of a float result down to ~2^-74 of them). Runs once for a row
+ * with a deep lane: a pass of double-double exps over the row, then the double pass again. */
+static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *row,
+                                                        double c_hi, double c_lo, LK_T *g)
+{
+    lk_vd zero = lk_splat(0.0), S = zero, S1 = zero, S_err = zero, T = zero, T_err = zero;
+    lk_vd e, e1, lo, lo1;
+    lk_dd keep = lk_dd_two_sum(1.0, -row->eps);
+    lk_dd share = lk_dd_div_int((lk_dd){row->eps, 0.0}, (double)row->n);
+    LKL_FN(soft_parts) parts = {{lk_splat(keep.hi), lk_splat(keep.lo)},
+                                {lk_splat(share.hi), lk_splat(share.lo)}};
+    ptrdiff_t i = 0;
+    /* two vectors a step: the exps' Horner chains are long and serial */
+    for (; i + 2 * LK_W <= row->n; i += 2 * LK_W) {
+        lk_vd hi = LKL_FN(soft_exp_dd)(row, i, LK_W, &lo);
+        lk_vd hi1 = LKL_FN(soft_exp_dd)(row, i + LK_W, LK_W, &lo1);
+        S = lk_two_sum(S, hi, &e);
+        S1 = lk_two_sum(S1, hi1, &e1);
+        S_err += (e + lo) + (e1 + lo1);
+        hi = LKL_FN(soft_q_dd)(row, i, LK_W, &parts, &lo);
+        hi1 = LKL_FN(soft_q_dd)(row, i + LK_W, LK_W, &parts, &lo1);
+        T = lk_two_sum(T, hi, &e);
+        T_err += e + lo;
+        T = lk_two_sum(T, hi1, &e);
+        T_err += e + lo1;
+    }
+    for (; i < row->n; i += LK_W) {
+        ptrdiff_t wd = lk_width(row->n, i);
+        lk_vd hi = LKL_FN(soft_exp_dd)(row, i, wd, &lo);
+        S = lk_two_sum(S, hi, &e);
+        S_err += e + lo;
+        hi = LKL_FN(soft_q_dd)(row, i, wd, &parts, &lo);
+        T = lk_two_sum(T, hi, &e);
+        T_err += e + lo;
+    }
+    double S_lo, S_hi = LKL_FN(lanes_total)(S, S1, S_err, &S_lo);
+    double T_lo, T_hi = LKL_FN(lanes_total)(T, zero, T_err, &T_lo);
+    /* C = s T / S: the quotient, then its remainder's (fma: exact) */
+    double a_hi = row->s * T_hi, a_lo = fma(row->s, T_hi, -a_hi) + row->s * T_lo;
+    double q1 = a_hi / S_hi, q2 = ((fma(-q1, S_hi, a_hi) + a_lo) - q1 * S_lo) / S_hi;
+    lk_vd C = lk_splat(q1 + q2), C_lo = lk_splat(q2 - ((q1 + q2) - q1));
+    lk_vd ch = lk_splat(c_hi), cl = lk_splat(c_lo), s = row->s_v;
+    for (ptrdiff_t i = 0; i < row->n; i += LK_W) {
+        ptrdiff_t wd = lk_width(row->n, i);
+        lk_vd margin, o = LKL_FN(soft_grad_vec)(row, i, wd, ch, cl, &margin);
+        lk_vm deep = LK_MASK(margin < 0.0);
+        if (LK_ANY(deep)) {
+            lk_vd e_lo, e_hi = LKL_FN(soft_exp_dd)(row, i, wd, &e_lo);
+            lk_vd q_lo, q_hi = LKL_FN(soft_q_dd)(row, i, wd, &parts, &q_lo);
+            lk_vd p_lo, p = LKL_FN(dd_mul)(C, C_lo, e_hi, e_lo, &p_lo);
+            lk_vd sq_lo, sq = LKL_FN(dd_mul)(s, zero, q_hi, q_lo, &sq_lo);
+            lk_vd d_lo, d = lk_two_sum(p, -sq, &d_lo);
+            lk_vd fixed = d + (d_lo + (p_lo - sq_lo));
+            o = lk_select(deep & LK_MASK(fixed - fixed == 0.0), fixed, o);
+        }
+        LK_FN(store)(g + i, o, wd);
+    }
+}
+#endif
+
+/* The gradient of a row under label smoothing or soft targets: s (T p_j - q_j), q_j as in
+ * soft_row, (c_hi + c_lo) = s T / S (S the double sum of exp(x_j - m)). In double lanes and
+ * rounded once, as T p_j - q_j may cancel; float32 rows with a lane that cancels below 2^-26
+ * of its terms go through soft_grad_dd. */
+LK_TARGET void LKL_FN(smoothing_grad)(const LK_T *x, const LK_T *t, const double *w,
+                                      ptrdiff_t n, ptrdiff_t y, double m, double eps,
+                                      double c_hi, double c_lo, double s, LK_T *g)
+{
+    LKL_FN(soft_row) row = LKL_FN(soft_row_of)(x, t, w, n, y, m, eps, s);
+    lk_vd ch = lk_splat(c_hi), cl = lk_splat(c_lo);
+    lk_vd margin, least = lk_exp_k.zero;
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t wd = lk_width(n, i);
-        lk_vd q = t ? keep * LK_FN(load)(t + i, wd, 0.0) + share : share;
-        if (w) q *= lk_load_d(w + i, wd, 1.0);
-        lk_vd e = LKL_FN(scaled_exp)(LK_FN(load)(x + i, wd, m), mv, ch, cl);
-        LK_FN(store)(g + i, e - sv * q, wd);
+        LK_FN(store)(g + i, LKL_FN(soft_grad_vec)(&row, i, wd, ch, cl, &margin), wd);
+        least = LK_MIND(margin, least);         /* a NaN margin keeps least */
     }
+#if !LK_IS_F64
+    if (LKL_UNLIKELY(LK_ANY(LK_MASK(least < 0.0)))) LKL_FN(soft_grad_dd)(&row, c_hi, c_lo, g);
+#else
+    (void)least;
+#endif
 }
 
 /* exp(-|x|) to double precision for both types (exp_dd); NaN stays NaN */
@@ -1009,6 +1218,65 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(exp_neg_abs_full)(lk_vd x)
     lk_vd a = lk_select(LK_MASK(x < 0.0), x, -x);
     return LK_FN(exp_dd)(lk_clamp_below(a, LK_EXP_FLOOR), lk_splat(0.0));
 }
+
+/* bce's gradient before the factor s w: (1 - t) sigma(x) - pw t sigma(-x) in double, with z =
+ * e^-|x|; *pos gets its first term */
+LK_INLINE LK_TARGET lk_vd LKL_FN(bce_diff)(lk_vd v, lk_vd z, lk_vd tv, lk_vd pv, lk_vd *pos)
+{
+    lk_vm nonneg = LK_MASK(v >= 0.0);
+    lk_vd den = 1.0 + z;
+#if LK_IS_F64
+    lk_vd small = z / den, big = 1.0 / den;     /* each rounded once */
+#else
+    lk_vd big = 1.0 / den, small = z * big;
+#endif
+    *pos = (1.0 - tv) * lk_select(nonneg, big, small);
+    return *pos - (pv * tv) * lk_select(nonneg, small, big);
+}
+
+#if !LK_IS_F64
+/* bce's gradient (1 - t) sigma(x) - pw t sigma(-x) in double-double lanes (~2^-98 of its
+ * terms), for float32 lanes where it cancels below double's reach (targets that are the
+ * model's own sigmoid, rounded): z = e^-|x| from exp_dd2, 1 / (1 + z) by one Newton step on
+ * the double quotient, 1 - t and pw t exact. |x| <= 700; the caller scales by s w. */
+LK_INLINE LK_TARGET lk_vd LKL_FN(bce_grad_dd)(lk_vd v, lk_vd tv, lk_vd pv)
+{
+    lk_vd zero = lk_exp_k.zero, one = lk_splat(1.0);
+    lk_vd z_lo, z = LKL_FN(exp_dd2)(-LKL_FN(abs)(v), zero, &z_lo);
+    lk_vd den = one + z, den_lo = (z - (den - one)) + z_lo;
+    lk_vd big = one / den, big_lo = big * (LK_FMA_EXACT(-big, den, one) - big * den_lo);
+    lk_vd small_lo, small = LKL_FN(dd_mul)(z, z_lo, big, big_lo, &small_lo);
+    lk_vm nonneg = LK_MASK(v >= 0.0);
+    lk_vd b_lo, b = lk_two_sum(one, -tv, &b_lo), a_lo, a = LKL_FN(two_prod)(pv, tv, &a_lo);
+    lk_vd p_lo, p = LKL_FN(dd_mul)(b, b_lo, lk_select(nonneg, big, small),
+                                   lk_select(nonneg, big_lo, small_lo), &p_lo);
+    lk_vd q_lo, q = LKL_FN(dd_mul)(a, a_lo, lk_select(nonneg, small, big),
+                                   lk_select(nonneg, small_lo, big_lo), &q_lo);
+    lk_vd d_lo, d = lk_two_sum(p, -q, &d_lo);
+    return d + (d_lo + (p_lo - q_lo));
+}
+
+/* The gradient of n elements again where some lane cancels below ~2^-26 of its terms, where
+ * the double result's ~6 roundings may pass float's 4 ulp: those lanes (|x| <= 700) in
+ * double-double (bce_grad_dd), the rest as bce computed them */
+static LKL_NOINLINE LK_TARGET void LKL_FN(bce_fix)(const LK_T *x, const LK_T *t, const double *w,
+                                                   const double *pw, LK_T *grad, ptrdiff_t n,
+                                                   double s)
+{
+    lk_vd one = lk_splat(1.0);
+    for (ptrdiff_t i = 0; i < n; i += LK_W) {
+        ptrdiff_t wd = lk_width(n, i);
+        lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
+        lk_vd wv = w ? lk_load_d(w + i, wd, 1.0) : one, pv = pw ? lk_load_d(pw + i, wd, 1.0) : one;
+        lk_vd pos, d = LKL_FN(bce_diff)(v, LKL_FN(exp_neg_abs_full)(v), tv, pv, &pos);
+        lk_vm deep = LK_MASK(d * d < 0x1p-50 * (pos * pos)) & LK_MASK(LKL_FN(abs)(v) <= 700.0);
+        if (!LK_ANY(deep)) continue;
+        lk_vd fixed = LKL_FN(bce_grad_dd)(lk_select(deep, v, lk_exp_k.zero), tv, pv);
+        d = lk_select(deep & LK_MASK(fixed - fixed == 0.0), fixed, d);
+        LK_FN(store)(grad + i, (s * wv) * d, wd);          /* a NaN x: d is NaN */
+    }
+}
+#endif
 
 /* Binary cross-entropy with logits, elementwise (arithmetic in double lanes for both types):
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x)), grad = s w ((1 - t) sigmoid(x) -
@@ -1020,7 +1288,7 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
                              LK_T *loss, LK_T *grad, ptrdiff_t n, double s)
 {
     lk_vd total = lk_splat(0.0), error = total, zero = total, one = lk_splat(1.0);
-    lk_vd nan = lk_splat(NAN);
+    lk_vd nan = lk_splat(NAN), least = zero;
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t wd = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
@@ -1052,19 +1320,16 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
         total += l;
 #endif
         if (grad) {
-            lk_vm nonneg = LK_MASK(v >= 0.0);
-            lk_vd den = 1.0 + z;
-#if LK_IS_F64
-            lk_vd small = z / den, big = 1.0 / den;     /* each rounded once */
-#else
-            lk_vd big = 1.0 / den, small = z * big;
+            lk_vd pos, d = LKL_FN(bce_diff)(v, z, tv, pv, &pos);
+#if !LK_IS_F64
+            least = LK_MIND(LK_FMA(d, d, -0x1p-50 * (pos * pos)), least);
 #endif
-            lk_vd sig_pos = lk_select(nonneg, big, small);
-            lk_vd sig_neg = lk_select(nonneg, small, big);
-            lk_vd g = (s * wv) * (b * sig_pos - a * sig_neg);
-            LK_FN(store)(grad + i, lk_select(LK_MASK(v != v), nan, g), wd);
+            LK_FN(store)(grad + i, lk_select(LK_MASK(v != v), nan, (s * wv) * d), wd);
         }
     }
+#if !LK_IS_F64
+    if (LKL_UNLIKELY(LK_ANY(LK_MASK(least < 0.0)))) LKL_FN(bce_fix)(x, t, w, pw, grad, n, s);
+#endif
     double hi = 0.0, lo = 0.0;
     for (int j = 0; j < LK_W; j++) {
         double part = lk_lane(total, j), sum = hi + part, part_in = sum - hi;
