@@ -13,19 +13,62 @@
 #define LKL_ONCE
 #define LKL_HALF_LN2 0.34657359027997264   /* |y| below: e^y within a factor sqrt(2) of 1 */
 #define LKL_REDO_VECS 256    /* vectors in a stretch of log_softmax_bwd_fast (their weak-lane bits) */
-/* 1/j! for j = 0 .. 22 (each j! exact in double), and the low parts of the first 12 as
+/* 1/j! for j = 0 .. 17 (each j! exact in double), and the low parts of the first 6 as
  * double-doubles: the series of e^r - 1 past r^3/6 in expm1_reduced, and of e^r in exp_dd2 */
-static const double lkl_inv_fact_hi[23] = {
+static const double lkl_inv_fact_hi[18] = {
     1.0 / 1.0, 1.0 / 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0,
     1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0, 1.0 / 39916800.0,
     1.0 / 479001600.0, 1.0 / 6227020800.0, 1.0 / 87178291200.0, 1.0 / 1307674368000.0,
-    1.0 / 20922789888000.0, 1.0 / 355687428096000.0, 1.0 / 6402373705728000.0,
-    1.0 / 121645100408832000.0, 1.0 / 2432902008176640000.0, 1.0 / 51090942171709440000.0,
-    1.0 / 1124000727777607680000.0};
-static const double lkl_inv_fact_lo[12] = {
-    0.0, 0.0, 0.0, 0x1.5555555555555p-57, 0x1.5555555555555p-59, 0x1.1111111111111p-63,
-    -0x1.f49f49f49f49fp-65, 0x1.a01a01a01a01ap-73, 0x1.a01a01a01a01ap-76,
-    -0x1.c154f8ddc6c00p-73, 0x1.cbbc05b4fa99ap-76, -0x1.c062e06d1f209p-80};
+    1.0 / 20922789888000.0, 1.0 / 355687428096000.0};
+static const double lkl_inv_fact_lo[6] = {
+    0.0, 0.0, 0.0, 0x1.5555555555555p-57, 0x1.5555555555555p-59, 0x1.1111111111111p-63};
+/* 2^(j/64) for j = 0 .. 63 as double-doubles (hi + lo to ~2^-107): exp_dd2's table */
+static const double lkl_exp2_64_hi[64] = {
+    0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0,
+    0x1.0874518759bc8p+0, 0x1.0b5586cf9890fp+0, 0x1.0e3ec32d3d1a2p+0,
+    0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0, 0x1.172b83c7d517bp+0,
+    0x1.1a35beb6fcb75p+0, 0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0,
+    0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0,
+    0x1.2d285a6e4030bp+0, 0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0,
+    0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0, 0x1.3dea64c123422p+0,
+    0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0,
+    0x1.4bfdad5362a27p+0, 0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0,
+    0x1.56f4736b527dap+0, 0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0,
+    0x1.6247eb03a5585p+0, 0x1.6623882552225p+0, 0x1.6a09e667f3bcdp+0,
+    0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, 0x1.75feb564267c9p+0,
+    0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0,
+    0x1.868d99b4492edp+0, 0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0,
+    0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0, 0x1.9c49182a3f090p+0,
+    0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, 0x1.b7f76f2fb5e47p+0,
+    0x1.bcc1e904bc1d2p+0, 0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0,
+    0x1.cb720dcef9069p+0, 0x1.d072d4a07897cp+0, 0x1.d5818dcfba487p+0,
+    0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0,
+    0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0,
+    0x1.fa7c1819e90d8p+0};
+static const double lkl_exp2_64_lo[64] = {
+    0x0.0p+0, -0x1.19083535b085dp-56, 0x1.d73e2a475b465p-55,
+    0x1.186be4bb284ffp-57, 0x1.8a62e4adc610bp-54, 0x1.03a1727c57b53p-59,
+    -0x1.6c51039449b3ap-54, -0x1.32fbf9af1369ep-54, -0x1.19041b9d78a76p-55,
+    0x1.e5b4c7b4968e4p-55, 0x1.e016e00a2643cp-54, 0x1.dc775814a8495p-55,
+    0x1.9b07eb6c70573p-54, 0x1.2bd339940e9d9p-55, 0x1.612e8afad1255p-55,
+    0x1.0024754db41d5p-54, 0x1.6f46ad23182e4p-55, 0x1.32721843659a6p-54,
+    -0x1.63aeabf42eae2p-54, -0x1.5e436d661f5e3p-56, 0x1.ada0911f09ebcp-55,
+    -0x1.ef3691c309278p-58, 0x1.89b7a04ef80d0p-59, 0x1.3c1a3b69062f0p-56,
+    0x1.d4397afec42e2p-56, -0x1.4b309d25957e3p-54, -0x1.07abe1db13cadp-55,
+    0x1.9bb2c011d93adp-54, 0x1.6324c054647adp-54, 0x1.ba6f93080e65ep-54,
+    -0x1.383c17e40b497p-54, -0x1.bb60987591c34p-54, -0x1.bdd3413b26456p-54,
+    -0x1.bbe3a683c88abp-57, -0x1.16e4786887a99p-55, -0x1.0245957316dd3p-54,
+    -0x1.41577ee04992fp-55, 0x1.05d02ba15797ep-56, -0x1.d4c1dd41532d8p-54,
+    -0x1.fc6f89bd4f6bap-54, 0x1.6e9f156864b27p-54, 0x1.5cc13a2e3976cp-55,
+    -0x1.75fc781b57ebcp-57, -0x1.d185b7c1b85d1p-54, 0x1.c7c46b071f2bep-56,
+    -0x1.359495d1cd533p-54, -0x1.d2f6edb8d41e1p-54, 0x1.0fac90ef7fd31p-54,
+    0x1.7a1cd345dcc81p-54, -0x1.2805e3084d708p-57, -0x1.5584f7e54ac3bp-56,
+    0x1.23dd07a2d9e84p-55, 0x1.11065895048ddp-55, 0x1.2884dff483cadp-54,
+    0x1.503cbd1e949dbp-56, -0x1.cbc3743797a9cp-54, 0x1.2ed02d75b3707p-55,
+    0x1.c2300696db532p-54, -0x1.1a5cd4f184b5cp-54, 0x1.39e8980a9cc8fp-55,
+    -0x1.e9c23179c2893p-54, 0x1.dc7f486a4b6b0p-54, 0x1.9d3e12dd8a18bp-54,
+    0x1.74853f3a5931ep-55};
 #if defined(__GNUC__)
 #define LKL_VF8 1
 typedef float lkl_vf8 __attribute__((vector_size(32)));
@@ -1053,40 +1096,63 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(soft_grad_vec)(const LKL_FN(soft_row) *row, ptr
 
 #if !LK_IS_F64
 
-/* e^(y + y_lo) as hi + *lo to ~2^-99 of itself, for y in [-700, 89] and |y_lo| <= ulp(y):
- * the second tier of float32's soft-target gradients T p_j - q_j, which may cancel far below
- * double's reach (a model's softmax against its own rounding). y = k ln2 + r with the
- * three-part ln2 of _dd_exp.h (k A exact for |k| < 2^11, y - k A exact by Sterbenz's lemma);
- * e^r by Horner: the terms r^j / j! for j = 12 .. 22 in double (below 2^-47 of e^r for
- * |r| <= 0.35, so their rounding stays under 2^-99), then j = 11 .. 0 in double-double, where
- * each coefficient outweighs the product it meets (FastTwoSum) */
-LK_INLINE LK_TARGET lk_vd LKL_FN(exp_dd2)(lk_vd y, lk_vd y_lo, lk_vd *lo)
-{
-    lk_vd kd = (y * LK_LOG2E + LK_SHIFTER) - LK_SHIFTER;
-    lk_vd kb_err, kb = LKL_FN(two_prod)(kd, lk_splat(LK_DD_LN2_B), &kb_err);
-    lk_vd r_lo, r = lk_two_sum(y - kd * LK_DD_LN2_A, -kb, &r_lo);
-    r = lk_two_sum(r, r_lo + (y_lo - (kb_err + kd * LK_DD_LN2_C)), &r_lo);
-    const double *inv = lkl_inv_fact_hi;
-    lk_vd ph = lk_splat(inv[22]), pl = lk_splat(0.0);
-    for (int j = 21; j >= 12; j--) ph = LK_FMA(ph, r, lk_splat(inv[j]));
-    for (int j = 11; j >= 0; j--) {
-        lk_vd pe, p = LKL_FN(two_prod)(r, ph, &pe);
-        pe += r * pl + r_lo * ph;
-        lk_vd c = lk_splat(inv[j]), sum = c + p;
-        pl = (p - (sum - c)) + (pe + lkl_inv_fact_lo[j]);
-        ph = sum;
-    }
-    lk_vd hi = ph + pl, scale = lk_pow2i(kd);
-    *lo = (pl - (hi - ph)) * scale;
-    return hi * scale;
-}
-
 /* hi + lo of a (p, p_lo) * (q, q_lo) product of double-double lanes, to ~2^-104 */
 LK_INLINE LK_TARGET lk_vd LKL_FN(dd_mul)(lk_vd p, lk_vd p_lo, lk_vd q, lk_vd q_lo, lk_vd *lo)
 {
     lk_vd e, h = LKL_FN(two_prod)(p, q, &e);
     *lo = e + (p * q_lo + p_lo * q);
     return h;
+}
+
+/* the lanes of tab at the indices idx (a table lookup; 0 <= idx < the table's length) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(lookup)(const double *tab, lk_vm idx)
+{
+#if LK_W == 1
+    return tab[idx];
+#else
+    lk_vd v;
+    for (int l = 0; l < LK_W; l++) v[l] = tab[idx[l]];
+    return v;
+#endif
+}
+
+/* ln 2 / 64 = A + B + C: A has 32 significant bits (fdlibm's split of ln 2, over 64), so K A
+ * is exact for |K| < 2^20 */
+#define LKL_LN2_64_A (0x1.62e42feep-1 / 64.0)
+#define LKL_LN2_64_B (0x1.a39ef35793c76p-33 / 64.0)
+#define LKL_LN2_64_C (0x1.cc01f97b57a08p-87 / 64.0)
+
+/* e^(y + y_lo) as hi + *lo to ~2^-100 of itself, for y in [-700, 89] and |y_lo| <= ulp(y):
+ * the second tier of float32's soft-target gradients T p_j - q_j, which may cancel far below
+ * double's reach (a model's softmax against its own rounding). y = K ln2 / 64 + r, K = 64 k +
+ * j: e^y = 2^k 2^(j/64) e^r, the middle factor from a double-double table, |r| <= ln2 / 128
+ * (y - K A exact: both are multiples of y's or A's last bit, and the difference is small).
+ * e^r by Horner: r^i / i! for i = 6 .. 10 in double (below 2^-56 of e^r, so their rounding
+ * stays under 2^-105; the first term left out, 2^-114), then i = 5 .. 0 in double-double,
+ * where each coefficient outweighs the product it meets (FastTwoSum) */
+LK_INLINE LK_TARGET lk_vd LKL_FN(exp_dd2)(lk_vd y, lk_vd y_lo, lk_vd *lo)
+{
+    lk_vd shifted = y * (64.0 * LK_LOG2E) + LK_SHIFTER, kd = shifted - LK_SHIFTER;
+    lk_vm K = lk_bits(shifted) - lk_bits(lk_splat(LK_SHIFTER));
+    lk_vd kb_err, kb = LKL_FN(two_prod)(kd, lk_splat(LKL_LN2_64_B), &kb_err);
+    lk_vd r_lo, r = lk_two_sum(y - kd * LKL_LN2_64_A, -kb, &r_lo);
+    r = lk_two_sum(r, r_lo + (y_lo - (kb_err + kd * LKL_LN2_64_C)), &r_lo);
+    const double *inv = lkl_inv_fact_hi;
+    lk_vd ph = lk_splat(inv[10]), pl = lk_splat(0.0);
+    for (int i = 9; i >= 6; i--) ph = LK_FMA(ph, r, lk_splat(inv[i]));
+    for (int i = 5; i >= 0; i--) {
+        lk_vd pe, p = LKL_FN(two_prod)(r, ph, &pe);
+        pe += r * pl + r_lo * ph;
+        lk_vd c = lk_splat(inv[i]), sum = c + p;
+        pl = (p - (sum - c)) + (pe + lkl_inv_fact_lo[i]);
+        ph = sum;
+    }
+    lk_vm j = K & 63;
+    lk_vd t_lo, t = LKL_FN(dd_mul)(LKL_FN(lookup)(lkl_exp2_64_hi, j),
+                                   LKL_FN(lookup)(lkl_exp2_64_lo, j), ph, pl, &t_lo);
+    lk_vd hi = t + t_lo, scale = lk_from_bits(((K >> 6) + 1023) << 52);     /* 2^k */
+    *lo = (t_lo - (hi - t)) * scale;
+    return hi * scale;
 }
 
 /* q of soft_q as double-doubles: keep = 1 - eps and share = eps / n as pairs (hi, lo) */
@@ -1127,10 +1193,30 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(soft_exp_dd)(const LKL_FN(soft_row) *row, ptrdi
     return lk_select(live, eh, lk_splat(0.0));
 }
 
+/* A row's double-double exps, kept from the S pass of soft_grad_dd for its second pass
+ * (NULL when malloc fails: that pass computes them again) */
+typedef struct { double *hi, *lo; } LKL_FN(exp_cache);
+
+LK_INLINE LK_TARGET void LKL_FN(cache_put)(LKL_FN(exp_cache) *c, ptrdiff_t i, lk_vd hi, lk_vd lo)
+{
+    if (c->hi) memcpy(c->hi + i, &hi, sizeof hi), memcpy(c->lo + i, &lo, sizeof lo);
+}
+
+LK_INLINE LK_TARGET lk_vd LKL_FN(cached_exp_dd)(const LKL_FN(exp_cache) *c,
+                                                const LKL_FN(soft_row) *row, ptrdiff_t i,
+                                                ptrdiff_t wd, lk_vd *lo)
+{
+    if (!c->hi) return LKL_FN(soft_exp_dd)(row, i, wd, lo);
+    lk_vd hi;
+    memcpy(&hi, c->hi + i, sizeof hi), memcpy(lo, c->lo + i, sizeof *lo);
+    return hi;
+}
+
 /* The row's deep lanes (soft_grad_vec) again in double-double: S = sum exp(x_j - m) and T =
  * sum q_j from soft_exp_dd and soft_q_dd, C = s T / S, and C e_j - s q_j rounded once (~2^-98
  * of the terms: within 4 ulp of a float result down to ~2^-74 of them). Runs once for a row
- * with a deep lane: a pass of double-double exps over the row, then the double pass again. */
+ * with a deep lane: a pass of double-double exps over the row (kept for the next), then the
+ * double pass again, redoing its deep lanes. */
 static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *row,
                                                         double c_hi, double c_lo, LK_T *g)
 {
@@ -1140,11 +1226,16 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
     lk_dd share = lk_dd_div_int((lk_dd){row->eps, 0.0}, (double)row->n);
     LKL_FN(soft_parts) parts = {{lk_splat(keep.hi), lk_splat(keep.lo)},
                                 {lk_splat(share.hi), lk_splat(share.lo)}};
+    size_t padded = (size_t)(row->n + LK_W - 1) / LK_W * LK_W;
+    LKL_FN(exp_cache) cache = {malloc(2 * padded * sizeof(double)), NULL};
+    if (cache.hi) cache.lo = cache.hi + padded;
     ptrdiff_t i = 0;
     /* two vectors a step: the exps' Horner chains are long and serial */
     for (; i + 2 * LK_W <= row->n; i += 2 * LK_W) {
         lk_vd hi = LKL_FN(soft_exp_dd)(row, i, LK_W, &lo);
         lk_vd hi1 = LKL_FN(soft_exp_dd)(row, i + LK_W, LK_W, &lo1);
+        LKL_FN(cache_put)(&cache, i, hi, lo);
+        LKL_FN(cache_put)(&cache, i + LK_W, hi1, lo1);
         S = lk_two_sum(S, hi, &e);
         S1 = lk_two_sum(S1, hi1, &e1);
         S_err += (e + lo) + (e1 + lo1);
@@ -1158,6 +1249,7 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
     for (; i < row->n; i += LK_W) {
         ptrdiff_t wd = lk_width(row->n, i);
         lk_vd hi = LKL_FN(soft_exp_dd)(row, i, wd, &lo);
+        LKL_FN(cache_put)(&cache, i, hi, lo);
         S = lk_two_sum(S, hi, &e);
         S_err += e + lo;
         hi = LKL_FN(soft_q_dd)(row, i, wd, &parts, &lo);
@@ -1176,7 +1268,7 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
         lk_vd margin, o = LKL_FN(soft_grad_vec)(row, i, wd, ch, cl, &margin);
         lk_vm deep = LK_MASK(margin < 0.0);
         if (LK_ANY(deep)) {
-            lk_vd e_lo, e_hi = LKL_FN(soft_exp_dd)(row, i, wd, &e_lo);
+            lk_vd e_lo, e_hi = LKL_FN(cached_exp_dd)(&cache, row, i, wd, &e_lo);
             lk_vd q_lo, q_hi = LKL_FN(soft_q_dd)(row, i, wd, &parts, &q_lo);
             lk_vd p_lo, p = LKL_FN(dd_mul)(C, C_lo, e_hi, e_lo, &p_lo);
             lk_vd sq_lo, sq = LKL_FN(dd_mul)(s, zero, q_hi, q_lo, &sq_lo);
@@ -1186,6 +1278,7 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
         }
         LK_FN(store)(g + i, o, wd);
     }
+    free(cache.hi);
 }
 #endif
 
@@ -1288,7 +1381,10 @@ LK_TARGET double LKL_FN(bce)(const LK_T *x, const LK_T *t, const double *w, cons
                              LK_T *loss, LK_T *grad, ptrdiff_t n, double s)
 {
     lk_vd total = lk_splat(0.0), error = total, zero = total, one = lk_splat(1.0);
-    lk_vd nan = lk_splat(NAN), least = zero;
+    lk_vd nan = lk_splat(NAN);
+#if !LK_IS_F64
+    lk_vd least = zero;         /* the deepest cancellation seen, signed: < 0 means fix */
+#endif
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
         ptrdiff_t wd = lk_width(n, i);
         lk_vd v = LK_FN(load)(x + i, wd, 0.0), tv = LK_FN(load)(t + i, wd, 0.0);
