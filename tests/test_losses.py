@@ -374,6 +374,21 @@ def test_bce_soft_target_gradient_keeps_its_digits(dtype, each_simd_path):
                 pw, i, ulps, err / (a + b))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_balanced_target_at_tiny_logits(dtype, each_simd_path):
+    """t = 1/2 and |x| tiny: the gradient sigma(x)/2 - sigma(-x)/2 = tanh(x/2)/2 ~ x/4, where
+    both terms round to 1/4 in double. float32 keeps it to 4 ulp (the double-double tier;
+    it returned 0 before); float64 is within double's bound against the terms (2^-48 of 1/2)."""
+    x = np.array([1e-17, -3e-20, 1e-30, -2e-8, 6e-5], dtype)
+    t = np.full(x.shape, 0.5, dtype)
+    _, grad = lk.binary_cross_entropy_with_logits(x, t, reduction="sum", return_grad=True)
+    for got, v in zip(grad.tolist(), x.tolist()):
+        exact = mp.tanh(mp.mpf(v) / 2) / 2
+        err = abs(mp.mpf(got) - exact)
+        assert ulp_error(got, exact, dtype) <= 4 or (
+            dtype == np.float64 and err <= mp.ldexp(1, -49)), (v, got)
+
+
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 17, 33])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)

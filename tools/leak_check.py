@@ -87,11 +87,19 @@ def cases():
     c["error paths"] = errors
     if hasattr(logitkit, "cross_entropy"):
         target = rng.integers(0, 10, 4)
-        c["cross_entropy"] = lambda: logitkit.cross_entropy(small, target)
+        ce = logitkit.cross_entropy
+        own = logitkit.softmax(f32)     # float32 self-distillation: soft_grad_dd's buffer
+        c["cross_entropy"] = rotate(lambda: ce(small, target),
+                                    lambda: ce(small, target, return_grad=True),
+                                    lambda: ce(f32, target, label_smoothing=0.1,
+                                               return_grad=True),
+                                    lambda: ce(f32, own, return_grad=True))
     if hasattr(logitkit, "binary_cross_entropy_with_logits"):
         t = rng.random(small.shape)
-        c["binary_cross_entropy_with_logits"] = \
-            lambda: logitkit.binary_cross_entropy_with_logits(small, t)
+        bce = logitkit.binary_cross_entropy_with_logits
+        c["binary_cross_entropy_with_logits"] = rotate(
+            lambda: bce(small, t), lambda: bce(small, t, return_grad=True),
+            lambda: bce(f32, logitkit.sigmoid(f32), return_grad=True))
     if hasattr(logitkit, "softmax_backward"):
         y, ly, sy = logitkit.softmax(small), logitkit.log_softmax(small), logitkit.sigmoid(small)
         y32 = y.astype(np.float32)

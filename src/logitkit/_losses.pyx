@@ -44,10 +44,12 @@ cdef extern from "_losses_simd.h" nogil:
                       float *loss, float *grad, Py_ssize_t n, double s) noexcept nogil
         void (*smoothing_sums)(const float *x, const float *t, const double *w, Py_ssize_t n,
                                double m, double eps, double *sums) noexcept nogil
-        void (*smoothing_grad)(const float *x, const float *t, const double *w, Py_ssize_t n,
-                               Py_ssize_t y, double m, double eps, double c_hi, double c_lo,
-                               double s, float *g) noexcept nogil
-        double (*exp_total)(const float *x, Py_ssize_t n, double m, double *lo) noexcept nogil
+        void (*smoothing_grad)(const float *x, const float *t, const double *w,
+                               const double *e, Py_ssize_t n, Py_ssize_t y, double m,
+                               double eps, double c_hi, double c_lo, double s,
+                               float *g) noexcept nogil
+        double (*exp_total)(const float *x, Py_ssize_t n, double m, double *lo,
+                            double *store) noexcept nogil
 
     ctypedef struct lkl_table_f64:
         void (*softmax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
@@ -59,10 +61,12 @@ cdef extern from "_losses_simd.h" nogil:
                       double *loss, double *grad, Py_ssize_t n, double s) noexcept nogil
         void (*smoothing_sums)(const double *x, const double *t, const double *w, Py_ssize_t n,
                                double m, double eps, double *sums) noexcept nogil
-        void (*smoothing_grad)(const double *x, const double *t, const double *w, Py_ssize_t n,
-                               Py_ssize_t y, double m, double eps, double c_hi, double c_lo,
-                               double s, double *g) noexcept nogil
-        double (*exp_total)(const double *x, Py_ssize_t n, double m, double *lo) noexcept nogil
+        void (*smoothing_grad)(const double *x, const double *t, const double *w,
+                               const double *e, Py_ssize_t n, Py_ssize_t y, double m,
+                               double eps, double c_hi, double c_lo, double s,
+                               double *g) noexcept nogil
+        double (*exp_total)(const double *x, Py_ssize_t n, double m, double *lo,
+                            double *store) noexcept nogil
 
     lkl_table_f32 lkl_f32
     lkl_table_f64 lkl_f64
@@ -124,24 +128,27 @@ cdef inline void smoothing_sums(const floating *x, const floating *t, const doub
 
 
 cdef inline void smoothing_grad(const floating *x, const floating *t, const double *w,
-                                Py_ssize_t n, Py_ssize_t y, double m, double eps, double c_hi,
-                                double c_lo, double s, floating *g) noexcept nogil:
+                                const double *kept, Py_ssize_t n, Py_ssize_t y, double m,
+                                double eps, double c_hi, double c_lo, double s,
+                                floating *g) noexcept nogil:
     """A row's gradient under label smoothing or soft targets (smoothing_grad in
-    _losses_simd_body.h; t NULL for a class index y, else y = -1)."""
+    _losses_simd_body.h; t NULL for a class index y, else y = -1; kept: the exps
+    soft_reciprocal kept, or NULL)."""
     if floating is float:
-        lkl_f32.smoothing_grad(x, t, w, n, y, m, eps, c_hi, c_lo, s, g)
+        lkl_f32.smoothing_grad(x, t, w, kept, n, y, m, eps, c_hi, c_lo, s, g)
     else:
-        lkl_f64.smoothing_grad(x, t, w, n, y, m, eps, c_hi, c_lo, s, g)
+        lkl_f64.smoothing_grad(x, t, w, kept, n, y, m, eps, c_hi, c_lo, s, g)
 
 
 cdef inline void soft_reciprocal(const floating *x, Py_ssize_t n, double m, const lk_sum *acc,
-                                 double *inv_hi, double *inv_lo) noexcept nogil:
+                                 double *kept, double *inv_hi, double *inv_lo) noexcept nogil:
     """1 / sum(exp(x - m)) for a gradient T p_j - q_j, which may cancel to the targets' last
     bits: float32's row sum is redone with double exps (exp_total in _losses_simd_body.h), as
-    the shared exp_sum's float exps carry 2^-25; float64's is already double."""
+    the shared exp_sum's float exps carry 2^-25, and those exps are kept in kept (n doubles,
+    or NULL) for smoothing_grad; float64's is already double."""
     cdef double hi, lo
     if floating is float:
-        hi = lkl_f32.exp_total(x, n, m, &lo)
+        hi = lkl_f32.exp_total(x, n, m, &lo, kept)
         reciprocal(0.0, hi, lo, inv_hi, inv_lo)
     else:
         reciprocal(acc.top, acc.hi, acc.lo, inv_hi, inv_lo)
@@ -237,16 +244,22 @@ cdef void cross_entropy_part(const floating *kind, const CrossEntropyRows *job, 
     cdef floating *g
     cdef const floating *x
     cdef Py_ssize_t r, y
+    # float32 soft gradients: a row's double exps, kept from its sum for its gradient (NULL,
+    # if malloc fails, has them computed twice)
+    cdef double *kept = NULL
+    if floating is float and job.grad != NULL and (job.index == NULL or job.eps != 0.0):
+        kept = <double *>malloc(max(job.n, 1) * sizeof(double))
     for r in range(lo, hi):
         x = <const floating *>(job.x + r * job.xs)
         g = <floating *>job.grad + r * job.n if job.grad != NULL else NULL
         if job.index != NULL:
             y = job.index[r]
             loss[r] = <floating>index_row(x, job.n, y, y == job.ignore_index, job.w, job.W,
-                                          job.eps, job.s, g)
+                                          job.eps, job.s, g, kept)
         else:
             loss[r] = <floating>prob_row(x, <const floating *>(job.prob + r * job.ts), job.n,
-                                         job.w, job.eps, job.s, g)
+                                         job.w, job.eps, job.s, g, kept)
+    free(kept)
 
 
 cdef void cross_entropy_task(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil:
@@ -333,8 +346,9 @@ def cross_entropy_index(const floating[:, :] x, const Py_ssize_t[::1] target,
 
 cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignored,
                       const double *w, double W, double eps, double s,
-                      floating *g) noexcept nogil:
-    """The loss of one row against class y (and its gradient into g, scaled by s)."""
+                      floating *g, double *kept) noexcept nogil:
+    """The loss of one row against class y (and its gradient into g, scaled by s; kept:
+    room for n doubles, see soft_reciprocal, or NULL)."""
     cdef double m, xt, dh, dl, a, e, nll, weighted, wy, L_hi, L_lo, rest_hi, rest_lo, inv_hi
     cdef double inv_lo
     cdef double c, c_hi, c_lo, T, loss
@@ -373,14 +387,14 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
         return loss
     # gradient: s * (T p_j - q_j), q = (1 - eps) w_y e_y + (eps / n) w
     if eps != 0.0:
-        soft_reciprocal(x, n, m, &acc, &inv_hi, &inv_lo)
+        soft_reciprocal(x, n, m, &acc, kept, &inv_hi, &inv_lo)
     else:
         reciprocal(acc.top, acc.hi, acc.lo, &inv_hi, &inv_lo)
     T = (1.0 - eps) * wy + (eps / n) * W if eps != 0.0 else wy
     c = s * T
     dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
     if eps != 0.0:
-        smoothing_grad(x, NULL, w, n, y, m, eps, c_hi, c_lo, s, g)
+        smoothing_grad(x, NULL, w, kept, n, y, m, eps, c_hi, c_lo, s, g)
         return loss
     scale_row(g, n, c_hi, c_lo)
     if xt == m and acc.top == 1.0:
@@ -476,7 +490,7 @@ def cross_entropy_prob(const floating[:, :] x, const floating[:, :] target,
 
 
 cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const double *w,
-                     double eps, double s, floating *g) noexcept nogil:
+                     double eps, double s, floating *g, double *kept) noexcept nogil:
     cdef double m, L_hi, L_lo, inv_hi, inv_lo, c_hi, c_lo
     cdef double A_hi, A_lo, T
     cdef double sums[4]
@@ -494,9 +508,9 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
     T = sums[0] + sums[1]
     A_hi, A_lo = sums[2], sums[3]
     if g != NULL:
-        soft_reciprocal(x, n, m, &acc, &inv_hi, &inv_lo)
+        soft_reciprocal(x, n, m, &acc, kept, &inv_hi, &inv_lo)
         dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
-        smoothing_grad(x, t, w, n, -1, m, eps, c_hi, c_lo, s, g)
+        smoothing_grad(x, t, w, kept, n, -1, m, eps, c_hi, c_lo, s, g)
     return (A_hi + A_lo) + (T * L_hi + T * L_lo)
 
 

@@ -24,10 +24,10 @@
                       T *grad, ptrdiff_t n, double s);                                         \
         void (*smoothing_sums)(const T *x, const T *t, const double *w, ptrdiff_t n, double m, \
                                double eps, double sums[4]);                                    \
-        void (*smoothing_grad)(const T *x, const T *t, const double *w, ptrdiff_t n,          \
-                               ptrdiff_t y, double m, double eps, double c_hi, double c_lo,    \
-                               double s, T *g);                                                \
-        double (*exp_total)(const T *x, ptrdiff_t n, double m, double *lo);                    \
+        void (*smoothing_grad)(const T *x, const T *t, const double *w, const double *e,      \
+                               ptrdiff_t n, ptrdiff_t y, double m, double eps, double c_hi,    \
+                               double c_lo, double s, T *g);                                   \
+        double (*exp_total)(const T *x, ptrdiff_t n, double m, double *lo, double *store);     \
     } NAME;
 
 LKL_DECLARE_TABLE(float, lkl_table_f32)

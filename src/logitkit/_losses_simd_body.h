@@ -188,9 +188,9 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd
 
 /* sum(a), or with of_exp sum(exp(a - m)) by scaled_exp, as hi + *lo: compensated per lane
  * (TwoSum) in two chains, as one TwoSum's latency per vector would bound the loop. of_exp is
- * a constant at each call. */
+ * a constant at each call; with store (n doubles, or NULL) the terms are kept there too. */
 LK_INLINE LK_TARGET double LKL_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, double *lo,
-                                          const int of_exp)
+                                          const int of_exp, double *store)
 {
     lk_vd mv = lk_splat(m), one = lk_splat(1.0), zero = lk_splat(0.0);
     lk_vd s0 = zero, s1 = zero, c0 = zero, c1 = zero;
@@ -202,6 +202,7 @@ LK_INLINE LK_TARGET double LKL_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, 
             x0 = LKL_FN(scaled_exp)(x0, mv, one, zero);
             x1 = LKL_FN(scaled_exp)(x1, mv, one, zero);
         }
+        if (store) lk_store_d(store + i, x0, LK_W), lk_store_d(store + i + LK_W, x1, LK_W);
         lk_vd e0, e1;
         s0 = lk_two_sum(s0, x0, &e0);
         s1 = lk_two_sum(s1, x1, &e1);
@@ -209,8 +210,10 @@ LK_INLINE LK_TARGET double LKL_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, 
         c1 += e1;
     }
     for (; i < n; i += LK_W) {
-        lk_vd x0 = LK_FN(load)(a + i, lk_width(n, i), pad);
+        ptrdiff_t wd = lk_width(n, i);
+        lk_vd x0 = LK_FN(load)(a + i, wd, pad);
         if (of_exp) x0 = LKL_FN(scaled_exp)(x0, mv, one, zero);
+        if (store) lk_store_d(store + i, x0, wd);
         lk_vd e0;
         s0 = lk_two_sum(s0, x0, &e0);
         c0 += e0;
@@ -221,15 +224,17 @@ LK_INLINE LK_TARGET double LKL_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, 
 /* sum(a) as hi + lo, compensated per lane */
 LK_TARGET double LKL_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)
 {
-    return LKL_FN(sum_of)(a, n, 0.0, lo, 0);
+    return LKL_FN(sum_of)(a, n, 0.0, lo, 0, NULL);
 }
 
-/* sum of exp(x_j - m) in double lanes as hi + *lo. For float32 rows under label smoothing or
- * soft targets: their gradient T p_j - q_j may cancel to the targets' rounding, and the float
- * exps of the shared exp_sum (2^-25) would then decide its every digit. */
-LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double *lo)
+/* sum of exp(x_j - m) in double lanes as hi + *lo, the terms kept in store (n doubles, or
+ * NULL) for smoothing_grad. For float32 rows under label smoothing or soft targets: their
+ * gradient T p_j - q_j may cancel to the targets' rounding, and the float exps of the shared
+ * exp_sum (2^-25) would then decide its every digit. */
+LK_TARGET double LKL_FN(exp_total)(const LK_T *x, ptrdiff_t n, double m, double *lo,
+                                   double *store)
 {
-    return LKL_FN(sum_of)(x, n, m, lo, 1);
+    return LKL_FN(sum_of)(x, n, m, lo, 1, store);
 }
 
 /* log_softmax_backward's lanes where e^y is near 1 (|y| < ln2/2: the top class of a
@@ -989,39 +994,60 @@ LK_TARGET void LKL_FN(sigmoid_bwd)(const LK_T *g, const LK_T *y, LK_T *out, ptrd
 #endif
 }
 
+/* One vector of smoothing_sums_of: the elements i .. i + wd into the compensated sums (A,
+ * A_err) of q_j (m - x_j) and, with t, (T, T_err) of q_j */
+LK_INLINE LK_TARGET void LKL_FN(smoothing_step)(const LK_T *x, const LK_T *t, const double *w,
+                                                ptrdiff_t i, ptrdiff_t wd, lk_vd mv, lk_vd keep,
+                                                lk_vd share, lk_vd sums[4], const int with_t,
+                                                const int with_w)
+{
+    lk_vd zero = lk_exp_k.zero;
+    lk_vd q = with_t ? keep * LK_FN(load)(t + i, wd, 0.0) + share : lk_splat(1.0);
+    if (with_w) q *= lk_load_d(w + i, wd, 1.0);
+    lk_vd gap = mv - LK_FN(load)(x + i, wd, 0.0);
+    lk_vd term = with_t || with_w ? lk_select(LK_MASK(q != 0.0), q * gap, zero) : gap;
+    if (wd < LK_W) {                                /* the tail: no terms past the row */
+        lk_vm live = LK_MASK(lk_exp_k.lane < (double)wd);
+        term = lk_select(live, term, zero);
+        q = lk_select(live, q, zero);
+    }
+    lk_vd sum = sums[0] + term, part = sum - sums[0];
+    sums[1] += (sums[0] - (sum - part)) + (term - part);
+    sums[0] = sum;
+    if (with_t) {
+        sum = sums[2] + q;
+        part = sum - sums[2];
+        sums[3] += (sums[2] - (sum - part)) + (q - part);
+        sums[2] = sum;
+    }
+}
+
 /* Label smoothing's sums over one row of n logits with max m. With q_j = (t ? (1 - eps) t_j +
  * eps / n : 1) * (w ? w_j : 1): sums[0] + sums[1] = sum of q_j (only with t: the caller knows
  * it otherwise), sums[2] + sums[3] = sum of q_j (m - x_j) over q_j != 0 (a class without mass
- * takes no part, even at x_j = -inf). Both compensated per lane (TwoSum); their terms are
- * >= 0 for q >= 0, so neither cancels. with_t and with_w are constants at each call. */
+ * takes no part, even at x_j = -inf). Both compensated per lane (TwoSum), in two chains a
+ * sum, as one TwoSum's latency per vector would bound the loop; their terms are >= 0 for q >=
+ * 0, so neither cancels. with_t and with_w are constants at each call. */
 LK_INLINE LK_TARGET void LKL_FN(smoothing_sums_of)(const LK_T *x, const LK_T *t, const double *w,
                                                    ptrdiff_t n, double m, double eps,
                                                    double sums[4], const int with_t,
                                                    const int with_w)
 {
-    lk_vd T = lk_splat(0.0), T_err = T, A = T, A_err = T, zero = T, one = lk_splat(1.0);
+    lk_vd zero = lk_splat(0.0), even[4] = {zero, zero, zero, zero};
+    lk_vd odd[4] = {zero, zero, zero, zero};        /* A, A_err, T, T_err of each chain */
     lk_vd mv = lk_splat(m), keep = lk_splat(1.0 - eps), share = lk_splat(eps / (double)n);
-    for (ptrdiff_t i = 0; i < n; i += LK_W) {
-        ptrdiff_t wd = lk_width(n, i);
-        lk_vd q = with_t ? keep * LK_FN(load)(t + i, wd, 0.0) + share : one;
-        if (with_w) q *= lk_load_d(w + i, wd, 1.0);
-        lk_vd gap = mv - LK_FN(load)(x + i, wd, m);            /* the tail's gap is 0 */
-        lk_vd term = with_t || with_w ? lk_select(LK_MASK(q != 0.0), q * gap, zero) : gap;
-        lk_vd sum = A + term, part = sum - A;
-        A_err += (A - (sum - part)) + (term - part);
-        A = sum;
-        if (with_t) {
-            for (ptrdiff_t j = wd; j < LK_W; j++) ((double *)&q)[j] = 0.0;   /* tail */
-            sum = T + q;
-            part = sum - T;
-            T_err += (T - (sum - part)) + (q - part);
-            T = sum;
-        }
+    ptrdiff_t i = 0;
+    for (; i + 2 * LK_W <= n; i += 2 * LK_W) {
+        LKL_FN(smoothing_step)(x, t, w, i, LK_W, mv, keep, share, even, with_t, with_w);
+        LKL_FN(smoothing_step)(x, t, w, i + LK_W, LK_W, mv, keep, share, odd, with_t, with_w);
     }
-    sums[0] = LKL_FN(lanes_total)(T, zero, T_err, &sums[1]);
-    sums[2] = LKL_FN(lanes_total)(A, zero, A_err, &sums[3]);
+    for (; i < n; i += LK_W)
+        LKL_FN(smoothing_step)(x, t, w, i, lk_width(n, i), mv, keep, share, even, with_t,
+                               with_w);
+    sums[0] = LKL_FN(lanes_total)(even[2], odd[2], even[3] + odd[3], &sums[1]);
+    sums[2] = LKL_FN(lanes_total)(even[0], odd[0], even[1] + odd[1], &sums[3]);
     if (!isfinite(sums[2])) {                   /* an inf term: the plain sum's answer */
-        sums[2] = lk_lanes_sum(A);
+        sums[2] = lk_lanes_sum(even[0] + odd[0]);
         sums[3] = 0.0;
     }
 }
@@ -1040,20 +1066,22 @@ LK_TARGET void LKL_FN(smoothing_sums)(const LK_T *x, const LK_T *t, const double
 }
 
 /* A row's soft targets: q_j = ((t ? (1 - eps) t_j : 0) + eps / n + (j == y ? 1 - eps : 0)) *
- * (w ? w_j : 1), t NULL for a class index y (else y = -1); the gradient s (T p_j - q_j) */
+ * (w ? w_j : 1), t NULL for a class index y (else y = -1); the gradient s (T p_j - q_j);
+ * e: exp(x_j - m) as exp_total kept them, or NULL (computed again) */
 typedef struct {
     const LK_T *x, *t;
-    const double *w;
+    const double *w, *e;
     ptrdiff_t n, y;
     double m, eps, s;
     lk_vd keep, share, m_v, s_v;        /* 1 - eps, eps / n, m and s in every lane */
 } LKL_FN(soft_row);
 
 LK_INLINE LK_TARGET LKL_FN(soft_row) LKL_FN(soft_row_of)(const LK_T *x, const LK_T *t,
-                                                       const double *w, ptrdiff_t n, ptrdiff_t y,
-                                                       double m, double eps, double s)
+                                                       const double *w, const double *e,
+                                                       ptrdiff_t n, ptrdiff_t y, double m,
+                                                       double eps, double s)
 {
-    LKL_FN(soft_row) row = {x, t, w, n, y, m, eps, s, lk_splat(1.0 - eps),
+    LKL_FN(soft_row) row = {x, t, w, e, n, y, m, eps, s, lk_splat(1.0 - eps),
                             lk_splat(eps / (double)n), lk_splat(m), lk_splat(s)};
     return row;
 }
@@ -1084,7 +1112,13 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(soft_grad_vec)(const LKL_FN(soft_row) *row, ptr
                                                 lk_vd *margin)
 {
     lk_vd sq = row->s_v * LKL_FN(soft_q)(row, i, wd);
-    lk_vd e = LKL_FN(scaled_exp)(LK_FN(load)(row->x + i, wd, row->m), row->m_v, c_hi, c_lo);
+    lk_vd e;
+    if (row->e) {
+        lk_vd kept = lk_load_d(row->e + i, wd, 0.0);
+        e = c_hi * kept + c_lo * kept;          /* scaled_exp's arithmetic: the same bits */
+    } else {
+        e = LKL_FN(scaled_exp)(LK_FN(load)(row->x + i, wd, row->m), row->m_v, c_hi, c_lo);
+    }
     lk_vd o = e - sq;
 #if !LK_IS_F64
     *margin = LK_FMA(LKL_FN(abs)(e), lk_splat(-0x1p-25), LKL_FN(abs)(o));
@@ -1283,14 +1317,14 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
 #endif
 
 /* The gradient of a row under label smoothing or soft targets: s (T p_j - q_j), q_j as in
- * soft_row, (c_hi + c_lo) = s T / S (S the double sum of exp(x_j - m)). In double lanes and
- * rounded once, as T p_j - q_j may cancel; float32 rows with a lane that cancels below 2^-26
- * of its terms go through soft_grad_dd. */
+ * soft_row, (c_hi + c_lo) = s T / S (S the double sum of exp(x_j - m), whose terms e, if not
+ * NULL, exp_total kept). In double lanes and rounded once, as T p_j - q_j may cancel; float32
+ * rows with a lane that cancels below 2^-26 of its terms go through soft_grad_dd. */
 LK_TARGET void LKL_FN(smoothing_grad)(const LK_T *x, const LK_T *t, const double *w,
-                                      ptrdiff_t n, ptrdiff_t y, double m, double eps,
-                                      double c_hi, double c_lo, double s, LK_T *g)
+                                      const double *e, ptrdiff_t n, ptrdiff_t y, double m,
+                                      double eps, double c_hi, double c_lo, double s, LK_T *g)
 {
-    LKL_FN(soft_row) row = LKL_FN(soft_row_of)(x, t, w, n, y, m, eps, s);
+    LKL_FN(soft_row) row = LKL_FN(soft_row_of)(x, t, w, e, n, y, m, eps, s);
     lk_vd ch = lk_splat(c_hi), cl = lk_splat(c_lo);
     lk_vd margin, least = lk_exp_k.zero;
     for (ptrdiff_t i = 0; i < n; i += LK_W) {
