@@ -537,6 +537,26 @@ def test_bce_float32_loss_is_the_same_with_or_without_grad(each_simd_path):
     np.testing.assert_array_equal(alone, with_grad)
 
 
+@pytest.mark.parametrize("n", [3, 10, 33, 1000])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_loss_is_the_same_with_or_without_grad(n, dtype, each_simd_path):
+    """The per-row loss must not depend on return_grad: with it the exps are also stored (in
+    the gradient, or for float32's soft targets a row of doubles), and the sums they give must
+    be the very same, for class indices, smoothing, weights and probability targets."""
+    rng = np.random.default_rng(n)
+    x = logits(rng, (64, n), dtype, spread=4)
+    p = rng.random((64, n))
+    p = (p / p.sum(axis=1, keepdims=True)).astype(dtype)
+    y = rng.integers(0, n, 64)
+    w = rng.random(n) + 0.1
+    for target, kw in ((y, {}), (y, {"label_smoothing": 0.1}), (p, {}),
+                       (p, {"label_smoothing": 0.2}), (y, {"weight": w, "label_smoothing": 0.1}),
+                       (p, {"weight": w})):
+        alone = lk.cross_entropy(x, target, reduction="none", **kw)
+        with_grad, _ = lk.cross_entropy(x, target, reduction="none", return_grad=True, **kw)
+        np.testing.assert_array_equal(alone, with_grad, err_msg=str(kw))
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_bce_float64_total_is_compensated(reduction, each_simd_path):
     """The float64 total is a compensated sum of the per-sample losses: one loss of 1e8 among

@@ -140,6 +140,16 @@ cdef inline void smoothing_grad(const floating *x, const floating *t, const doub
         lkl_f64.smoothing_grad(x, t, w, kept, n, y, m, eps, c_hi, c_lo, s, g)
 
 
+cdef inline const double *row_exps(floating *g, const double *kept) noexcept nogil:
+    """A row's exp(x_j - m) for smoothing_grad: float64's row_sums stored them in g itself
+    (the gradient then overwrites each in place, vector by vector); float32's in double are
+    in kept (soft_reciprocal; NULL: computed again)."""
+    if floating is double:
+        return g
+    else:
+        return kept
+
+
 cdef inline void soft_reciprocal(const floating *x, Py_ssize_t n, double m, const lk_sum *acc,
                                  double *kept, double *inv_hi, double *inv_lo) noexcept nogil:
     """1 / sum(exp(x - m)) for a gradient T p_j - q_j, which may cancel to the targets' last
@@ -359,7 +369,9 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
         if g != NULL:
             fill(g, n, 0.0)
         return 0.0
-    row_sums(x, n, g if eps == 0.0 else NULL, &m, &has_nan, &acc)
+    # float64 keeps its exps in g for smoothing_grad (row_exps); float32 only without
+    # smoothing, as its smoothed gradient wants double exps (soft_reciprocal)
+    row_sums(x, n, g if eps == 0.0 or floating is double else NULL, &m, &has_nan, &acc)
     if has_nan or m - m != 0.0:         # NaN, +inf, or all -inf: undefined
         if g != NULL:
             fill(g, n, NAN)
@@ -394,7 +406,7 @@ cdef double index_row(const floating *x, Py_ssize_t n, Py_ssize_t y, bint ignore
     c = s * T
     dd_mul(c, inv_hi, inv_lo, &c_hi, &c_lo)
     if eps != 0.0:
-        smoothing_grad(x, NULL, w, kept, n, y, m, eps, c_hi, c_lo, s, g)
+        smoothing_grad(x, NULL, w, row_exps(g, kept), n, y, m, eps, c_hi, c_lo, s, g)
         return loss
     scale_row(g, n, c_hi, c_lo)
     if xt == m and acc.top == 1.0:
@@ -496,7 +508,7 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
     cdef double sums[4]
     cdef int has_nan
     cdef lk_sum acc
-    row_sums(x, n, NULL, &m, &has_nan, &acc)
+    row_sums(x, n, g if floating is double else NULL, &m, &has_nan, &acc)
     if has_nan or m - m != 0.0:
         if g != NULL:
             fill(g, n, NAN)
@@ -510,7 +522,7 @@ cdef double prob_row(const floating *x, const floating *t, Py_ssize_t n, const d
     if g != NULL:
         soft_reciprocal(x, n, m, &acc, kept, &inv_hi, &inv_lo)
         dd_mul(s * T, inv_hi, inv_lo, &c_hi, &c_lo)
-        smoothing_grad(x, t, w, kept, n, -1, m, eps, c_hi, c_lo, s, g)
+        smoothing_grad(x, t, w, row_exps(g, kept), n, -1, m, eps, c_hi, c_lo, s, g)
     return (A_hi + A_lo) + (T * L_hi + T * L_lo)
 
 
