@@ -1156,7 +1156,8 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(lookup)(const double *tab, lk_vm idx)
 #define LKL_LN2_64_B (0x1.a39ef35793c76p-33 / 64.0)
 #define LKL_LN2_64_C (0x1.cc01f97b57a08p-87 / 64.0)
 
-/* e^(y + y_lo) as hi + *lo to ~2^-100 of itself, for y in [-700, 89] and |y_lo| <= ulp(y):
+/* e^(y + y_lo) as hi + *lo to ~2^-98 of itself (*lo is subnormal below y ~ -672: there
+ * ~2^-64, of terms < 2^-960 of a row sum >= 1), for y in [-700, 89] and |y_lo| <= ulp(y):
  * the second tier of float32's soft-target gradients T p_j - q_j, which may cancel far below
  * double's reach (a model's softmax against its own rounding). y = K ln2 / 64 + r, K = 64 k +
  * j: e^y = 2^k 2^(j/64) e^r, the middle factor from a double-double table, |r| <= ln2 / 128
