@@ -1232,9 +1232,10 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(soft_exp_dd)(const LKL_FN(soft_row) *row, ptrdi
  * (NULL when malloc fails: that pass computes them again) */
 typedef struct { double *hi, *lo; } LKL_FN(exp_cache);
 
-LK_INLINE LK_TARGET void LKL_FN(cache_put)(LKL_FN(exp_cache) *c, ptrdiff_t i, lk_vd hi, lk_vd lo)
+LK_INLINE LK_TARGET void LKL_FN(cache_put)(LKL_FN(exp_cache) *c, ptrdiff_t i, ptrdiff_t wd,
+                                           lk_vd hi, lk_vd lo)
 {
-    if (c->hi) memcpy(c->hi + i, &hi, sizeof hi), memcpy(c->lo + i, &lo, sizeof lo);
+    if (c->hi) lk_store_d(c->hi + i, hi, wd), lk_store_d(c->lo + i, lo, wd);
 }
 
 LK_INLINE LK_TARGET lk_vd LKL_FN(cached_exp_dd)(const LKL_FN(exp_cache) *c,
@@ -1242,9 +1243,8 @@ LK_INLINE LK_TARGET lk_vd LKL_FN(cached_exp_dd)(const LKL_FN(exp_cache) *c,
                                                 ptrdiff_t wd, lk_vd *lo)
 {
     if (!c->hi) return LKL_FN(soft_exp_dd)(row, i, wd, lo);
-    lk_vd hi;
-    memcpy(&hi, c->hi + i, sizeof hi), memcpy(lo, c->lo + i, sizeof *lo);
-    return hi;
+    *lo = lk_load_d(c->lo + i, wd, 0.0);
+    return lk_load_d(c->hi + i, wd, 0.0);
 }
 
 /* The row's deep lanes (soft_grad_vec) again in double-double: S = sum exp(x_j - m) and T =
@@ -1261,16 +1261,15 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
     lk_dd share = lk_dd_div_int((lk_dd){row->eps, 0.0}, (double)row->n);
     LKL_FN(soft_parts) parts = {{lk_splat(keep.hi), lk_splat(keep.lo)},
                                 {lk_splat(share.hi), lk_splat(share.lo)}};
-    size_t padded = (size_t)(row->n + LK_W - 1) / LK_W * LK_W;
-    LKL_FN(exp_cache) cache = {malloc(2 * padded * sizeof(double)), NULL};
-    if (cache.hi) cache.lo = cache.hi + padded;
+    LKL_FN(exp_cache) cache = {malloc(2 * (size_t)row->n * sizeof(double)), NULL};
+    if (cache.hi) cache.lo = cache.hi + row->n;
     ptrdiff_t i = 0;
     /* two vectors a step: the exps' Horner chains are long and serial */
     for (; i + 2 * LK_W <= row->n; i += 2 * LK_W) {
         lk_vd hi = LKL_FN(soft_exp_dd)(row, i, LK_W, &lo);
         lk_vd hi1 = LKL_FN(soft_exp_dd)(row, i + LK_W, LK_W, &lo1);
-        LKL_FN(cache_put)(&cache, i, hi, lo);
-        LKL_FN(cache_put)(&cache, i + LK_W, hi1, lo1);
+        LKL_FN(cache_put)(&cache, i, LK_W, hi, lo);
+        LKL_FN(cache_put)(&cache, i + LK_W, LK_W, hi1, lo1);
         S = lk_two_sum(S, hi, &e);
         S1 = lk_two_sum(S1, hi1, &e1);
         S_err += (e + lo) + (e1 + lo1);
@@ -1284,7 +1283,7 @@ static LKL_NOINLINE LK_TARGET void LKL_FN(soft_grad_dd)(const LKL_FN(soft_row) *
     for (; i < row->n; i += LK_W) {
         ptrdiff_t wd = lk_width(row->n, i);
         lk_vd hi = LKL_FN(soft_exp_dd)(row, i, wd, &lo);
-        LKL_FN(cache_put)(&cache, i, hi, lo);
+        LKL_FN(cache_put)(&cache, i, wd, hi, lo);
         S = lk_two_sum(S, hi, &e);
         S_err += e + lo;
         hi = LKL_FN(soft_q_dd)(row, i, wd, &parts, &lo);
