@@ -1,0 +1,77 @@
+"""The one table of logitkit's public functions.
+
+Every consumer that needs "all the functions" reads it: `logitkit.testing`, the CLI's `verify`,
+the test suite (equivalence, bad input, threads, Dask), the benches and the docs check. Adding
+a public function is one row here plus its kernel, its reference twin, its tests and its docs
+entry; `tests/test_registry.py` checks that each registered function has all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+Kind = Literal["normalize", "reduce", "elementwise", "loss", "backward"]
+
+
+@dataclass(frozen=True)
+class Function:
+    """One public function of logitkit.
+
+    kind
+        "normalize": softmax-like, a result of the input's shape computed over `axis`;
+        "reduce": logsumexp-like, `axis` reduced away; "elementwise": the sigmoid family;
+        "loss": a loss against targets; "backward": a vector-Jacobian product.
+    max_ulp
+        The accuracy bar: the worst distance from the exact result, in ULPs of the result
+        dtype, on the adversarial suite (float32 and float64 alike).
+    cli
+        The CLI subcommand that runs it, or None.
+    dask
+        Whether `logitkit.dask` has a twin of the same name.
+    """
+
+    name: str
+    kind: Kind
+    max_ulp: float
+    cli: str | None = None
+    dask: bool = False
+
+    @property
+    def fast(self) -> Callable[..., object]:
+        import logitkit
+
+        return getattr(logitkit, self.name)  # type: ignore[no-any-return]
+
+    @property
+    def reference(self) -> Callable[..., object]:
+        from logitkit import reference
+
+        return getattr(reference, self.name)  # type: ignore[no-any-return]
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function("softmax", "normalize", 4, cli="softmax", dask=True),
+    Function("log_softmax", "normalize", 2, cli="log-softmax", dask=True),
+    Function("logsumexp", "reduce", 2, cli="logsumexp", dask=True),
+    Function("sigmoid", "elementwise", 2, cli="sigmoid", dask=True),
+    Function("sigmoid_derivative", "elementwise", 2, dask=True),
+    Function("log_sigmoid", "elementwise", 2, dask=True),
+    Function("softplus", "elementwise", 2, dask=True),
+    Function("cross_entropy", "loss", 4, dask=True),
+    Function("binary_cross_entropy_with_logits", "loss", 4, dask=True),
+    Function("softmax_backward", "backward", 4),
+    Function("log_softmax_backward", "backward", 4),
+    Function("sigmoid_backward", "backward", 4),
+)
+
+BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
+
+
+def function(name: str) -> Function:
+    """The registry entry of `name`; ValueError naming the known functions otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        known = ", ".join(f.name for f in FUNCTIONS)
+        raise ValueError(f"{name!r} is not a logitkit function; expected one of: {known}") from None
