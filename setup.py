@@ -1,7 +1,9 @@
 """Build of the logitkit extension.
 
-Compiler flags: -O3 -fno-trapping-math lets GCC vectorise the branch-free loops of
-_simd_body.h; -ffp-contract=off keeps every instruction-set variant bit-for-bit the algorithm
+One extension module, logitkit._ext: the Cython bindings (_ext.pyx and binding/*.pxi) and the
+C kernels of csrc/, each kernel compiled once per instruction set (csrc/targets/) and chosen at
+run time. Compiler flags: -O3 -fno-trapping-math lets GCC vectorise the branch-free loops of
+csrc/kernels/; -ffp-contract=off keeps every instruction-set variant bit-for-bit the algorithm
 written there (the compensated sums rely on it). Never -ffast-math (it breaks inf/NaN handling,
 the compensated sums, and sets flush-to-zero for the whole process) and never -march=native:
 the AVX2 variant is chosen at run time. LOGITKIT_DEBUG=1 builds with bounds checks and -O0.
@@ -9,10 +11,12 @@ the AVX2 variant is chosen at run time. LOGITKIT_DEBUG=1 builds with bounds chec
 import glob
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 debug = os.environ.get("LOGITKIT_DEBUG", "") == "1"
 
@@ -23,27 +27,20 @@ else:
     compile_args += ["-fno-trapping-math", "-ffp-contract=off", "-fno-math-errno",
                      "-std=c11", "-Wno-psabi", "-pthread"]
 
+csrc = "src/logitkit/csrc"
 extensions = [
     Extension(
-        "logitkit._kernels",
-        sources=["src/logitkit/_kernels.pyx", "src/logitkit/_simd.c",
-                 "src/logitkit/_simd_avx512.c", "src/logitkit/_parallel.c"],
-        include_dirs=["src/logitkit", numpy.get_include()],
+        "logitkit._ext",
+        sources=["src/logitkit/_ext.pyx", f"{csrc}/dispatch.c", f"{csrc}/parallel.c",
+                 f"{csrc}/targets/baseline.c", f"{csrc}/targets/avx2.c",
+                 f"{csrc}/targets/avx512.c"],
+        include_dirs=[csrc, numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
-        depends=glob.glob("src/logitkit/_*.h"),  # rebuild when a C header changes
-    ),
-    Extension(
-        "logitkit._losses",
-        sources=["src/logitkit/_losses.pyx", "src/logitkit/_losses_simd.c",
-                 "src/logitkit/_losses_simd_avx512.c", "src/logitkit/_simd.c",
-                 "src/logitkit/_simd_avx512.c"],
-        include_dirs=["src/logitkit", numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
-        extra_compile_args=compile_args,
-        extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
-        depends=glob.glob("src/logitkit/_*.h"),
+        # rebuild when a header or an included binding changes
+        depends=sorted(glob.glob(f"{csrc}/**/*.h", recursive=True)
+                       + glob.glob("src/logitkit/binding/*.pxi")),
     ),
 ]
 
@@ -57,4 +54,35 @@ directives = {
     "freethreading_compatible": True,
 }
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives, include_path=["src"]))
+
+
+class ParallelBuildExt(build_ext):
+    """Compiles the sources of one extension side by side (setuptools compiles them one after
+    the other): the per-target kernel units and the Cython module take about as long each."""
+
+    def build_extension(self, ext):
+        compiler = self.compiler
+        if compiler.compiler_type == "unix" and len(ext.sources) > 1:
+            compiler.compile = _parallel_compile.__get__(compiler)
+        super().build_extension(ext)
+
+
+def _parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                      extra_preargs=None, extra_postargs=None, depends=None):
+    macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
+        output_dir, macros, include_dirs, sources, depends, extra_postargs)
+    cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
+
+    def compile_one(obj):
+        if obj in build:
+            src, ext = build[obj]
+            self._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+    jobs = int(os.environ.get("LOGITKIT_BUILD_JOBS", "0")) or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(compile_one, objects))
+    return objects
+
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives, include_path=["src"]),
+      cmdclass={"build_ext": ParallelBuildExt})

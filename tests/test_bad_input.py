@@ -625,7 +625,7 @@ B_CASES = {
     "empty": (lambda: np.zeros((2, 0)), lambda: np.zeros((2, 0))),
     "list_b": (lambda: [[1.0, 2.0], [3.0, 4.0]], lambda: [[1, -1], [2, 2]]),
     "special_x": (lambda: _special(np.float64), lambda: np.array([1.0, 2.0, 0.0, -1.0])),
-    # regressions (were known bugs of _kernels.scaled_row and _core._logsumexp_scaled):
+    # regressions (were known bugs of the kernels' scaled_row and _core._logsumexp_scaled):
     # b = +-inf at x = -inf (inf * 0) is NaN, as in the reference and SciPy (it was skipped)
     "inf_b_at_minus_inf": (lambda: np.array([[-np.inf, 1.0]]), lambda: np.array([np.inf, 1.0])),
     # b * exp(x - m) summing past DBL_MAX (was NaN with sign -1; exact 710.4759)
@@ -810,12 +810,12 @@ def test_table_covers_the_public_api():
 def kernels_check_alignment(monkeypatch):
     """Wrap every kernel entry point so that an unaligned or byte-swapped array argument fails
     the test (works in any build, no sanitizer needed)."""
-    from logitkit import _kernels
+    from logitkit import _ext
     seen = []
     # (rows_fast / elementwise_fast are not wrapped: they check alignment and byte order
     # themselves and hand anything else back to the general path)
     for name in ("softmax_3d", "logsumexp_3d", "elementwise", "logsumexp_scaled"):
-        original = getattr(_kernels, name, None)
+        original = getattr(_ext, name, None)
         if original is None:
             continue
 
@@ -824,7 +824,7 @@ def kernels_check_alignment(monkeypatch):
                 if isinstance(a, np.ndarray):
                     seen.append((_name, a.flags.aligned, a.dtype.isnative))
             return _original(*args)
-        monkeypatch.setattr(_kernels, name, wrapper)
+        monkeypatch.setattr(_ext, name, wrapper)
     return seen
 
 
@@ -863,7 +863,7 @@ def test_kernels_only_write_aligned_out(func, dtype, kernels_check_alignment):
 # (UBSan: misaligned load in ce_small); every loss and backward entry point is checked here
 @pytest.fixture
 def loss_kernels_check_alignment(monkeypatch):
-    from logitkit import _losses, _losses_api
+    from logitkit import _ext, _losses_api
     seen = []
 
     def wrap(original, name):
@@ -876,8 +876,8 @@ def loss_kernels_check_alignment(monkeypatch):
 
     for name in ("cross_entropy_index", "cross_entropy_prob", "softmax_backward_rows",
                  "log_softmax_backward_rows", "sigmoid_backward_flat", "bce_with_logits"):
-        if hasattr(_losses, name):
-            monkeypatch.setattr(_losses, name, wrap(getattr(_losses, name), name))
+        if hasattr(_ext, name):
+            monkeypatch.setattr(_ext, name, wrap(getattr(_ext, name), name))
     for name in ("_CE_INDEX_F32", "_CE_INDEX_F64"):
         monkeypatch.setattr(_losses_api, name, wrap(getattr(_losses_api, name), name))
     return seen

@@ -415,17 +415,17 @@ def test_kernels_refuse_views_that_are_not_whole_aligned_elements(dtype):
     hand-made view whose row stride is not whole elements (rows at odd addresses) is refused
     with a clear error instead of being read misaligned (undefined behaviour, caught by UBSan
     in the short-row kernels' former fallback)."""
-    from logitkit import _kernels
+    from logitkit import _ext
     item = np.dtype(dtype).itemsize
     raw = np.zeros(70 * (3 * item + 1) + 64, np.uint8)
     x = np.ndarray((70, 3, 1), dtype, raw, 0, (3 * item + 1, item, item))
     with pytest.raises(ValueError, match="whole elements"):
-        _kernels.softmax_3d(x, np.empty(x.shape, dtype), 0, False)
+        _ext.softmax_3d(x, np.empty(x.shape, dtype), 0, False)
     with pytest.raises(ValueError, match="whole elements"):
-        _kernels.logsumexp_3d(x, np.empty((70, 1), dtype))
+        _ext.logsumexp_3d(x, np.empty((70, 1), dtype))
     odd = np.ndarray((2, 3, 1), dtype, raw, 1, (3 * item, item, item))
     with pytest.raises(ValueError, match="aligned"):
-        _kernels.softmax_3d(odd, np.empty(odd.shape, dtype), 0, False)
+        _ext.softmax_3d(odd, np.empty(odd.shape, dtype), 0, False)
     # what users pass: the same data through the public API is copied first
     np.testing.assert_array_equal(softmax(x[:, :, 0]), softmax(np.ascontiguousarray(x[:, :, 0])))
 

@@ -169,8 +169,8 @@ def _run_pool_script(body):
 
 @needs_proc
 def test_helpers_are_started_once_and_kept():
-    """The first parallel call starts num_threads - 1 helpers; later calls (cross_entropy's in
-    logitkit._losses too) reuse exactly them."""
+    """The first parallel call starts num_threads - 1 helpers; later calls (cross_entropy's
+    too) reuse exactly them."""
     first, later, sigint_blocked = _run_pool_script("""
 logitkit.set_num_threads(4)
 parallel_call()

@@ -90,12 +90,13 @@ missing="$("$PYTHON" - "$SDIST" <<'EOF'
 import sys, tarfile
 names = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[1]).getnames() if "/" in n}
 need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__init__.py",
-        "src/logitkit/_kernels.pyx", "src/logitkit/_simd.c", "src/logitkit/_simd.h",
-        "src/logitkit/_simd.pxd", "src/logitkit/_simd_body.h", "src/logitkit/_simd_math.h",
-        "src/logitkit/_losses_simd_body.h", "src/logitkit/_dd_exp.h",
+        "src/logitkit/_ext.pyx", "src/logitkit/binding/declarations.pxi",
+        "src/logitkit/csrc/kernels.h", "src/logitkit/csrc/dispatch.c",
+        "src/logitkit/csrc/targets/avx512.c", "src/logitkit/csrc/kernels/all-inl.h",
+        "src/logitkit/csrc/simd/vector.h", "src/logitkit/csrc/double_double.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
         "bench/accuracy_suite.py"]
-stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_kernels.c"]
+stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_ext.c"]
 if stray:
     print("sdist holds build products: " + " ".join(stray), file=sys.stderr)
     need.append("(no build products)")

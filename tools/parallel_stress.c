@@ -1,8 +1,8 @@
-/* Stress test of the helper pool (_parallel.c) for ThreadSanitizer: tools/tsan_parallel.sh.
+/* Stress test of the helper pool (csrc/parallel.c) for ThreadSanitizer: tools/tsan_parallel.sh.
  * Three user threads call lk_parallel_run at once with teams of 1-5 threads and barriers inside
  * the task (a wrong barrier gives a wrong sum and aborts); pauses let idle helpers fall asleep,
  * so both the spinning and the sleeping hand-offs run; a forked child then starts its own. */
-#include "_parallel.h"
+#include "parallel.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>

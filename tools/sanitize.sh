@@ -21,7 +21,7 @@ LIBUBSAN="$($CC -print-file-name=libubsan.so)"
 if [ ! -e "$LIBASAN" ]; then echo "sanitize.sh: no libasan for $CC" >&2; exit 2; fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
-if [ "${SANITIZE_REUSE:-0}" = "1" ] && ls "$OUT"/src/logitkit/_kernels*.so > /dev/null 2>&1; then
+if [ "${SANITIZE_REUSE:-0}" = "1" ] && ls "$OUT"/src/logitkit/_ext*.so > /dev/null 2>&1; then
     echo "== reusing the sanitizer build in $OUT (tests and sources copied afresh)"
     rm -f "$OUT"/asan.log* "$OUT"/ubsan.log*
     cp -r "$ROOT"/tests "$OUT"/ && cp "$ROOT"/src/logitkit/*.py "$OUT"/src/logitkit/
@@ -30,7 +30,7 @@ else
     rm -rf "$OUT" && mkdir -p "$OUT"
     # a copy of the sources: the developer's in-place build stays untouched
     tar -C "$ROOT" --exclude=./build --exclude='./src/logitkit/*.so' --exclude=./.git \
-        --exclude='./src/logitkit/_kernels.c' -cf - . | tar -C "$OUT" -xf -
+        --exclude='./src/logitkit/_ext.c' -cf - . | tar -C "$OUT" -xf -
     cd "$OUT" || exit 2
     echo "== building with $SAN (several minutes: the Cython module is large)"
     if ! CC="$CC" CFLAGS="$SAN" LDFLAGS="-fsanitize=address,undefined" \
@@ -38,7 +38,7 @@ else
         tail -30 build.log; echo "sanitize.sh: build failed" >&2; exit 2
     fi
 fi
-nm -D src/logitkit/_kernels*.so | grep -q __asan_init || {
+nm -D src/logitkit/_ext*.so | grep -q __asan_init || {
     echo "sanitize.sh: the extension is not instrumented" >&2; exit 2; }
 
 export LD_PRELOAD="$LIBASAN"      # libubsan comes in as the extension's own dependency

@@ -23,7 +23,7 @@ if ! command -v valgrind > /dev/null; then
         echo "valgrind.sh: could not install valgrind" >&2; exit 2; }
 fi
 cd "$ROOT" || exit 2
-ls src/logitkit/_kernels*.so > /dev/null 2>&1 || "$PY" setup.py build_ext --inplace -q || exit 2
+ls src/logitkit/_ext*.so > /dev/null 2>&1 || "$PY" setup.py build_ext --inplace -q || exit 2
 
 DRIVER="$(mktemp /tmp/logitkit-vg-XXXX.py)"
 cat > "$DRIVER" <<'PYEOF'
@@ -135,12 +135,12 @@ echo "== exit $rc after $((end - start)) s; log: $LOG"
 grep "ERROR SUMMARY" "$LOG" | tail -1
 # findings: error records whose stack passes through the extension
 ours=$(awk '/^==[0-9]+== [A-Z].*(Invalid|uninitialised|Uninitialised|overlap|Mismatched|free)/{rec=1; hit=0; next}
-            rec && /_kernels|_simd|lk_/{hit=1}
+            rec && /_ext|lk_/{hit=1}
             rec && /^==[0-9]+== $/{ if (hit) n++; rec=0 }
             END{print n+0}' "$LOG")
 echo "== memcheck errors through logitkit's extension: $ours"
 if [ "$ours" -gt 0 ]; then
-    grep -n -B2 -A25 -E "Invalid|[Uu]ninitialised" "$LOG" | grep -B5 -A20 -E "_kernels|_simd" | head -80
+    grep -n -B2 -A25 -E "Invalid|[Uu]ninitialised" "$LOG" | grep -B5 -A20 -E "_ext|lk_" | head -80
     exit 1
 fi
 [ $rc -eq 124 ] && { echo "valgrind.sh: timed out" >&2; exit 1; }

@@ -1,16 +1,17 @@
 /*
  * Micro-benchmark of the vector loops, calling the function tables directly (no Python), to
- * iterate on _simd_body.h quickly. Build and run from the repository root:
+ * iterate on the kernels of src/logitkit/csrc quickly. Build and run from the repository root:
  *   gcc -O3 -fno-trapping-math -ffp-contract=off -fno-math-errno -std=c11 -Wno-psabi \
- *       -Isrc/logitkit bench/c/harness.c -lm -o /tmp/lk_harness && /tmp/lk_harness
+ *       -Isrc/logitkit/csrc bench/c/harness.c src/logitkit/csrc/dispatch.c \
+ *       src/logitkit/csrc/targets/*.c -lm -o /tmp/lk_harness && /tmp/lk_harness
  * Prints ns per element for each pass, per instruction set, on 1024 rows of 1000 and 10^6
- * elementwise (the shapes of SPEC.md's speed table).
+ * elementwise (the shapes of the speed table in docs/performance.md).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "../../src/logitkit/_simd.c"
+#include "kernels.h"
 
 static double now(void)
 {
@@ -42,19 +43,19 @@ static double now(void)
         double *buf = malloc(N * sizeof(double));                                             \
         srand(1);                                                                             \
         for (int i = 0; i < N; i++) x[i] = (T)(3.0 * ((rand() / (double)RAND_MAX) * 2 - 1) * 1.7); \
-        double ms[ROWS];                                                                      \
+        double ms[ROWS], mns[ROWS];                                                                      \
         int nan;                                                                              \
         lk_sum acc;                                                                           \
         printf(" %s\n", #T);                                                                  \
-        TIME("row_max", for (int r = 0; r < ROWS; r++) TABLE.row_max(x + r * COLS, COLS, &ms[r], &nan)); \
-        TIME("exp_store", for (int r = 0; r < ROWS; r++) TABLE.exp_store(x + r * COLS, out + r * COLS, COLS, ms[r], &acc)); \
-        TIME("exp_sum", for (int r = 0; r < ROWS; r++) TABLE.exp_sum(x + r * COLS, COLS, ms[r], &acc)); \
+        TIME("row_max", for (int r = 0; r < ROWS; r++) TABLE.row_range(x + r * COLS, COLS, &ms[r], &mns[r], &nan)); \
+        TIME("exp_store", for (int r = 0; r < ROWS; r++) TABLE.exp_store(x + r * COLS, out + r * COLS, COLS, ms[r], mns[r], &acc)); \
+        TIME("exp_sum", for (int r = 0; r < ROWS; r++) TABLE.exp_sum(x + r * COLS, COLS, ms[r], mns[r], &acc)); \
         TIME("scale", for (int r = 0; r < ROWS; r++) TABLE.scale(out + r * COLS, COLS, 0.01, 1e-19)); \
-        TIME("shift_log", for (int r = 0; r < ROWS; r++) TABLE.shift_log(x + r * COLS, out + r * COLS, COLS, ms[r], 6.0)); \
+        TIME("shift_log", for (int r = 0; r < ROWS; r++) TABLE.shift_log(x + r * COLS, out + r * COLS, COLS, ms[r], mns[r], 6.0)); \
         TIME("softmax (3 passes)", for (int r = 0; r < ROWS; r++) {                          \
             acc.hi = acc.lo = acc.top = 0;                                                    \
-            TABLE.row_max(x + r * COLS, COLS, &ms[r], &nan);                                  \
-            TABLE.exp_store(x + r * COLS, out + r * COLS, COLS, ms[r], &acc);                 \
+            TABLE.row_range(x + r * COLS, COLS, &ms[r], &mns[r], &nan);                       \
+            TABLE.exp_store(x + r * COLS, out + r * COLS, COLS, ms[r], mns[r], &acc);                 \
             TABLE.scale(out + r * COLS, COLS, 1.0 / (acc.hi + acc.top), 0.0); });            \
         TIME("sigmoid 1e6", TABLE.sigmoid(x, out, N));                                        \
         TIME("sigmoid_derivative 1e6", TABLE.sigmoid_derivative(x, out, N));                  \

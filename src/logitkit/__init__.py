@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os as _os
 
-from logitkit import _kernels, _losses, reference, testing
+from logitkit import _ext, reference, testing
 from logitkit._core import (log_sigmoid, log_softmax, logsumexp, sigmoid, sigmoid_derivative,
                             softmax, softplus)
 from logitkit._losses_api import (binary_cross_entropy_with_logits, cross_entropy,
@@ -31,12 +31,12 @@ __all__ = [
 def simd_path() -> str:
     """The code path the kernels run: "avx512" (AVX-512 F/DQ/VL/BW), "avx2" (AVX2 + FMA) or
     "baseline" (SSE2 / plain C)."""
-    return str(_kernels.simd_path())
+    return str(_ext.simd_path())
 
 
 def simd_paths() -> list[str]:
     """Every code path this build can run on this CPU, slowest first."""
-    return list(_kernels.simd_paths())
+    return list(_ext.simd_paths())
 
 
 def set_num_threads(n: int) -> None:
@@ -47,13 +47,13 @@ def set_num_threads(n: int) -> None:
     up to 200 us, then sleeps until it is given work."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: expected an int >= 1, got {n!r}")
-    _kernels.set_num_threads(n)
+    _ext.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """The current upper bound (default: the CPUs this process may run on, or the
     LOGITKIT_NUM_THREADS environment variable)."""
-    return int(_kernels.get_num_threads())
+    return int(_ext.get_num_threads())
 
 
 def _default_num_threads() -> int:
@@ -72,20 +72,15 @@ def _default_num_threads() -> int:
         return _os.cpu_count() or 1
 
 
-# Every compiled module with SIMD kernels keeps its own dispatch table; they all follow one choice.
-_SIMD_MODULES = (_kernels, _losses)
-
-
 def _set_simd_path(name: str) -> None:
     """Run every kernel on the code path `name` (one of simd_paths()); for tests and benches."""
-    for module in _SIMD_MODULES:
-        module.select_simd_path(name)
+    _ext.select_simd_path(name)
 
 
 def _select_simd_at_import() -> None:
     """The fastest path this CPU supports, unless LOGITKIT_SIMD names one."""
     wanted = _os.environ.get("LOGITKIT_SIMD", "").strip().lower()
-    available = _kernels.simd_paths()
+    available = _ext.simd_paths()
     if wanted in ("", "auto"):
         _set_simd_path(available[-1])
     elif wanted in available:

@@ -541,7 +541,7 @@ def _info(args: argparse.Namespace) -> int:
     import importlib
 
     import logitkit
-    _kernels = importlib.import_module("logitkit._kernels")
+    _ext = importlib.import_module("logitkit._ext")
     lines = [
         ("logitkit", f"{logitkit.__version__} ({os.path.dirname(logitkit.__file__)})"),
         ("numpy", np.__version__),
@@ -550,7 +550,7 @@ def _info(args: argparse.Namespace) -> int:
         ("platform", f"{platform.system()} {platform.machine()}"),
         ("simd path", f"{logitkit.simd_path()} (available: {', '.join(logitkit.simd_paths())};"
                       " LOGITKIT_SIMD chooses)"),
-        ("kernels", os.path.basename(getattr(_kernels, "__file__", "?") or "?")),
+        ("kernels", os.path.basename(getattr(_ext, "__file__", "?") or "?")),
     ]
     get_threads = getattr(logitkit, "get_num_threads", None)
     threads = f"{get_threads()}" if callable(get_threads) else "1 (no thread control here)"

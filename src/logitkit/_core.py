@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from logitkit import _kernels, _layout
+from logitkit import _ext, _layout
 from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
                                 overlaps, result_dtype, same_memory, to_compute, working_dtype)
 
@@ -32,7 +32,7 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     Accurate to 4 ULP against an exact oracle, for any logits up to the dtype's max.
     """
     if where is None and dtype is None:
-        fast = _kernels.rows_fast(x, axis, _SOFTMAX, out)
+        fast = _ext.rows_fast(x, axis, _SOFTMAX, out)
         if fast is not None:
             return fast
     return _normalize(x, axis, where, out, dtype, _SOFTMAX, "softmax")
@@ -44,7 +44,7 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
     x - max exact and log1p for the non-max terms: 2 ULP, even for the top class of a confident
     row (log_softmax([0, -40])[0] is -4.2e-18, not 0). Masked entries give -inf."""
     if where is None and dtype is None:
-        fast = _kernels.rows_fast(x, axis, _LOG_SOFTMAX, out)
+        fast = _ext.rows_fast(x, axis, _LOG_SOFTMAX, out)
         if fast is not None:
             return fast
     return _normalize(x, axis, where, out, dtype, _LOG_SOFTMAX, "log_softmax")
@@ -75,16 +75,16 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
         data = np.ascontiguousarray(np.transpose(data, p.groups[0] + p.groups[1]))
         x3 = data.reshape(p.sizes)
         result, r3 = _layout.empty_like_plan(p, calc)
-        _kernels.softmax_3d(x3, r3, op, masked)
+        _ext.softmax_3d(x3, r3, op, masked)
         return _finish(result, out, res_dtype)
 
     target = out if _kernel_can_write(out, calc) else None
     t3 = p.view3(target) if target is not None else None
     if t3 is not None and (same_memory(target, data) or not np.may_share_memory(target, data)):
-        _kernels.softmax_3d(x3, t3, op, masked)
+        _ext.softmax_3d(x3, t3, op, masked)
         return out
     result, r3 = _layout.empty_like_plan(p, calc)
-    _kernels.softmax_3d(x3, r3, op, masked)
+    _ext.softmax_3d(x3, r3, op, masked)
     return _finish(result, out, res_dtype)
 
 
@@ -99,7 +99,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
     if (b is None and where is None and keepdims is False and return_sign is False
             and dtype is None):
-        fast = _kernels.rows_fast(x, axis, _LOGSUMEXP, out)
+        fast = _ext.rows_fast(x, axis, _LOGSUMEXP, out)
         if fast is not None:
             return fast
     name = "logsumexp"
@@ -154,7 +154,7 @@ def _logsumexp_plain(data: np.ndarray, axes: tuple[int, ...], calc: np.dtype) ->
         p = _layout.fallback_plan(data.shape, axes)
         x3 = _layout.contiguous_copy(data, p)
     result, r2 = _layout.empty_reduced(p, calc)
-    _kernels.logsumexp_3d(x3, r2)
+    _ext.logsumexp_3d(x3, r2)
     return result
 
 
@@ -178,7 +178,7 @@ def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...
     b2 = _layout.contiguous_copy(scale, p, dtype=_F64).reshape(outer, n)
     value = np.empty(outer, _F64)
     sign = np.empty(outer, _F64)
-    _kernels.logsumexp_scaled(x2, b2, value, sign)
+    _ext.logsumexp_scaled(x2, b2, value, sign)
     return value.reshape(keep_shape), sign.reshape(keep_shape)
 
 
@@ -208,7 +208,7 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
 
 def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: str) -> Any:
     if dtype is None:
-        fast = _kernels.elementwise_fast(x, func, out)
+        fast = _ext.elementwise_fast(x, func, out)
         if fast is not None:
             return fast
     arr = as_array(x, name)
@@ -224,10 +224,10 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
     if _kernel_can_write(out, calc):
         flat_out, out_order = _flat(out)
         if flat_out is not None and out_order == order and not overlaps(out, data):
-            _kernels.elementwise(flat_in, flat_out, func)
+            _ext.elementwise(flat_in, flat_out, func)
             return out
     result = np.empty(data.shape, calc, order=order)
-    _kernels.elementwise(flat_in, _flat(result)[0], func)
+    _ext.elementwise(flat_in, _flat(result)[0], func)
     return _finish(result, out, res_dtype)
 
 

@@ -15,7 +15,7 @@ from math import prod
 
 import numpy as np
 
-from logitkit._kernels import strided_view
+from logitkit._ext import strided_view
 
 
 class Plan:

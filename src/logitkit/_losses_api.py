@@ -1,4 +1,4 @@
-"""Losses and gradients from logits: validation and dispatch (kernels in _losses.pyx).
+"""Losses and gradients from logits: validation and dispatch (kernels in _ext.pyx).
 
 Semantics are PyTorch's (`torch.nn.functional.cross_entropy`,
 `binary_cross_entropy_with_logits`, autograd) where SPEC.md is silent, and SPEC.md's for
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from logitkit import _losses
+from logitkit import _ext
 from logitkit._validate import (as_array, check_out, compute_dtype, normalize_axes,
                                 result_dtype, to_compute)
 
@@ -23,8 +23,8 @@ _REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
 _NO_WEIGHT = np.empty(0, np.float64)
 _INTP = np.dtype(np.intp)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_CE_INDEX_F32 = _losses.cross_entropy_index["float"]
-_CE_INDEX_F64 = _losses.cross_entropy_index["double"]
+_CE_INDEX_F32 = _ext.cross_entropy_index["float"]
+_CE_INDEX_F64 = _ext.cross_entropy_index["double"]
 _FINITE_MAX = {np.dtype(np.float16): 65504.0, _F32: 3.4028234663852886e38}
 
 
@@ -212,13 +212,13 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     if probs:
         t2 = _rows(to_compute(tgt, calc), ax)
         scale = _div(1.0, rows) if red == 0 else 1.0
-        _losses.cross_entropy_prob(x2, t2, w, loss, grad, eps, scale, result)
+        _ext.cross_entropy_prob(x2, t2, w, loss, grad, eps, scale, result)
         denom = float(rows)
     else:
         t1 = _kernel_array(tgt, _INTP).reshape(-1)
         if tgt.dtype.kind == "u" and tgt.dtype.itemsize >= _INTP.itemsize and t1.size:
             t1 = np.where(tgt.reshape(-1) > np.iinfo(_INTP).max, -1 if ignore != -1 else -2, t1)
-        bad = _losses.cross_entropy_index(x2, t1, w, loss, grad, ignore, eps, red, result)
+        bad = _ext.cross_entropy_index(x2, t1, w, loss, grad, ignore, eps, red, result)
         if bad >= 0:
             where = np.unravel_index(bad, index_shape) if index_shape else ()
             raise ValueError(f"{name}: target[{', '.join(map(str, where))}] = "
@@ -287,7 +287,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     grad = np.empty(count if return_grad else 0, calc)
     result = np.zeros(1)
     scale = _div(1.0, count) if red == 0 else 1.0
-    _losses.bce_with_logits(x1, t1, w, pw, loss, grad, scale, result)
+    _ext.bce_with_logits(x1, t1, w, pw, loss, grad, scale, result)
     value = _loss_value(loss.reshape(arr.shape), red, result[0], count, res_dtype)
     if not return_grad:
         return value
@@ -313,7 +313,7 @@ def _pair(grad_output: Any, output: Any, name: str) -> tuple[np.ndarray, np.ndar
 
 def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel,
               fast_op: int) -> Any:
-    result = _losses.vjp_fast(grad_output, output, axis, fast_op, out)
+    result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
     if result is not None:
         return result
     g, y, res_dtype = _pair(grad_output, output, name)
@@ -357,7 +357,7 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     grad_output = dL/d output, returns dL/dx = output * (grad_output - sum(grad_output *
     output, axis)), with the sum as a double-double (float32: in double)."""
     return _vjp_rows(grad_output, output, axis, out, "softmax_backward",
-                     _losses.softmax_backward_rows, _losses.VJP_SOFTMAX)
+                     _ext.softmax_backward_rows, _ext.VJP_SOFTMAX)
 
 
 def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
@@ -365,14 +365,14 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     """The vector-Jacobian product of log_softmax: given output = log_softmax(x, axis) and
     grad_output, returns grad_output - exp(output) * sum(grad_output, axis)."""
     return _vjp_rows(grad_output, output, axis, out, "log_softmax_backward",
-                     _losses.log_softmax_backward_rows, _losses.VJP_LOG_SOFTMAX)
+                     _ext.log_softmax_backward_rows, _ext.VJP_LOG_SOFTMAX)
 
 
 def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of sigmoid: given output = sigmoid(x) and grad_output,
     returns grad_output * output * (1 - output) (elementwise, same shapes)."""
     name = "sigmoid_backward"
-    result = _losses.vjp_fast(grad_output, output, None, _losses.VJP_SIGMOID, out)
+    result = _ext.vjp_fast(grad_output, output, None, _ext.VJP_SIGMOID, out)
     if result is not None:
         return result
     g, y, res_dtype = _pair(grad_output, output, name)
@@ -382,5 +382,5 @@ def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = 
     g1 = np.ascontiguousarray(to_compute(g, calc)).reshape(-1)
     y1 = np.ascontiguousarray(to_compute(y, calc)).reshape(-1)
     buf = np.empty(g1.shape, calc)
-    _losses.sigmoid_backward_flat(g1, y1, buf)
+    _ext.sigmoid_backward_flat(g1, y1, buf)
     return _done(buf.reshape(g.shape), out, res_dtype)

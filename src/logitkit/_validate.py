@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.exceptions import AxisError
 
-from logitkit._kernels import same_elements
+from logitkit._ext import same_elements
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 

@@ -39,7 +39,7 @@ void lk_team_barrier(lk_team *team);
 
 /* The tid-th of nthreads near-equal parts of [0, total), as [*start, *stop), cut at multiples
  * of align (so that every part but the last runs whole vectors or whole blocks). Inline, so
- * that a module which does not link _parallel.c can use it. */
+ * that C code outside this file can use it. */
 static inline void lk_split(ptrdiff_t total, int tid, int nthreads, ptrdiff_t align,
                             ptrdiff_t *start, ptrdiff_t *stop)
 {
@@ -55,13 +55,5 @@ static inline void lk_split(ptrdiff_t total, int tid, int nthreads, ptrdiff_t al
 #define LK_PARALLEL_GRAIN ((ptrdiff_t)1 << 17)
 int lk_threads_for(ptrdiff_t elements, ptrdiff_t units);
 
-/* The pool's entry points for an extension module that does not link _parallel.c: logitkit._losses
- * receives this table from logitkit._kernels in a capsule, so that every module draws on one
- * pool and one budget. */
-typedef struct {
-    int (*parallel_run)(int wanted, lk_task task, void *ctx);
-    int (*threads_for)(ptrdiff_t elements, ptrdiff_t units);
-} lk_pool_api;
-extern const lk_pool_api lk_pool;
 
 #endif

@@ -1,4 +1,4 @@
-/* Undoes _simd_isa.h. */
+/* Undoes isa_<name>.h, so that the next target of a unit can define its own. */
 #undef LK_TARGET
 #undef LK_FMA
 #undef LK_FMA_EXACT
@@ -30,3 +30,4 @@
 #undef LK_ANYF
 #undef LK_BITSF
 #undef LK_LESSF_BITS
+#undef LK_FUSED

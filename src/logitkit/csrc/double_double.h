@@ -1,17 +1,93 @@
 /*
- * Scalar double-double arithmetic for the rarest element whose result cancels below what the
- * vector kernels resolve: e^y as a double-double (~2^-102 relative) and g - e^y S from it.
- * Plain C (math.h's fma, exact on every IEEE platform), no vectors: these run a few times a
- * row at most, so they trade speed for a simple, checkable form.
+ * Scalar double-double arithmetic, the one home of the per-row numerics: TwoSum, the total of
+ * a row's exps and its reciprocal and log (log_of_sum: log1p of the rest for a confident row),
+ * m + log rounded once, and for the rarest elements whose result cancels below what the vector
+ * kernels resolve, e^y as a double-double (~2^-102 relative), g - e^y S from it and the
+ * double-double logsumexp. Plain C (math.h's fma, exact on every IEEE platform), no vectors:
+ * these run once a row or less, so they trade speed for a simple, checkable form.
  */
-#ifndef LOGITKIT_DD_EXP_H
-#define LOGITKIT_DD_EXP_H
+#ifndef LOGITKIT_DOUBLE_DOUBLE_H
+#define LOGITKIT_DOUBLE_DOUBLE_H
 
 #include <math.h>
+#include <stddef.h>
 
-#include "_simd_math.h"
+#include "constants.h"
 
 typedef struct { double hi, lo; } lk_dd;
+
+/* *s + *err == a + b exactly, *s = fl(a + b) (Knuth's TwoSum) */
+static inline void lk_two_sum_d(double a, double b, double *s, double *err)
+{
+    *s = a + b;
+    double bv = *s - a;
+    *err = (a - (*s - bv)) + (b - bv);
+}
+
+/* top + hi + lo as a normalised double-double */
+static inline void lk_sum_total(double top, double hi, double lo, double *s_hi, double *s_lo)
+{
+    double s, e;
+    lk_two_sum_d(top, hi, &s, &e);
+    lk_two_sum_d(s, e + lo, s_hi, s_lo);
+}
+
+/* 1 / (top + hi + lo) as inv_hi + inv_lo, good to ~2^-100 */
+static inline void lk_reciprocal(double top, double hi, double lo, double *inv_hi, double *inv_lo)
+{
+    double s_hi, s_lo;
+    lk_sum_total(top, hi, lo, &s_hi, &s_lo);
+    *inv_hi = 1.0 / s_hi;
+    *inv_lo = (-fma(*inv_hi, s_hi, -1.0) - *inv_hi * s_lo) * *inv_hi;
+}
+
+/* log((top + hi + lo) * 2^scale_k) as L_hi + L_lo, where top >= 1 counts the terms equal to 1
+ * and hi + lo sums the rest. A unique max with a small rest takes log1p of the rest, so a
+ * confident row keeps its tiny log. Otherwise the total is 2^k (1 + u) with 1 + u in
+ * [0.75, 1.5) and the log k ln2 + log1p(u): the only rounding left is log1p's, on a value
+ * below 0.41, ~16x smaller than log(total)'s would be; logsumexp needs it where m + L cancels.
+ * The exponents are added before they meet ln 2: where they cancel (a sum scaled down by
+ * 2^-scale_k that is 2^scale_k (1 + tiny)), k ln2_lo would otherwise swallow the tiny log1p
+ * term (logsumexp with b= of [0, -40]). */
+static inline void lk_log_of_scaled_sum(double top, double hi, double lo, int scale_k,
+                                        double *L_hi, double *L_lo)
+{
+    const double ln2_hi = LK_LN2_HI_FD, ln2_lo = LK_LN2_LO_FD;
+    double s_hi, s_lo, u, u_lo, e;
+    int k;
+    if (top == 1.0 && scale_k == 0) {
+        lk_two_sum_d(hi, lo, &s_hi, &s_lo);
+        if (s_hi < 0.5) {
+            *L_hi = log1p(s_hi);
+            *L_lo = s_lo / (1.0 + s_hi);
+            return;
+        }
+    }
+    lk_sum_total(top, hi, lo, &s_hi, &s_lo);
+    u = frexp(s_hi, &k);                    /* s_hi = u 2^k, u in [0.5, 1) */
+    if (u < 0.75) {
+        u = 2.0 * u;
+        k -= 1;
+    }
+    u -= 1.0;                               /* exact (Sterbenz) */
+    u_lo = ldexp(s_lo, -k);
+    k += scale_k;
+    lk_two_sum_d(k * ln2_hi, log1p(u), L_hi, &e);
+    *L_lo = e + (k * ln2_lo + u_lo / (1.0 + u));
+}
+
+static inline void lk_log_of_sum(double top, double hi, double lo, double *L_hi, double *L_lo)
+{
+    lk_log_of_scaled_sum(top, hi, lo, 0, L_hi, L_lo);
+}
+
+/* m + L_hi + L_lo, rounded once where m and L cancel */
+static inline double lk_add_log(double m, double L_hi, double L_lo)
+{
+    double s, e;
+    lk_two_sum_d(m, L_hi, &s, &e);
+    return s + (e + L_lo);
+}
 
 /* ln 2 = A + B + C to 2^-150: the exp kernels' two-part split and a third part */
 #define LK_DD_LN2_A LK_LN2_HI

@@ -1,5 +1,5 @@
-/* Fork-join threads for the kernels: see _parallel.h for the design. */
-#include "_parallel.h"
+/* Fork-join threads for the kernels: see parallel.h for the design. */
+#include "parallel.h"
 
 #include <stdlib.h>
 
@@ -321,4 +321,3 @@ int lk_threads_for(ptrdiff_t elements, ptrdiff_t units)
     return wanted > 1 ? (int)wanted : 1;
 }
 
-const lk_pool_api lk_pool = {lk_parallel_run, lk_threads_for};

@@ -1,14 +1,14 @@
 /*
- * Vector primitives for the kernels in _simd_body.h.
+ * Vector primitives for the kernels in kernels/.
  *
  * lk_vd is a vector of LK_W doubles: GCC/Clang vector extensions (4 lanes: one AVX2 register,
  * or two SSE2 registers on the baseline x86-64 and NEON on aarch64), or a plain double (1 lane)
  * for other compilers, so that one body of code serves every target. Everything here is
  * branch-free: lanes are selected with masks, never with `if`. A translation unit may define
- * LK_VECTOR_BYTES as 64 before including this header (8 doubles, 16 floats: _simd_avx512.c);
+ * LK_VECTOR_BYTES as 64 before including this header (8 doubles, 16 floats: targets/avx512.c);
  * the vector types are then that wide in the whole unit.
  *
- * The exp functions themselves are in _simd_body.h: they use LK_FMA, which differs per ISA.
+ * The exp functions themselves are in kernels/exp_log-inl.h: they use LK_FMA, which differs per ISA.
  */
 #ifndef LOGITKIT_SIMD_MATH_H
 #define LOGITKIT_SIMD_MATH_H
@@ -59,15 +59,7 @@ typedef int32_t lk_vmf;
 #define LK_MASKF(cmp) (-(int32_t)(cmp))
 #endif
 
-#define LK_SHIFTER 0x1.8p52            /* adding it rounds a double to an integer in its low bits */
-#define LK_LOG2E 0x1.71547652b82fep0
-#define LK_LN2 0x1.62e42fefa39efp-1
-#define LK_LN2_HI 0x1.62e42fefa3800p-1 /* 11 trailing zero bits: k * LN2_HI is exact for |k| < 2^11 */
-#define LK_LN2_LO 0x1.ef35793c76730p-45
-#define LK_LN2_HI_FD 6.93147180369123816490e-01   /* fdlibm's split: 20 trailing zero bits */
-#define LK_LN2_LO_FD 1.90821492927058770002e-10
-#define LK_EXP_FLOOR (-1000.0)         /* exp of anything below is 0 in double */
-#define LK_EXP_FLOOR_LP (-200.0)       /* exp of anything below is 0 in float */
+#include "../constants.h"
 
 LK_INLINE lk_vd lk_splat(double c) { lk_vd v; for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = c; return v; }
 LK_INLINE lk_vm lk_bits(lk_vd x) { lk_vm u; memcpy(&u, &x, sizeof u); return u; }

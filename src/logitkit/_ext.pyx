@@ -1,0 +1,99 @@
+# Design:
+# - The one compiled module of logitkit: typed-memoryview bindings over the C kernels of csrc/.
+#   Each binding turns buffers into pointers, releases the GIL and splits the work over the
+#   thread pool (csrc/parallel.c); the vector loops are C, compiled once per instruction set
+#   (csrc/targets/) and reached through the tables lk_f32 / lk_f64 (csrc/kernels.h), which
+#   select_simd_path() fills. One table, one pool, one choice of instruction set.
+# - The Python layer (_core.py, _losses_api.py) validates arguments and hands every call to one
+#   function here: a reduction as a 3-d view (outer, n, inner) of the input, reduced over n,
+#   with contiguous rows (inner == 1) or contiguous columns (inner > 1, vectorised across
+#   columns: no transposed copy); the losses as 2-d (rows, n) views with contiguous rows.
+# - One generic binding per operation over Cython's `floating` fused type; float32 data is
+#   computed in double and rounded once. The per-row double-double numerics (reciprocal, log of
+#   a sum) are C too (csrc/double_double.h).
+# - All helpers are `noexcept nogil`; the most common calls (a plain C-ordered float32/float64
+#   array over its last axis) take a thin path (rows_fast, elementwise_fast, vjp_fast) that
+#   skips the memoryviews.
+# Directives (boundscheck, wraparound, cdivision) are set once in setup.py.
+
+cimport cython
+from cython cimport floating
+cimport numpy as cnp
+from libc.limits cimport INT_MIN
+from libc.math cimport INFINITY, NAN, exp, fabs, floor, fma, fmax, frexp, ldexp
+from libc.stdint cimport int32_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+from cpython.ref cimport Py_INCREF
+
+cnp.import_array()
+
+include "binding/declarations.pxi"
+
+cdef enum Reduction:
+    SOFTMAX = 0
+    LOG_SOFTMAX = 1
+    LOGSUMEXP = 2
+
+cdef enum Elementwise:
+    SIGMOID = 0
+    SIGMOID_DERIVATIVE = 1
+    LOG_SIGMOID = 2
+    SOFTPLUS = 3
+
+cdef enum:
+    # rows up to this size run two at a time (reduce_row_pair): both rows' input and output
+    # stay in L1/L2 while the passes alternate between them
+    PAIRED_ROW_BYTES = 1 << 12
+    # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
+    COLUMN_BLOCK = 512
+    # threads one call may use (its arrays of partial results are this long)
+    MAX_THREADS = 256
+    # calls this small keep the GIL: releasing it costs more than the work
+    SMALL_CALL = 256
+
+
+# ---------------------------------------------------------------- instruction-set dispatch
+
+def simd_paths():
+    """Names of the code paths this build can run on this CPU, slowest first."""
+    return [lk_isa_name(i).decode() for i in range(LK_ISA_COUNT) if lk_isa_supported(i)]
+
+
+def simd_path():
+    """Name of the active code path."""
+    return lk_isa_name(lk_active_isa()).decode()
+
+
+def select_simd_path(str name):
+    """Switch every kernel to the named path. Not thread-safe: for start-up and tests."""
+    cdef int i
+    for i in range(LK_ISA_COUNT):
+        if lk_isa_name(i).decode() == name and lk_select_isa(i) == 0:
+            return
+    raise ValueError(f"unknown or unsupported SIMD path {name!r}; expected one of "
+                     f"{simd_paths()}")
+
+
+# ---------------------------------------------------------------- threads
+
+def set_num_threads(int n):
+    """Upper bound on the threads one call (or all concurrent calls together) may use."""
+    if n < 1:
+        raise ValueError(f"the number of threads must be >= 1, got {n}")
+    lk_set_num_threads(min(n, MAX_THREADS))
+
+
+def get_num_threads():
+    return lk_get_num_threads()
+
+
+include "binding/arrays.pxi"
+include "binding/reductions.pxi"
+include "binding/softmax.pxi"
+include "binding/logsumexp_scaled.pxi"
+include "binding/sigmoid.pxi"
+include "binding/losses_common.pxi"
+include "binding/cross_entropy.pxi"
+include "binding/bce.pxi"
+include "binding/backward.pxi"

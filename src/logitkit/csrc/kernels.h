@@ -1,0 +1,115 @@
+/*
+ * The kernels' C interface: one list of every vector kernel (LK_KERNELS), from which the
+ * dispatch table of each storage type is generated, and the run-time choice of instruction set.
+ *
+ * Each target unit (targets/baseline.c, avx2.c, avx512.c) compiles every kernel of kernels/ for
+ * float and double under its own prefix and exports one table per type built from this list
+ * (kernels/all-inl.h); dispatch.c copies the best table the CPU can run into lk_f32 / lk_f64.
+ * Adding a kernel: one X(...) line here, its body in a kernels/<concern>-inl.h, and its field in the
+ * Cython declaration (_ext/kernels.pxd), which mirrors this list in order.
+ */
+#ifndef LOGITKIT_KERNELS_H
+#define LOGITKIT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A sum kept as an unevaluated hi + lo pair, plus how many terms were exactly 1 (x == max). */
+typedef struct { double hi, lo, top; } lk_sum;
+
+/* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N
+ * elements, rows across vector lanes (short_rows, ce_short) */
+#define LK_SHORT_N 32
+#define LK_SHORT_ROWS 64
+enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
+
+/* X(return type, name, parameters) for every kernel, T the storage type */
+#define LK_KERNELS(X, T)                                                                       \
+    /* rows: the max pass, the exp passes, the scale and the log-shift passes */               \
+    X(void, row_max, (const T *x, ptrdiff_t n, double *max_out, int *has_nan))                \
+    X(void, row_range, (const T *x, ptrdiff_t n, double *max_out, double *min_out,            \
+                        int *has_nan))                                                         \
+    X(void, exp_store, (const T *x, T *out, ptrdiff_t n, double m, double mn, lk_sum *acc))   \
+    X(void, softmax_exps, (const T *x, T *out, ptrdiff_t n, double m, double mn,              \
+                           lk_sum *acc))                                                       \
+    X(void, exp_sum, (const T *x, ptrdiff_t n, double m, double mn, lk_sum *acc))             \
+    X(void, scale, (T *out, ptrdiff_t n, double inv_hi, double inv_lo))                       \
+    X(void, shift_log, (const T *x, T *out, ptrdiff_t n, double m, double mn, double L))      \
+    /* columns: a reduction over a non-last axis, vectorised across the contiguous columns */  \
+    X(void, col_max, (const T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner, T *m,       \
+                      double *least))                                                          \
+    X(void, col_exp_store, (const T *x, ptrdiff_t x_step, T *out, ptrdiff_t out_step,         \
+                            ptrdiff_t n, ptrdiff_t inner, const T *m, double spread,           \
+                            double *hi, double *lo, double *top))                              \
+    X(void, col_exp_sum, (const T *x, ptrdiff_t x_step, ptrdiff_t n, ptrdiff_t inner,         \
+                          const T *m, double spread, double *hi, double *lo, double *top))     \
+    X(void, col_scale, (T *out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t inner,             \
+                        const double *inv_hi, const double *inv_lo))                           \
+    X(void, col_shift_log, (const T *x, ptrdiff_t x_step, T *out, ptrdiff_t out_step,         \
+                            ptrdiff_t n, ptrdiff_t inner, const T *m, const double *L))        \
+    /* short rows in lanes */                                                                  \
+    X(void, short_rows, (const T *x, ptrdiff_t x_stride, T *out, ptrdiff_t out_stride,        \
+                         ptrdiff_t rows, ptrdiff_t n, int op, double *m_out, double *lse_out)) \
+    /* the sigmoid family */                                                                   \
+    X(void, sigmoid, (const T *x, T *out, ptrdiff_t n))                                       \
+    X(void, sigmoid_derivative, (const T *x, T *out, ptrdiff_t n))                            \
+    X(void, exp_neg_abs_array, (const T *x, double *out, ptrdiff_t n))                        \
+    X(void, softplus, (const T *x, T *out, ptrdiff_t n))                                      \
+    X(void, log_sigmoid, (const T *x, T *out, ptrdiff_t n))                                   \
+    /* backward functions */                                                                   \
+    X(void, softmax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n))  \
+    X(void, log_softmax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows,            \
+                                   ptrdiff_t n))                                               \
+    X(void, sigmoid_bwd, (const T *g, const T *y, T *out, ptrdiff_t n))                       \
+    /* losses */                                                                               \
+    X(double, bce, (const T *x, const T *t, const double *w, const double *pw, T *loss,       \
+                    T *grad, ptrdiff_t n, double s))                                           \
+    X(void, smoothing_sums, (const T *x, const T *t, const double *w, ptrdiff_t n, double m,  \
+                             double eps, double sums[4]))                                      \
+    X(void, smoothing_grad, (const T *x, const T *t, const double *w, const double *e,        \
+                             ptrdiff_t n, ptrdiff_t y, double m, double eps, double c_hi,      \
+                             double c_lo, double s, T *g))                                     \
+    X(double, exp_total, (const T *x, ptrdiff_t n, double m, double *lo, double *store))      \
+    X(void, ce_short, (const T *x, const int32_t *t, const double *c, T *grad, ptrdiff_t rows,\
+                       ptrdiff_t n, double *m_out, double *nll))
+
+#define LK_FIELD(ret, name, params) ret (*name) params;
+typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;
+typedef struct { LK_KERNELS(LK_FIELD, double) } lk_kernels_f64;
+#undef LK_FIELD
+
+/* The tables in use: the best instruction set this CPU has (or the one LOGITKIT_SIMD names) */
+extern lk_kernels_f32 lk_f32;
+extern lk_kernels_f64 lk_f64;
+
+/* Whether this compiler builds the x86-64 targets (target attributes, immintrin.h) */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define LK_HAVE_X86_TARGETS 1
+#else
+#define LK_HAVE_X86_TARGETS 0
+#endif
+
+/* Instruction-set levels, in order of preference */
+enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_AVX512 = 2, LK_ISA_COUNT = 3 };
+
+int lk_isa_supported(int isa);          /* compiled in and available on this CPU */
+int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */
+int lk_active_isa(void);
+const char *lk_isa_name(int isa);
+
+/* TwoSum: s + *err == a + b exactly, s = fl(a + b) (Knuth) */
+static inline double lk_two_sum_1(double a, double b, double *err)
+{
+    double s = a + b, bv = s - a;
+    *err = (a - (s - bv)) + (b - bv);
+    return s;
+}
+
+static inline void lk_sum_add(lk_sum *a, double x)
+{
+    double err;
+    a->hi = lk_two_sum_1(a->hi, x, &err);
+    a->lo += err;
+}
+
+#endif

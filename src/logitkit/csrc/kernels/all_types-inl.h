@@ -1,0 +1,12 @@
+/* The kernel files for one (storage type, instruction set): see all-inl.h. */
+#include "kernels/exp_log-inl.h"
+#include "kernels/float_lanes-inl.h"
+#include "kernels/double_lanes-inl.h"
+#include "kernels/rows-inl.h"
+#include "kernels/columns-inl.h"
+#include "kernels/sigmoid-inl.h"
+#include "kernels/short_rows-inl.h"
+#include "kernels/compensated-inl.h"
+#include "kernels/backward-inl.h"
+#include "kernels/cross_entropy-inl.h"
+#include "kernels/bce-inl.h"
