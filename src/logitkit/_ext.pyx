@@ -42,13 +42,6 @@ cdef enum Elementwise:
     SOFTPLUS = 3
 
 cdef enum:
-    # rows up to this size run two at a time (reduce_row_pair): both rows' input and output
-    # stay in L1/L2 while the passes alternate between them
-    PAIRED_ROW_BYTES = 1 << 12
-    # columns handled per block by the non-last-axis kernels (state arrays of this many doubles)
-    COLUMN_BLOCK = 512
-    # threads one call may use (its arrays of partial results are this long)
-    MAX_THREADS = 256
     # calls this small keep the GIL: releasing it costs more than the work
     SMALL_CALL = 256
 
@@ -81,7 +74,7 @@ def set_num_threads(int n):
     """Upper bound on the threads one call (or all concurrent calls together) may use."""
     if n < 1:
         raise ValueError(f"the number of threads must be >= 1, got {n}")
-    lk_set_num_threads(min(n, MAX_THREADS))
+    lk_set_num_threads(min(n, <int>LK_MAX_THREADS))
 
 
 def get_num_threads():
@@ -89,7 +82,6 @@ def get_num_threads():
 
 
 include "binding/arrays.pxi"
-include "binding/reductions.pxi"
 include "binding/softmax.pxi"
 include "binding/logsumexp_scaled.pxi"
 include "binding/sigmoid.pxi"

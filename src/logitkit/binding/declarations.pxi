@@ -132,6 +132,22 @@ cdef extern from "kernels.h" nogil:
     int lk_active_isa()
     const char *lk_isa_name(int isa)
 
+cdef extern from "softmax.h" nogil:
+    enum:
+        LK_MAX_THREADS
+    ctypedef struct lk_reduce_job:
+        const char *x
+        Py_ssize_t xs0, xs1
+        char *out
+        Py_ssize_t os0, os1
+        char *result
+        Py_ssize_t rs0, rs1
+        Py_ssize_t outer, n, inner
+        int op
+        int masked
+        int is_f32
+    void lk_run_reduction(lk_reduce_job *job)
+
 cdef extern from "double_double.h" nogil:
     void two_sum "lk_two_sum_d"(double a, double b, double *s, double *err)
     void reciprocal "lk_reciprocal"(double top, double hi, double lo, double *inv_hi,

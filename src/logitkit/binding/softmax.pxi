@@ -34,7 +34,7 @@ cdef int check_layout(const floating[:, :, :] x, const floating[:, :, :] out) ex
 def softmax_3d(const floating[:, :, :] x, floating[:, :, :] out, int op, bint masked):
     """softmax (op 0) or log_softmax (op 1) over axis 1 of x, into out (same shape)."""
     check_layout(x, out)
-    cdef ReduceJob job
+    cdef lk_reduce_job job
     job.outer, job.n, job.inner = x.shape[0], x.shape[1], x.shape[2]
     if job.outer == 0 or job.n == 0 or job.inner == 0:
         return
@@ -48,12 +48,12 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] out, int op, bint ma
     job.masked = masked
     job.is_f32 = floating is float
     with nogil:
-        run_reduction(&job)
+        lk_run_reduction(&job)
 
 
 def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
     """logsumexp over axis 1 of x into result[outer, inner]."""
-    cdef ReduceJob job
+    cdef lk_reduce_job job
     job.outer, job.n, job.inner = x.shape[0], x.shape[1], x.shape[2]
     if result.shape[0] != job.outer or result.shape[1] != job.inner:
         raise ValueError("internal error: result has the wrong shape")
@@ -82,7 +82,7 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
     job.masked = False
     job.is_f32 = floating is float
     with nogil:
-        run_reduction(&job)
+        lk_run_reduction(&job)
 
 
 # ---------------------------------------------------------------- the thin call path
@@ -108,7 +108,7 @@ def rows_fast(object x, object axis, int op, object out=None):
     cdef cnp.ndarray result = (<cnp.ndarray>out if out is not None
                                else cnp.PyArray_EMPTY(result_ndim, dims, type_num, 0))
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
-    cdef ReduceJob job
+    cdef lk_reduce_job job
     job.n = dims[ndim - 1]
     job.outer = cnp.PyArray_SIZE(a) // job.n
     job.inner = 1
@@ -129,10 +129,10 @@ def rows_fast(object x, object axis, int op, object out=None):
     job.masked = False
     job.is_f32 = type_num == cnp.NPY_FLOAT
     if cnp.PyArray_SIZE(a) <= SMALL_CALL:
-        run_reduction(&job)
+        lk_run_reduction(&job)
     else:
         with nogil:
-            run_reduction(&job)
+            lk_run_reduction(&job)
     if out is not None:
         return out
     return result if cnp.PyArray_NDIM(result) else result[()]

@@ -23,6 +23,9 @@ typedef struct { double hi, lo, top; } lk_sum;
 #define LK_SHORT_ROWS 64
 enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
 
+typedef struct lk_reduce_job lk_reduce_job;    /* softmax.h */
+typedef struct lk_team lk_team;                /* parallel.h */
+
 /* X(return type, name, parameters) for every kernel, T the storage type */
 #define LK_KERNELS(X, T)                                                                       \
     /* rows: the max pass, the exp passes, the scale and the log-shift passes */               \
@@ -47,6 +50,11 @@ enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
                         const double *inv_hi, const double *inv_lo))                           \
     X(void, col_shift_log, (const T *x, ptrdiff_t x_step, T *out, ptrdiff_t out_step,         \
                             ptrdiff_t n, ptrdiff_t inner, const T *m, const double *L))        \
+    /* softmax, log_softmax and logsumexp, whole: rows or column blocks [first, stop) of a    \
+     * job, or a part of long row o shared by a team of threads */                             \
+    X(void, reduce_units, (const lk_reduce_job *job, ptrdiff_t first, ptrdiff_t stop))        \
+    X(void, reduce_row_part, (lk_reduce_job *job, ptrdiff_t o, int tid, int nthreads,         \
+                              lk_team *team))                                                  \
     /* short rows in lanes */                                                                  \
     X(void, short_rows, (const T *x, ptrdiff_t x_stride, T *out, ptrdiff_t out_stride,        \
                          ptrdiff_t rows, ptrdiff_t n, int op, double *m_out, double *lse_out)) \

@@ -5,10 +5,12 @@
  * kernels.h: LK_ISA(kernels_f64) and LK_ISA(kernels_f32).
  *
  * The order matters only as C's does (a helper before its callers): lane primitives, then the
- * row and column passes, the sigmoid family, short rows, and the losses built on them.
+ * row and column passes, the sigmoid family, short rows, the whole softmax algorithms built on
+ * them, and the losses.
  */
 #include "kernels.h"
 #include "double_double.h"
+#include "softmax.h"
 
 #define LK_ENTRY(ret, name, params) LK_FN(name),
 
