@@ -1,6 +1,9 @@
-"""logitkit.testing: ULP distances and the comparison with the reference, and its doctests."""
+"""logitkit.testing: ULP distances and the comparison with the reference, its doctests, and the
+oracle subpackage staying out of `import logitkit`."""
 
 import doctest
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -84,3 +87,12 @@ def test_doctests_of_logitkit_testing():
     assert result.attempted >= 10, result
     assert result.failed == 0, result
 
+
+def test_import_logitkit_does_not_import_mpmath():
+    """mpmath is a test and bench extra: only logitkit.testing.oracle imports it."""
+    code = ("import sys, logitkit, logitkit.testing, logitkit.testing.adversarial; "
+            "print('mpmath' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -11,7 +11,9 @@ subnormal grid). Equal infinities and NaN-against-NaN count as 0; any other disa
 NaN or infinity is an infinite distance.
 
 Which functions exist, and each one's accuracy bar, come from the one table of public functions
-(`logitkit._registry`).
+(`logitkit._registry`). The test suite and `bench/accuracy.py` measure the bars against the exact
+results of `logitkit.testing.oracle` (mpmath: the test and bench extras; `import logitkit.testing`
+does not import it) on the inputs of `logitkit.testing.adversarial`.
 """
 
 from __future__ import annotations
