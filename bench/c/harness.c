@@ -4,7 +4,7 @@
  *   gcc -O3 -fno-trapping-math -ffp-contract=off -fno-math-errno -std=c11 -Wno-psabi \
  *       -Isrc/logitkit bench/c/harness.c -lm -o /tmp/lk_harness && /tmp/lk_harness
  * Prints ns per element for each pass, per instruction set, on 1024 rows of 1000 and 10^6
- * elementwise (the shapes of SPEC.md's speed table).
+ * elementwise (the shapes of the contract's speed bars).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
