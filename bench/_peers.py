@@ -6,6 +6,10 @@ One registry, ``IMPLS[library][function]``, gives an :class:`Impl` per public lo
 library pays the same small call overhead), and ``to_numpy`` turns a result back. The axis is
 passed positionally (``softmax(x, axis)``, ``torch.softmax(t, dim)``, ...). A missing library
 (or function) is simply absent.
+
+Which functions there are, and which of them work along an axis, comes from logitkit's one table
+of public functions (logitkit._registry); the peers' columns map those names to their own
+functions.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-REDUCTIONS = ("softmax", "log_softmax", "logsumexp")
-ELEMENTWISE = ("sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus")
+from logitkit._registry import FUNCTIONS as _REGISTERED
+
+#: The registered functions these benches compare: the reductions along an axis (called
+#: ``fn(x, axis)``) and the sigmoid family (``fn(x)``).
+REDUCTIONS = tuple(f.name for f in _REGISTERED if f.kind in ("normalize", "reduce"))
+ELEMENTWISE = tuple(f.name for f in _REGISTERED if f.kind == "elementwise")
 LIBRARIES = ("logitkit", "torch", "scipy")
 
 

@@ -5,11 +5,12 @@
     python bench/accuracy.py --full     # adds 10^6-element rows and denser grids (minutes)
     python bench/accuracy.py --json out.json
 
-Errors are measured against an mpmath oracle (bench/accuracy_suite.py) in ULPs of the exact
-result in the output dtype. For logsumexp two rows are shown: the bar metric (relative ULP where
-|result| >= 1, absolute error in ULP of max(|max|, log(sum)) where |result| < 1, since the
-relative error there is ill-conditioned for any working-precision algorithm) and the plain
-relative ULP error over all results.
+Errors are measured against the mpmath oracle of logitkit.testing.oracle, on its adversarial
+inputs (logitkit.testing.adversarial), in ULPs of the exact result in the output dtype; the bars
+are the registry's (logitkit._registry, documented in docs/semantics.md). For logsumexp two rows
+are shown: the bar metric (relative ULP where |result| >= 1, absolute error in ULP of
+max(|max|, log(sum)) where |result| < 1, since the relative error there is ill-conditioned for
+any working-precision algorithm) and the plain relative ULP error over all results.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import datetime
 import json
 import math
-import os
 import sys
 import time
 import warnings
@@ -26,26 +26,25 @@ from contextlib import nullcontext
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _peers  # noqa: E402
-import accuracy_suite as suite  # noqa: E402
+import _peers  # bench/_peers.py (the script's own directory is on sys.path)
+from logitkit.testing import oracle
 
 
-def run(level="default", libraries=_peers.LIBRARIES, functions=suite.FUNCTIONS,
-        dtypes=suite.DTYPES, axis0=True, progress=None):
+def run(level="default", libraries=_peers.LIBRARIES, functions=oracle.FUNCTIONS,
+        dtypes=oracle.DTYPES, axis0=True, progress=None):
     """Measure every library; returns a list of result rows (dicts)."""
     impls = _peers.implementations(libraries)
     rows = []
     for dtype in dtypes:
         batches = {"reduction": None, "elementwise": None}
         for func in functions:
-            kind = "reduction" if func in suite.REDUCTIONS else "elementwise"
+            kind = "reduction" if func in oracle.REDUCTIONS else "elementwise"
             if batches[kind] is None:
-                batches[kind] = suite.suite(func, dtype, level)
+                batches[kind] = oracle.suite(func, dtype, level)
             bs = batches[kind]
             t0 = time.perf_counter()
             for b in bs:                       # oracle first, so timings below are the libs'
-                suite.refs_for(b, func, dtype)
+                oracle.refs_for(b, func, dtype)
             t_oracle = time.perf_counter() - t0
             metrics = ["bar", "ulp"] if func == "logsumexp" else ["ulp"]
             per_lib = {}
@@ -58,7 +57,7 @@ def run(level="default", libraries=_peers.LIBRARIES, functions=suite.FUNCTIONS,
                 with warnings.catch_warnings(record=True) as caught, quiet:
                     warnings.simplefilter("always")
                     try:
-                        res = suite.run_library(impl, func, dtype, bs, axis0=axis0)
+                        res = oracle.run_library(impl, func, dtype, bs, axis0=axis0)
                     except Exception as e:      # a peer that can't do a case: say so
                         per_lib[lib] = {"error": f"{type(e).__name__}: {e}"}
                         continue
@@ -69,7 +68,7 @@ def run(level="default", libraries=_peers.LIBRARIES, functions=suite.FUNCTIONS,
                 name = func if m == "ulp" and func != "logsumexp" else \
                     ("logsumexp" if m == "bar" else "logsumexp [rel. ULP, all]")
                 row = {"function": name, "dtype": np.dtype(dtype).name,
-                       "bar": suite.BARS[func] if m == "bar" or func != "logsumexp" else None,
+                       "bar": oracle.BARS[func] if m == "bar" or func != "logsumexp" else None,
                        "oracle_s": round(t_oracle, 2), "libs": {}}
                 for lib in libraries:
                     r = per_lib.get(lib)
@@ -143,7 +142,7 @@ def header(level):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     import mpmath
     return (f"# logitkit accuracy ({level} suite) - {now} - CPU: {_peers.cpu_model()}\n"
-            f"# oracle: mpmath {mpmath.__version__} at {suite.PREC_BITS} bits; numpy "
+            f"# oracle: mpmath {mpmath.__version__} at {oracle.PREC_BITS} bits; numpy "
             f"{np.__version__}, torch {_peers.version('torch')}, scipy "
             f"{_peers.version('scipy')}; logitkit {_peers.version('logitkit')} "
             f"(SIMD path {simd}, threads {threads})\n"
@@ -163,12 +162,12 @@ def main(argv=None):
                     help="skip the axis-0 (transposed) layout for reductions")
     args = ap.parse_args(argv)
     level = "quick" if args.quick else "full" if args.full else "default"
-    functions = suite.FUNCTIONS
+    functions = oracle.FUNCTIONS
     if args.functions:
         functions = tuple(f.strip() for f in args.functions.split(",") if f.strip())
-        bad = set(functions) - set(suite.FUNCTIONS)
+        bad = set(functions) - set(oracle.FUNCTIONS)
         if bad:
-            ap.error(f"unknown function(s) {sorted(bad)}; choose from {suite.FUNCTIONS}")
+            ap.error(f"unknown function(s) {sorted(bad)}; choose from {oracle.FUNCTIONS}")
     libraries = _peers.LIBRARIES
     if _peers.load("logitkit") is None:
         print("note: logitkit is not importable; its column shows '-'", file=sys.stderr)

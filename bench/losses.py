@@ -16,7 +16,6 @@ columns show "-"). "lk peak MB" is the extra memory logitkit allocates during on
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import tracemalloc
@@ -25,9 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _peers  # noqa: E402
-import run  # noqa: E402  (bench/run.py: table rendering, bar checks, header)
+import _peers  # bench/_peers.py (the script's own directory is on sys.path)
+import run  # bench/run.py: table rendering, bar checks, header
 
 
 @dataclass

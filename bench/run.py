@@ -1,4 +1,4 @@
-"""Speed of logitkit next to PyTorch and SciPy, on the cases of SPEC.md's speed table.
+"""Speed of logitkit next to PyTorch and SciPy, on the cases of the contract's speed bars.
 
     python bench/run.py                  # everything (~2 min)
     python bench/run.py --quick          # smoke test (< 20 s)
@@ -6,8 +6,8 @@
     python bench/run.py --json out.json
 
 Times are the median over repeated batches, in microseconds per call (single thread unless the
-case says otherwise). Ratios are peer time / logitkit time ("x faster"); "bar" checks SPEC.md.
-Peers are optional: a library that does not import shows "-".
+case says otherwise). Ratios are peer time / logitkit time ("x faster"); "bar" checks the
+contract's speed bar of the case. Peers are optional: a library that does not import shows "-".
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _peers  # noqa: E402
+import _peers  # bench/_peers.py (the script's own directory is on sys.path)
 
 PEERS = ("torch", "scipy")
 
@@ -36,7 +35,7 @@ class Case:
     """One benchmark: ``func`` of a ``shape``/``dtype`` array along ``axis``.
 
     ``peers`` maps a peer name to its :class:`_peers.Impl` (default: the registry's entry for
-    ``func``; pass a dict to override or to drop a peer). ``bar`` is SPEC.md's requirement:
+    ``func``; pass a dict to override or to drop a peer). ``bar`` is the contract's requirement:
     ``{"torch": 2.5, "scipy": 6}`` (minimum x-faster ratios), ``{"us": 1.5}`` (maximum
     logitkit time) or ``{"threads": 1.8}`` (minimum speedup of ``threads`` over 1 thread).
     """
@@ -196,7 +195,7 @@ def run_case(case, impls, lk_threads, budget, repeats):
 
 
 def check_bar(bar, res):
-    """'ok', 'MISS ...' or '-' (nothing to compare) for SPEC.md's bar of one case."""
+    """'ok', 'MISS ...' or '-' (nothing to compare) for the contract's bar of one case."""
     misses, checked = [], False
     for key, want in bar.items():
         if key == "us":

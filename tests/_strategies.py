@@ -1,9 +1,12 @@
-"""Shared pieces of the robustness suite (issue 6): the table of public functions, comparison
-against logitkit.reference in ULPs, a no-warnings call wrapper, and hypothesis strategies for
-arrays of any dtype, layout and shape.
+"""Shared pieces of the robustness suite (issue 6): the public functions as the tests see them,
+comparison against logitkit.reference in ULPs, a no-warnings call wrapper, and hypothesis
+strategies for arrays of any dtype, layout and shape.
 
-A new public function is covered by the bad-input matrix, the thread, fork, fuzz and leak tests
-once it has a row in FUNCTIONS (rows whose name logitkit does not have yet are skipped).
+FUNCTIONS is the registry's table (logitkit._registry, the one table of public functions) with
+what only the tests need added, keyed by name (EXAMPLES: a valid call of each loss and backward
+function). A new public function is covered by the bad-input matrix, the thread, fork, fuzz and
+leak tests once it has a row in the registry (and, for a loss or backward function, an entry in
+EXAMPLES; tests/test_registry.py checks that).
 """
 
 from __future__ import annotations
@@ -16,24 +19,37 @@ from typing import Any, Callable
 import numpy as np
 
 import logitkit
-from logitkit import reference
+from logitkit import _registry, reference
 
 # ---------------------------------------------------------------------------------------------
-# The table of public functions
+# The public functions: the registry's rows, with the tests' extras
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Func:
-    """One public function. kind: "normalize" (softmax-like: axis, where, out, dtype; result of
-    x's shape), "reduce" (logsumexp-like: the axis is reduced away), "elementwise" (out, dtype),
-    "loss" / "backward" (the losses issue; argument builders in `example`)."""
-    name: str
-    kind: str
-    max_ulp: int = 4
+    """One registered public function (`entry`, a row of logitkit._registry) and the tests'
+    extras. kind: "normalize" (softmax-like: axis, where, out, dtype; result of x's shape),
+    "reduce" (logsumexp-like: the axis is reduced away), "elementwise" (out, dtype), "loss" /
+    "backward" (argument builders in `example`)."""
+    entry: _registry.Function
     # for losses: a function (x) -> (args, kwargs) giving a valid call on float logits x
     example: Callable[[np.ndarray], tuple[tuple, dict]] | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def max_ulp(self) -> float:
+        """The bar against the exact result (the registry's); run_case holds the fast path to
+        it against the reference too."""
+        return self.entry.max_ulp
 
     @property
     def available(self) -> bool:
@@ -63,22 +79,20 @@ def _backward_example(x):
     return (np.ones_like(x, dtype=np.float64), np.full(x.shape, 1.0 / x.shape[-1])), {}
 
 
-FUNCTIONS: list[Func] = [
-    Func("softmax", "normalize", max_ulp=4),
-    Func("log_softmax", "normalize", max_ulp=2),
-    Func("logsumexp", "reduce", max_ulp=2),
-    Func("sigmoid", "elementwise", max_ulp=2),
-    Func("sigmoid_derivative", "elementwise", max_ulp=2),
-    Func("log_sigmoid", "elementwise", max_ulp=2),
-    Func("softplus", "elementwise", max_ulp=2),
-    # the losses issue (activate when they land)
-    Func("cross_entropy", "loss", max_ulp=4, example=_ce_example),
-    Func("binary_cross_entropy_with_logits", "loss", max_ulp=4, example=_bce_example),
-    Func("softmax_backward", "backward", max_ulp=4, example=_backward_example),
-    Func("log_softmax_backward", "backward", max_ulp=4, example=_backward_example),
-    Func("sigmoid_backward", "backward", max_ulp=4,
-         example=lambda x: ((np.ones(np.shape(x)), np.full(np.shape(x), 0.5)), {})),
-]
+def _sigmoid_backward_example(x):
+    return (np.ones(np.shape(x)), np.full(np.shape(x), 0.5)), {}
+
+
+#: A valid call of each loss and backward function on float logits x, by registered name.
+EXAMPLES: dict[str, Callable[[np.ndarray], tuple[tuple, dict]]] = {
+    "cross_entropy": _ce_example,
+    "binary_cross_entropy_with_logits": _bce_example,
+    "softmax_backward": _backward_example,
+    "log_softmax_backward": _backward_example,
+    "sigmoid_backward": _sigmoid_backward_example,
+}
+
+FUNCTIONS: list[Func] = [Func(f, example=EXAMPLES.get(f.name)) for f in _registry.FUNCTIONS]
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
 CORE = [f for f in FUNCTIONS if f.kind in ("normalize", "reduce", "elementwise")]
@@ -90,7 +104,7 @@ FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def expected_dtype(x_dtype: np.dtype, dtype: Any = None) -> np.dtype:
-    """The result dtype SPEC.md promises."""
+    """The result dtype the contract (docs/semantics.md) promises."""
     if dtype is not None:
         return np.dtype(dtype)
     x_dtype = np.dtype(x_dtype)

@@ -1,12 +1,4 @@
-import os
-import sys
-
 import pytest
-
-# tests/test_accuracy.py reuses the oracle and input suite of bench/accuracy_suite.py.
-BENCH_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "bench"))
-if BENCH_DIR not in sys.path:
-    sys.path.insert(0, BENCH_DIR)
 
 
 def pytest_addoption(parser):

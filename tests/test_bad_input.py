@@ -1,8 +1,9 @@
-"""The bad-input matrix of issue 6, over every public function in tests/_strategies.FUNCTIONS.
+"""The bad-input matrix of issue 6, over every registered public function
+(tests/_strategies.FUNCTIONS: the registry's rows).
 
 Every case either matches logitkit.reference (a few ULP; the reference computes in float64 and
-rounds once to the result dtype) or raises the exception SPEC.md documents, with a message that
-names the function and the problem. No case may warn.
+rounds once to the result dtype) or raises the exception the contract (docs/semantics.md)
+documents, with a message that names the function and the problem. No case may warn.
 
 Known bugs are kept as tests marked `known_bug` (a strict xfail, so a fix shows up as XPASS and
 the mark must go); set LOGITKIT_SHOW_BUGS=1 to run them as plain failing tests.
@@ -242,7 +243,7 @@ def test_input_matrix(func, case, kwargs):
 @pytest.mark.parametrize("func", CORE, ids=fids(CORE))
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_result_dtype_of_every_input_dtype(func, dtype):
-    """Accepted dtypes x dtype= gives the result dtype SPEC.md promises, matching the reference."""
+    """Accepted dtypes x dtype= give the contract's result dtype, matching the reference."""
     for source in ["?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8", ">f8"]:
         x = np.array([[0, 1, 1], [1, 0, 1]]).astype(source)
         got = run_case(func, x, dtype=dtype)
@@ -794,11 +795,11 @@ def test_loss_bad_arguments(func, word, call):
 
 
 def test_table_covers_the_public_api():
-    """Every public function is in the FUNCTIONS table, so it is in this matrix."""
+    """Every public function is registered (so in FUNCTIONS), so it is in this matrix."""
     public = {n for n in getattr(logitkit, "__all__", []) if callable(getattr(logitkit, n, None))}
     helpers = {"simd_path", "simd_paths", "set_num_threads", "get_num_threads"}
     missing = public - helpers - {f.name for f in FUNCTIONS}
-    assert not missing, f"add these to tests/_strategies.FUNCTIONS: {sorted(missing)}"
+    assert not missing, f"add these to src/logitkit/_registry.py: {sorted(missing)}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ binary_cross_entropy_with_logits, softmax_backward, log_softmax_backward, sigmoi
 
 Checked against the pure-Python twins (logitkit.reference), PyTorch's values and autograd
 gradients (when torch is installed), finite differences, and an mpmath oracle in ULPs; plus the
-bad-argument matrix and SPEC.md's edge rules (no warnings: pytest turns them into errors).
+bad-argument matrix and the contract's edge rules (no warnings: pytest turns them into errors).
 """
 
 import math

@@ -1,4 +1,5 @@
-"""softmax and log_softmax: the seeds' examples, SPEC.md's edge values and argument rules."""
+"""softmax and log_softmax: the seeds' examples, the contract's edge values and argument rules
+(docs/semantics.md)."""
 
 import math
 
@@ -54,7 +55,7 @@ def test_confident_long_row_keeps_its_tiny_log_probability():
         assert abs(got - exact) <= 2 * math.ulp(exact)
 
 
-# ---------------------------------------------------------------- edge values (SPEC.md)
+# ---------------------------------------------------------------- edge values (the contract)
 
 @pytest.mark.parametrize("fn", BOTH)
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -310,7 +311,7 @@ def test_float16_keeps_its_dtype_when_the_layout_needs_a_copy(fn):
 # ---------------------------------------------------------------- many short rows
 
 def _short_rows(rows, n, seed, dtype=np.float32):
-    """rows x n logits with the edge rows SPEC.md names, at row numbers that land in
+    """rows x n logits with the edge rows the contract names, at row numbers that land in
     different lanes and groups of the short-row kernel"""
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((rows, n)) * rng.choice([0.01, 3.0, 30.0], (rows, 1)))

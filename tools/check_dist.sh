@@ -95,7 +95,7 @@ need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__in
         "src/logitkit/csrc/targets/avx512.c", "src/logitkit/csrc/kernels/all-inl.h",
         "src/logitkit/csrc/simd/vector.h", "src/logitkit/csrc/double_double.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
-        "bench/accuracy_suite.py"]
+        "src/logitkit/testing/oracle.py"]
 stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_ext.c"]
 if stray:
     print("sdist holds build products: " + " ".join(stray), file=sys.stderr)
@@ -143,10 +143,10 @@ else
 fi
 
 # ---------------------------------------------------------------- 4. fresh venvs, new and old NumPy
-# The tests run from a copy outside the source tree; bench/ comes along because the accuracy
-# tests reuse its oracle, pyproject.toml for pytest's settings (filterwarnings = error).
+# The tests run from a copy outside the source tree, with pyproject.toml for pytest's settings
+# (filterwarnings = error); docs/ comes along for the registry's check of the contract's pages.
 mkdir -p "$WORK/run"
-cp -r "$ROOT/tests" "$ROOT/bench" "$ROOT/pyproject.toml" "$WORK/run/"
+cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/pyproject.toml" "$WORK/run/"
 find "$WORK/run" -name __pycache__ -prune -exec rm -rf {} +
 
 run_suite() {   # run_suite LABEL NUMPY_REQUIREMENT
