@@ -32,8 +32,8 @@ extensions = [
     Extension(
         "logitkit._ext",
         sources=["src/logitkit/_ext.pyx", f"{csrc}/dispatch.c", f"{csrc}/parallel.c",
-                 f"{csrc}/softmax.c", f"{csrc}/targets/baseline.c", f"{csrc}/targets/avx2.c",
-                 f"{csrc}/targets/avx512.c"],
+                 f"{csrc}/softmax.c", f"{csrc}/cross_entropy.c", f"{csrc}/targets/baseline.c",
+                 f"{csrc}/targets/avx2.c", f"{csrc}/targets/avx512.c"],
         include_dirs=[csrc, numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=compile_args,

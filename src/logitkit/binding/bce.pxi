@@ -90,7 +90,7 @@ def bce_with_logits(const floating[::1] x, const floating[::1] t, const double[:
     with nogil:
         lk_parallel_run(lk_threads_for(n, job.blocks), bce_task, &job)
         for b in range(job.blocks):
-            kahan_add(&hi, &lo, job.totals[b])
+            lk_kahan_add(&hi, &lo, job.totals[b])
     if job.totals != &stack_totals[0]:
         free(job.totals)
-    result[0] = kahan_total(hi, lo)
+    result[0] = lk_kahan_total(hi, lo)

@@ -148,6 +148,25 @@ cdef extern from "softmax.h" nogil:
         int is_f32
     void lk_run_reduction(lk_reduce_job *job)
 
+cdef extern from "cross_entropy.h" nogil:
+    ctypedef struct lk_ce_job:
+        const char *x
+        Py_ssize_t xs, n, rows
+        const Py_ssize_t *index
+        Py_ssize_t ignore_index
+        const char *prob
+        Py_ssize_t ts
+        const double *w
+        double W, eps, s
+        char *loss
+        char *grad
+        int is_f32
+        int in_lanes
+        double total_hi, total_lo
+    Py_ssize_t lk_ce_check_targets(const Py_ssize_t *t, Py_ssize_t rows, Py_ssize_t n,
+                                   Py_ssize_t ignore_index, const double *w, double *denom)
+    void lk_run_cross_entropy(lk_ce_job *job)
+
 cdef extern from "double_double.h" nogil:
     void two_sum "lk_two_sum_d"(double a, double b, double *s, double *err)
     void reciprocal "lk_reciprocal"(double top, double hi, double lo, double *inv_hi,
@@ -157,6 +176,8 @@ cdef extern from "double_double.h" nogil:
     void log_of_scaled_sum "lk_log_of_scaled_sum"(double top, double hi, double lo, int scale_k,
                                                   double *L_hi, double *L_lo)
     double add_log "lk_add_log"(double m, double L_hi, double L_lo)
+    void lk_kahan_add(double *hi, double *lo, double v)
+    double lk_kahan_total(double hi, double lo)
     # the double-double logsumexp, for float64 slices where m + log(sum) cancels
     double lk_dd_logsumexp(const double *x, Py_ssize_t n, Py_ssize_t step, double m)
 

@@ -24,6 +24,22 @@ static inline void lk_two_sum_d(double a, double b, double *s, double *err)
     *err = (a - (*s - bv)) + (b - bv);
 }
 
+/* *hi + *lo += v, compensated (the error of each addition kept in *lo) */
+static inline void lk_kahan_add(double *hi, double *lo, double v)
+{
+    double s, e;
+    lk_two_sum_d(*hi, v, &s, &e);
+    *hi = s;
+    *lo += e;
+}
+
+/* hi + lo of a compensated sum; where the plain sum hi is inf or NaN, hi itself (its error
+ * term met inf - inf and holds NaN) */
+static inline double lk_kahan_total(double hi, double lo)
+{
+    return hi - hi == 0.0 ? hi + lo : hi;
+}
+
 /* top + hi + lo as a normalised double-double */
 static inline void lk_sum_total(double top, double hi, double lo, double *s_hi, double *s_lo)
 {

@@ -25,6 +25,7 @@ enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
 
 typedef struct lk_reduce_job lk_reduce_job;    /* softmax.h */
 typedef struct lk_team lk_team;                /* parallel.h */
+typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
 
 /* X(return type, name, parameters) for every kernel, T the storage type */
 #define LK_KERNELS(X, T)                                                                       \
@@ -79,7 +80,8 @@ typedef struct lk_team lk_team;                /* parallel.h */
                              double c_lo, double s, T *g))                                     \
     X(double, exp_total, (const T *x, ptrdiff_t n, double m, double *lo, double *store))      \
     X(void, ce_short, (const T *x, const int32_t *t, const double *c, T *grad, ptrdiff_t rows,\
-                       ptrdiff_t n, double *m_out, double *nll))
+                       ptrdiff_t n, double *m_out, double *nll))                               \
+    X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "double_double.h"
 #include "softmax.h"
+#include "cross_entropy.h"
 
 #define LK_ENTRY(ret, name, params) LK_FN(name),
 

@@ -10,4 +10,5 @@
 #include "kernels/compensated-inl.h"
 #include "kernels/backward-inl.h"
 #include "kernels/cross_entropy-inl.h"
+#include "kernels/cross_entropy_rows-inl.h"
 #include "kernels/bce-inl.h"
