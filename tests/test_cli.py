@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import logitkit
-from logitkit import _cli
+from logitkit import cli as _cli
+from logitkit.cli import bench, commands, verify
 
 PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(logitkit.__file__)))
 LOGITS = np.array([[2.0, 1.0, 0.1], [0.5, -3.0, 7.25], [1.0, 1.0, -1e300], [0.0, -40.0, 3.0]])
@@ -173,7 +174,7 @@ def test_verify(tmp_path):
     res = run("verify", src)
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout.decode()
-    for name in _cli.ULP_BARS:
+    for name in (f.name for f in verify.CHECKED):
         assert name in out
     assert "all within the accuracy bars" in out
 
@@ -200,6 +201,31 @@ def test_bench_subprocess():
     assert res.returncode == 0, res.stderr
     assert b"softmax 1024x1000" in res.stdout
     assert b"[1/" in res.stderr                          # the progress display
+
+
+def test_bench_runs_on_one_thread_and_restores_the_count(capsys, monkeypatch):
+    seen = []
+
+    def timing(fn, a, budget):
+        seen.append(logitkit.get_num_threads())
+        return 1e-3
+    before = logitkit.get_num_threads()
+    try:
+        logitkit.set_num_threads(3)
+        monkeypatch.setattr(bench, "_time", timing)
+        rc, out, _ = cli(capsys, "bench", "--seconds", "0.01")
+        assert rc == 0 and "one thread" in out
+        assert seen and set(seen) == {1}
+        assert logitkit.get_num_threads() == 3
+
+        def failing(fn, a, budget):
+            raise RuntimeError("timer broke")
+        monkeypatch.setattr(bench, "_time", failing)
+        with pytest.raises(RuntimeError, match="timer broke"):
+            _cli.main(["bench", "--seconds", "0.01"])
+        assert logitkit.get_num_threads() == 3               # restored on the way out too
+    finally:
+        logitkit.set_num_threads(before)
 
 
 def test_help_and_version(capsys):
@@ -310,12 +336,12 @@ def big_npy(tmp_path):
 
 def count_chunks(monkeypatch):
     calls = []
-    real = _cli._compute
+    real = commands._compute
 
     def counting(command, x, args):
         calls.append(x.shape)
         return real(command, x, args)
-    monkeypatch.setattr(_cli, "_compute", counting)
+    monkeypatch.setattr(commands, "_compute", counting)
     return calls
 
 

@@ -287,6 +287,12 @@ def test_elementwise(name, dtype):
         getattr(lkd, name)(da.zeros(3, dtype="M8[s]"))
 
 
+def test_dir_shows_only_the_public_api():
+    names = [n for n in dir(lkd) if not (n.startswith("__") and n.endswith("__"))]
+    assert sorted(names) == sorted(lkd.__all__)
+    assert all(callable(getattr(lkd, n)) for n in lkd.__all__)
+
+
 def test_import_logitkit_does_not_import_dask():
     code = ("import sys, logitkit; assert 'dask' not in sys.modules, 'dask imported'; "
             "import logitkit.dask; assert 'dask.array' in sys.modules")

@@ -1,6 +1,6 @@
 """`python -m logitkit`: the command line (with no arguments, the worked example)."""
 
-from logitkit._cli import main
+from logitkit.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -3,7 +3,7 @@
 Semantics are PyTorch's (`torch.nn.functional.cross_entropy`,
 `binary_cross_entropy_with_logits`, autograd) where SPEC.md is silent, and SPEC.md's for
 dtypes, `out=`, warnings and errors. The pure-Python twin of each function is in
-logitkit.reference (logitkit._reference_losses).
+logitkit.reference (logitkit.reference._losses).
 """
 
 from __future__ import annotations

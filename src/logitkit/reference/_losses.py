@@ -1,8 +1,7 @@
-"""Pure-Python twins of logitkit's losses and vector-Jacobian products (issue 4).
+"""The reference losses: cross_entropy and binary_cross_entropy_with_logits.
 
-Plain Python floats, ``math`` and ``math.fsum`` (exact rationals, ``fractions.Fraction``, for
-the products of the backward functions), written to be read, not to be fast. The tricks that
-keep them accurate:
+Plain Python floats, ``math`` and ``math.fsum``, written to be read, not to be fast. The tricks
+that keep them accurate:
 
 * ``x - m`` is split exactly into ``hi + lo`` (TwoSum) and ``exp(x - m)`` is taken as
   ``exp(hi) * (1 + lo)``.
@@ -18,20 +17,13 @@ result dtype once (float32 for float32 logits, float16 for float16, float64 othe
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
-           "log_softmax_backward", "sigmoid_backward"]
+from logitkit.reference._common import _INF, _NAN, _dtype
 
-_NAN, _INF = math.nan, math.inf
-
-
-def _dtype(*arrays: np.ndarray) -> np.dtype:
-    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
-    return np.result_type(*kinds)
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
 
 
 def _two_sum(a: float, b: float) -> tuple[float, float]:
@@ -190,78 +182,3 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
         return value
     scale = (1.0 / len(xs) if xs else _NAN) if reduction == "mean" else 1.0
     return value, (np.array(grads, dtype=np.float64) * scale).reshape(shape).astype(rt)
-
-
-def _rows_of(grad_output, output, axis):
-    """Rows over `axis` (an int, a tuple of ints or None), the axes moved last."""
-    g, y = np.asarray(grad_output), np.asarray(output)
-    rt = _dtype(g, y)
-    if g.ndim == 0:
-        return [[float(g)]], [[float(y)]], None, rt
-    axes = tuple(range(g.ndim)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
-    axes = tuple(sorted(a % g.ndim for a in axes))
-    order = tuple(a for a in range(g.ndim) if a not in axes) + axes
-    n = math.prod(g.shape[a] for a in axes)
-    rows = math.prod(g.shape) // n if n else math.prod(g.shape[a] for a in order[:-len(axes)])
-    gm, ym = np.transpose(g, order), np.transpose(y, order)
-    return (gm.reshape(rows, n).astype(np.float64).tolist(),
-            ym.reshape(rows, n).astype(np.float64).tolist(), (gm.shape, order, g.shape), rt)
-
-
-def _finish_rows(rows, layout, axis, rt):
-    if layout is None:
-        return np.float64(rows[0][0]).astype(rt)[()]
-    moved_shape, order, shape = layout
-    out = np.array(rows, dtype=np.float64).reshape(moved_shape)
-    return np.transpose(out, np.argsort(order)).astype(rt)
-
-
-def _to_out(res, out):
-    """The result, or copied into `out` (rounded to its dtype) and `out` returned."""
-    if out is None:
-        return res
-    np.copyto(out, res, casting="unsafe")
-    return out
-
-
-def softmax_backward(grad_output, output, axis=-1, *, out=None):
-    """output * (grad_output - sum(grad_output * output)), exactly (Fractions), rounded once."""
-    gs, ys, shape, rt = _rows_of(grad_output, output, axis)
-    res = []
-    for g, y in zip(gs, ys):
-        if not all(math.isfinite(v) for v in g + y):
-            s = math.fsum(a * b for a, b in zip(g, y))
-            res.append([b * (a - s) for a, b in zip(g, y)])
-            continue
-        s = sum(Fraction(a) * Fraction(b) for a, b in zip(g, y))
-        res.append([float(Fraction(b) * (Fraction(a) - s)) for a, b in zip(g, y)])
-    return _to_out(_finish_rows(res, shape, axis, rt), out)
-
-
-def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
-    """grad_output - exp(output) * sum(grad_output), rounded once after math.exp."""
-    gs, ys, shape, rt = _rows_of(grad_output, output, axis)
-    res = []
-    for g, y in zip(gs, ys):
-        if not all(math.isfinite(v) for v in g) or any(v != v or v == _INF for v in y):
-            s = math.fsum(g)
-            res.append([a - math.exp(b) * s for a, b in zip(g, y)])
-            continue
-        s = sum(Fraction(a) for a in g)
-        res.append([float(Fraction(a) - Fraction(math.exp(b)) * s) for a, b in zip(g, y)])
-    return _to_out(_finish_rows(res, shape, axis, rt), out)
-
-
-def sigmoid_backward(grad_output, output, *, out=None):
-    """grad_output * output * (1 - output), exactly, rounded once."""
-    g, y = np.asarray(grad_output), np.asarray(output)
-    rt = _dtype(g, y)
-    vals = []
-    for a, b in zip(g.astype(np.float64).reshape(-1).tolist(),
-                    y.astype(np.float64).reshape(-1).tolist()):
-        if math.isfinite(a) and math.isfinite(b):
-            vals.append(float(Fraction(a) * Fraction(b) * (1 - Fraction(b))))
-        else:
-            vals.append(a * b * (1.0 - b))
-    res = np.array(vals, dtype=np.float64).reshape(g.shape).astype(rt)
-    return _to_out(res if res.ndim else res[()], out)

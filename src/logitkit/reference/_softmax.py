@@ -1,26 +1,18 @@
-"""Pure-Python reference implementations of every public logitkit function.
+"""The reference softmax, log_softmax and logsumexp, and the helpers they share.
 
-Written for clarity and accuracy, not speed: the test suite checks the fast path against these.
-
-How the arithmetic stays accurate (everything is plain Python, no NumPy in the arithmetic):
+How the arithmetic stays accurate (plain Python floats and ints, no NumPy in the arithmetic):
 
 * ``x - max`` is split exactly into ``hi + lo`` (TwoSum), and ``exp(hi + lo)`` is taken as
   ``exp(hi) * (1 + lo)``.
 * Sums of exponentials are *exact*: every float term is turned into an exact dyadic number
-  ``n * 2**e`` (``float.as_integer_ratio``, Python ints), so the only roundings are those of
-  ``math.exp``, ``math.log1p`` and the final conversion back to a float, which is correctly
-  rounded (Python's ``int / int`` is).  ``math.fsum`` adds the last few pieces of a logarithm.
+  ``n * 2**e`` (`logitkit.reference._exact`), so the only roundings are those of ``math.exp``,
+  ``math.log1p`` and the final conversion back to a float, which is correctly rounded.
+  ``math.fsum`` adds the last few pieces of a logarithm.
 * Logarithms of a sum are ``log1p`` of its exact distance from the nearest power of two (SciPy's
   trick for ``[0, -40]`` rows, made exact), plus a correction for the rounding of that distance.
-* The sigmoid family uses ``z = exp(-|x|)`` in ``(0, 1]``, so nothing overflows, ever.
+* A logsumexp whose max and log-sum cancel is summed again in 60-digit decimal arithmetic.
 
-NumPy is used only to accept and return arrays, read dtypes and move axes around.
-Every result is computed in float64 (Python floats) whatever the dtype, and rounded to the
-output dtype once, at the end.
-
-Conventions: a NumPy input (or any call with ``out=`` or ``dtype=``) gives a NumPy result of the
-result dtype (a NumPy scalar for a 0-d result); a list or tuple gives nested lists of Python
-floats; a Python scalar gives a Python float.
+NumPy only moves axes around and cuts the input into slices of Python floats.
 """
 
 from __future__ import annotations
@@ -28,69 +20,20 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.exceptions import AxisError
 
-__all__ = [
-    "softmax",
-    "log_softmax",
-    "logsumexp",
-    "sigmoid",
-    "sigmoid_derivative",
-    "log_sigmoid",
-    "softplus",
-]
+from logitkit.reference._common import _INF, _NAN, _check_numeric, _finish, _prepare
+from logitkit.reference._exact import _dy, _dy_div, _dy_float, _dy_mul, _dy_sum, _neg
 
-_INF = math.inf
-_NAN = math.nan
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
 # ln 2 = _LN2_HI + _LN2_LO; _LN2_HI has 21 trailing zero bits, so k * _LN2_HI is exact for any
 # exponent k a float can have (fdlibm's constants).
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-# ---------------------------------------------------------------------------------------------
-# Exact dyadic arithmetic: a pair (n, e) with int n stands for the number n * 2**e.
-# ---------------------------------------------------------------------------------------------
-
-def _dy(v: float) -> tuple[int, int]:
-    """The finite float v, exactly, as a dyadic (n, e)."""
-    n, d = v.as_integer_ratio()  # d is a power of two
-    return n, 1 - d.bit_length()
-
-
-def _dy_sum(items: list[tuple[int, int]]) -> tuple[int, int]:
-    """Exact sum of dyadics."""
-    if not items:
-        return 0, 0
-    e = min(k for _, k in items)
-    return sum(n << (k - e) for n, k in items), e
-
-
-def _dy_mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    """Exact product of two dyadics."""
-    return a[0] * b[0], a[1] + b[1]
-
-
-def _neg(a: tuple[int, int]) -> tuple[int, int]:
-    """-a."""
-    return -a[0], a[1]
-
-
-def _dy_div(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """a / b correctly rounded to a float (b != 0; the quotient must not overflow)."""
-    shift = a[1] - b[1]
-    if shift >= 0:
-        return (a[0] << shift) / b[0]
-    return a[0] / (b[0] << -shift)
-
-
-def _dy_float(a: tuple[int, int]) -> float:
-    """The dyadic a correctly rounded to a float."""
-    return _dy_div(a, (1, 0))
 
 
 def _two_sum(a: float, b: float) -> tuple[float, float]:
@@ -138,7 +81,6 @@ def _log_dy(s: tuple[int, int]) -> list[float]:
     u = _dy_float(u_exact)
     r = _dy_float(_dy_sum([u_exact, _neg(_dy(u))]))
     return [math.log1p(u), r / (1.0 + u), k * _LN2_HI, k * _LN2_LO]
-
 
 
 def _fsum(parts: list[float]) -> float:
@@ -225,101 +167,8 @@ def _logsumexp_decimal(terms: list[tuple[float, float]], m: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Elementwise functions of one Python float.  z = exp(-|x|) lies in [0, 1]: no overflow.
+# Axis bookkeeping (NumPy, but no arithmetic).
 # ---------------------------------------------------------------------------------------------
-
-def _sigmoid1(x: float) -> float:
-    """1 / (1 + exp(-x)) = 1 / (1 + z) for x >= 0, z / (1 + z) for x < 0."""
-    if x != x:
-        return _NAN
-    z = math.exp(-abs(x))
-    return _dy_div(_dy(1.0 if x >= 0 else z), _dy_sum([(1, 0), _dy(z)]))
-
-
-def _sigmoid_derivative1(x: float) -> float:
-    """sigmoid(x) * sigmoid(-x) = z / (1 + z)**2 (not s*(1-s), which is 0 for |x| > 37)."""
-    if x != x:
-        return _NAN
-    z = math.exp(-abs(x))
-    w = _dy_sum([(1, 0), _dy(z)])
-    return _dy_div(_dy(z), _dy_mul(w, w))
-
-
-def _log_sigmoid1(x: float) -> float:
-    """-log(1 + exp(-x)) = min(x, 0) - log1p(z)."""
-    if x != x:
-        return _NAN
-    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))
-
-
-def _softplus1(x: float) -> float:
-    """log(1 + exp(x)) = max(x, 0) + log1p(z)."""
-    if x != x:
-        return _NAN
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Argument handling and axis bookkeeping (NumPy, but no arithmetic).
-# ---------------------------------------------------------------------------------------------
-
-def _check_numeric(a: np.ndarray, what: str) -> None:
-    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
-        raise TypeError(f"logitkit: unsupported dtype {a.dtype} for {what}; "
-                        "expected a float (16/32/64), integer or bool array")
-
-
-def _prepare(x: Any, dtype: Any, out: Any) -> tuple[np.ndarray, np.dtype, str]:
-    """(x as a float64 array, result dtype, kind of result: 'array', 'list' or 'scalar')."""
-    if isinstance(x, (np.ndarray, np.generic)) or dtype is not None or out is not None:
-        kind = "array"
-    elif isinstance(x, (list, tuple)):
-        kind = "list"
-    elif isinstance(x, numbers.Number):
-        kind = "scalar"
-    else:
-        kind = "array"
-    a = np.asarray(x)
-    _check_numeric(a, "x")
-    if dtype is not None:
-        rt = np.dtype(dtype)
-        if rt not in _FLOAT_DTYPES:
-            raise TypeError(f"logitkit: unsupported result dtype {rt}; "
-                            "expected float16, float32 or float64")
-    else:
-        native = a.dtype.newbyteorder("=")      # a big-endian float32 gives float32
-        rt = native if native in _FLOAT_DTYPES else np.dtype(np.float64)
-    return a.astype(np.float64), rt, kind
-
-
-def _check_out(out: Any, shape: tuple[int, ...], rt: np.dtype) -> None:
-    if out is None:
-        return
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"logitkit: out must be a NumPy array of shape {shape} and dtype {rt}, "
-                        f"got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"logitkit: out has shape {out.shape}, expected {shape}")
-    if out.dtype != rt:
-        raise TypeError(f"logitkit: out has dtype {out.dtype}, expected {rt}")
-    if not out.flags.writeable:
-        raise ValueError("logitkit: out is read-only; expected a writable array")
-
-
-def _finish(res: np.ndarray, rt: np.dtype, kind: str, out: Any) -> Any:
-    """Round the float64 result to the result dtype (once) and return it in the caller's form."""
-    _check_out(out, res.shape, rt)
-    with np.errstate(all="ignore"):
-        res = res.astype(rt)
-    if out is not None:
-        out[...] = res
-        return out
-    if kind == "scalar":
-        return float(res)
-    if kind == "list":
-        return res.tolist()
-    return res[()] if res.ndim == 0 else res
-
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """Normalise axis (int, tuple of ints or None) to a tuple of non-negative axes.
@@ -344,7 +193,8 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 def _slices(a: np.ndarray, axes: tuple[int, ...], *companions: Any):
     """Bookkeeping shared by the reductions.
 
-    Moves `axes` of `a` (and of each companion array, broadcast to a.shape) to the end and cuts it into slices: lists of Python scalars, one per output position.
+    Moves `axes` of `a` (and of each companion array, broadcast to a.shape) to the end and cuts
+    it into slices: lists of Python scalars, one per output position.
     Returns (slices, companion slices..., full, reduced) where full(rows) puts per-slice lists
     back into an array of a.shape and reduced(values, keepdims) puts one value per slice into
     the reduced shape.
@@ -438,42 +288,3 @@ def logsumexp(x, axis=-1, *, b=None, where=None, keepdims=False, return_sign=Fal
     if return_sign:
         return result, _finish(reduced(signs, keepdims), rt, kind, None)
     return result
-
-
-def _elementwise(fn: Callable[[float], float], x, out, dtype):
-    a, rt, kind = _prepare(x, dtype, out)
-    values = [fn(v) for v in a.ravel().tolist()]
-    return _finish(np.array(values, dtype=np.float64).reshape(a.shape), rt, kind, out)
-
-
-def sigmoid(x, *, out=None, dtype=None):
-    """sigmoid(x) = 1 / (1 + exp(-x)): 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0,
-    with z = exp(-|x|).  sigmoid(+inf) = 1, sigmoid(-inf) = 0, sigmoid(NaN) = NaN."""
-    return _elementwise(_sigmoid1, x, out, dtype)
-
-
-def sigmoid_derivative(x, *, out=None, dtype=None):
-    """sigmoid'(x) = sigmoid(x) * sigmoid(-x) = z / (1 + z)**2 with z = exp(-|x|)
-    (nonzero out to |x| ~ 745, where s * (1 - s) is already 0 past 37); 0 at +-inf."""
-    return _elementwise(_sigmoid_derivative1, x, out, dtype)
-
-
-def log_sigmoid(x, *, out=None, dtype=None):
-    """log_sigmoid(x) = -log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|)).
-    log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = 0."""
-    return _elementwise(_log_sigmoid1, x, out, dtype)
-
-
-def softplus(x, *, out=None, dtype=None):
-    """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x).
-    softplus(+inf) = +inf, softplus(-inf) = 0."""
-    return _elementwise(_softplus1, x, out, dtype)
-
-
-# Losses and vector-Jacobian products (issue 4): their twins live in _reference_losses.py.
-from logitkit._reference_losses import (binary_cross_entropy_with_logits,  # noqa: E402
-                                        cross_entropy, log_softmax_backward, sigmoid_backward,
-                                        softmax_backward)
-
-__all__ += ["cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
-            "log_softmax_backward", "sigmoid_backward"]

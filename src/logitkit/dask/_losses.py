@@ -1,0 +1,248 @@
+"""cross_entropy and binary_cross_entropy_with_logits over Dask arrays.
+
+A per-sample loss is computed per block (with the in-memory `logitkit` loss when the class axis
+sits in one chunk; from the two-pass log-softmax of `logitkit.dask._state` when it is split) and
+the per-chunk partial results are summed in float64.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from numpy.exceptions import AxisError
+
+import logitkit
+from logitkit.dask._common import _F64, _as_dask, _broadcast, _dtypes, _meta
+from logitkit.dask._state import _LOG_SOFTMAX, _global_state, _normalize_block
+
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: Any, return_grad: Any, name: str) -> None:
+    if return_grad:
+        raise NotImplementedError(
+            f"{name}: return_grad=True is not supported on Dask arrays; use the in-memory "
+            f"logitkit.{name} on chunks that fit in memory, or an autodiff framework")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction={reduction!r}; expected one of "
+                         f"'mean', 'sum' or 'none'")
+
+
+def _reduce(per_sample: da.Array, denominator: da.Array | int, reduction: str,
+            res: np.dtype) -> da.Array:
+    """Sum (in float64) and, for "mean", divide; a 0-d Dask array of the result dtype."""
+    if reduction == "none":
+        return per_sample.astype(res)
+    total = per_sample.astype(_F64).sum()
+    if reduction == "mean":
+        if isinstance(denominator, da.Array):
+            total = da.map_blocks(_divide, total, denominator, dtype=_F64, meta=_meta(0, _F64))
+        else:
+            total = total.map_blocks(_divide, denominator, dtype=_F64, meta=_meta(0, _F64))
+    return total.map_blocks(_cast, res, dtype=res, meta=_meta(0, res))
+
+
+def _divide(a: np.ndarray, b: Any) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(np.float64(a) / np.float64(b))
+
+
+def _cast(a: np.ndarray, res: np.dtype) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(a, dtype=res)
+
+
+def _class_axis(axis: Any, ndim: int, name: str) -> int:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an int (the class axis), got {axis!r}")
+    index = operator.index(axis)
+    if ndim == 0 or not -ndim <= index < ndim:
+        raise AxisError(index, ndim, msg_prefix=name)
+    return index % ndim
+
+
+def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0,
+                  reduction: str = "mean", return_grad: bool = False) -> da.Array:
+    """`logitkit.cross_entropy` over Dask arrays (PyTorch's `cross_entropy` semantics).
+
+    `target` holds class indices (logits' shape without `axis`, an integer array) or class
+    probabilities (logits' shape, a float array). `weight` (per class) is a small in-memory
+    array. The per-sample losses are computed per block and summed in float64; "mean" divides
+    by the summed weights of the targets not ignored (class indices) or by the number of
+    samples (probabilities), as PyTorch does. A class axis split across chunks takes two passes
+    (log-softmax from the combined per-chunk max and sum, then per-chunk partial losses).
+    `return_grad=True` is not supported (NotImplementedError)."""
+    name = "cross_entropy"
+    _check_reduction(reduction, return_grad, name)
+    x = _as_dask(logits, name)
+    t = _as_dask(target, name)
+    res, _ = _dtypes(x, None, name)
+    ax = _class_axis(axis, x.ndim, name)
+    n_classes = x.shape[ax]
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{name}: label_smoothing={label_smoothing!r}; expected a number "
+                         f"in [0, 1]")
+    smoothing = float(label_smoothing)
+    w = w_user = None
+    if weight is not None:
+        w = w_user = np.asarray(weight.compute() if isinstance(weight, da.Array) else weight)
+        if w.ndim != 1 or w.shape[0] != n_classes:
+            raise ValueError(f"{name}: weight has shape {w.shape}; expected ({n_classes},), "
+                             f"one weight per class")
+        _dtypes(da.asarray(w), None, name, what="weight")
+        w = w.astype(_F64)
+    sample_shape = x.shape[:ax] + x.shape[ax + 1:]
+    if t.dtype.kind in "iu":
+        probs = False
+        if t.shape != sample_shape:
+            raise ValueError(f"{name}: target has shape {t.shape}; class indices need the "
+                             f"logits' shape without axis {axis}, {sample_shape}")
+    elif t.dtype.kind == "f":
+        probs = True
+        if t.shape != x.shape:
+            raise ValueError(f"{name}: target has shape {t.shape}; class probabilities need "
+                             f"the logits' shape {x.shape}")
+    else:
+        raise TypeError(f"{name}: target has dtype {t.dtype}; expected integer class indices "
+                        f"or floating class probabilities")
+
+    x = da.moveaxis(x, ax, -1)                     # lazy: a view per block
+    last = x.ndim - 1
+    if probs:
+        t = da.moveaxis(t, ax, -1).rechunk(x.chunks)
+    else:
+        t = t.rechunk(x.chunks[:-1])
+    whole = len(x.chunks[-1]) <= 1
+    tt = t if probs else t[..., None]              # aligned with the logits' axes
+
+    if whole:
+        inner = logitkit.cross_entropy
+
+        def block(xb: np.ndarray, tb: np.ndarray) -> np.ndarray:
+            tb = tb if probs else tb[..., 0]
+            loss = inner(xb, tb, -1, weight=w_user, ignore_index=ignore_index,
+                         label_smoothing=smoothing, reduction="none")
+            return np.asarray(loss, dtype=_F64)[..., None]
+
+        # keepdims blocks, then a cheap index: drop_axis= would make Dask copy every block
+        # of logits through np.concatenate
+        per_sample = da.map_blocks(block, x, tt, chunks=x.chunks[:-1] + ((1,),), dtype=_F64,
+                                   meta=_meta(x.ndim, _F64),
+                                   token="logitkit-cross-entropy")[..., 0]
+    else:
+        state = _global_state(x, None, (last,))
+        params = dict(w=w, ignore_index=ignore_index, smoothing=smoothing, n_classes=n_classes,
+                      probs=probs)
+
+        def partial(xb: np.ndarray, tb: np.ndarray, sb: np.ndarray,
+                    block_info: Any = None) -> np.ndarray:
+            offset = block_info[0]["array-location"][-1][0]
+            return _ce_partial(xb, tb, sb, offset, **params)
+
+        chunks = x.chunks[:-1] + ((1,) * len(x.chunks[-1]),)
+        parts = da.map_blocks(partial, x, tt, state, chunks=chunks, dtype=_F64,
+                              meta=_meta(x.ndim, _F64), token="logitkit-cross-entropy-part")
+        per_sample = parts.sum(axis=-1)
+
+    if reduction == "none":
+        return per_sample.astype(res)
+    if probs:
+        denominator: da.Array | int = int(np.prod(sample_shape, dtype=np.int64))
+    else:
+        def weights(tb: np.ndarray) -> np.ndarray:
+            kept = tb != ignore_index
+            if w is None:
+                return kept.astype(_F64)
+            return np.where(kept, w[np.where(kept & (tb >= 0) & (tb < n_classes), tb, 0)], 0.0)
+
+        denominator = t.map_blocks(weights, dtype=_F64, meta=_meta(t.ndim, _F64)).sum()
+    return _reduce(per_sample, denominator, reduction, res)
+
+
+def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray, offset: int, *,
+                w: np.ndarray | None, ignore_index: int, smoothing: float, n_classes: int,
+                probs: bool) -> np.ndarray:
+    """A block's part of each sample's loss (classes along the last axis, split across
+    chunks; this block's start at `offset`), in float64, keepdims-shaped: log-softmax from the
+    combined state of the whole class axis."""
+    logp = _normalize_block(xb, None, state, _LOG_SOFTMAX, False, _F64)
+    width = xb.shape[-1]
+    wb = None if w is None else w[offset:offset + width]
+    with np.errstate(all="ignore"):
+        if probs:
+            tp = np.asarray(tb, dtype=_F64)
+            if smoothing:
+                tp = tp * (1.0 - smoothing) + smoothing / n_classes
+            if wb is not None:
+                tp = tp * wb
+            # 0 * -inf (a class with probability 0 and log-probability -inf) contributes 0
+            terms = np.where(tp == 0, 0.0, tp * logp)
+            return -np.sum(terms, axis=-1, keepdims=True)
+        tb = np.asarray(tb)[..., 0] if np.ndim(tb) == xb.ndim else np.asarray(tb)
+        kept = tb != ignore_index
+        bad = kept & ((tb < 0) | (tb >= n_classes))
+        if np.any(bad):
+            raise IndexError(f"cross_entropy: target {tb[bad].flat[0]} is out of range for "
+                             f"{n_classes} classes (and is not ignore_index={ignore_index})")
+        local = tb - offset
+        here = kept & (local >= 0) & (local < width)
+        index = np.where(here, local, 0)[..., None].astype(np.intp)
+        picked = np.take_along_axis(logp, index, axis=-1)[..., 0].astype(_F64)
+        if w is not None:
+            picked = picked * w[np.where(here, tb, 0)]
+        loss = np.where(here, -picked, 0.0)
+        if smoothing:
+            if wb is None:
+                smooth = -np.sum(logp, axis=-1, dtype=_F64)
+            else:
+                smooth = -np.sum(np.where(wb == 0, 0.0, logp * wb), axis=-1)
+            loss = (1.0 - smoothing) * loss + np.where(kept, smooth, 0.0) * (smoothing / n_classes)
+        return loss[..., None]
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = None,
+                                     pos_weight: Any = None, reduction: str = "mean",
+                                     return_grad: bool = False) -> da.Array:
+    """`logitkit.binary_cross_entropy_with_logits` over Dask arrays, block by block:
+    -weight * (pos_weight * t * log_sigmoid(x) + (1 - t) * log_sigmoid(-x)), exact for any
+    logits; "mean" is over all elements, as in PyTorch. `weight` and `pos_weight` broadcast
+    to the logits' shape. `return_grad=True` is not supported (NotImplementedError)."""
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, return_grad, name)
+    x = _as_dask(logits, name)
+    t = _as_dask(target, name)
+    res, _ = _dtypes(x, None, name)
+    _dtypes(t, None, name, what="target")
+    if t.shape != x.shape:
+        raise ValueError(f"{name}: target has shape {t.shape}; expected the logits' shape "
+                         f"{x.shape}")
+    t = t.rechunk(x.chunks)
+    extras = {}
+    for label, value in (("weight", weight), ("pos_weight", pos_weight)):
+        if value is None:
+            continue
+        arr = value if isinstance(value, da.Array) else da.asarray(np.asarray(value))
+        _dtypes(arr, None, name, what=label)
+        try:
+            if np.broadcast_shapes(arr.shape, x.shape) != x.shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{name}: {label} has shape {arr.shape}, which does not broadcast "
+                             f"to the logits' shape {x.shape}") from None
+        extras[label] = _broadcast(arr, x)
+    inner = logitkit.binary_cross_entropy_with_logits
+    labels = tuple(extras)
+
+    def block(xb: np.ndarray, tb: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+        kw = dict(zip(labels, rest))
+        return np.asarray(inner(xb, tb, reduction="none", **kw), dtype=_F64)
+
+    per_elem = da.map_blocks(block, x, t, *extras.values(), dtype=_F64,
+                             meta=_meta(x.ndim, _F64), token="logitkit-bce")
+    return _reduce(per_elem, int(np.prod(x.shape, dtype=np.int64)), reduction, res)
