@@ -30,9 +30,9 @@ FUNCS = pytest.mark.parametrize("entry", FUNCTIONS, ids=[f.name for f in FUNCTIO
 
 def cli_subcommands():
     """The subcommands of the `logitkit` command line. The one place that knows where the CLI's
-    parser is built: if it moves (say into a package logitkit.cli), change only this."""
-    from logitkit._cli import _build_parser
-    parser = _build_parser()
+    parser is built: if it moves, change only this."""
+    from logitkit.cli.parser import build_parser
+    parser = build_parser()
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert len(subparsers) == 1, "expected one set of subcommands in the CLI's parser"
     return set(subparsers[0].choices)
