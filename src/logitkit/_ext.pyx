@@ -9,21 +9,20 @@
 #   with contiguous rows (inner == 1) or contiguous columns (inner > 1, vectorised across
 #   columns: no transposed copy); the losses as 2-d (rows, n) views with contiguous rows.
 # - One generic binding per operation over Cython's `floating` fused type; float32 data is
-#   computed in double and rounded once. The per-row double-double numerics (reciprocal, log of
-#   a sum) are C too (csrc/double_double.h).
+#   computed in double and rounded once. The algorithms themselves are C, whole: a row's max,
+#   exps, double-double reciprocal or log and its last pass read top to bottom in one C function
+#   (csrc/kernels/softmax-inl.h, cross_entropy_rows-inl.h, ...); a binding only checks the
+#   views it is given, fills a job and releases the GIL.
 # - All helpers are `noexcept nogil`; the most common calls (a plain C-ordered float32/float64
 #   array over its last axis) take a thin path (rows_fast, elementwise_fast, vjp_fast) that
 #   skips the memoryviews.
 # Directives (boundscheck, wraparound, cdivision) are set once in setup.py.
 
-cimport cython
 from cython cimport floating
 cimport numpy as cnp
-from libc.limits cimport INT_MIN
-from libc.math cimport INFINITY, NAN, exp, fabs, floor, fma, fmax, frexp, ldexp
+from libc.math cimport INFINITY
 from libc.stdint cimport int32_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
 from cpython.ref cimport Py_INCREF
 
 cnp.import_array()

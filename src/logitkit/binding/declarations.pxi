@@ -1,6 +1,7 @@
-# The C side as Cython sees it: the kernel tables (csrc/kernels.h, whose LK_KERNELS list these
-# fields mirror), the scalar double-double helpers (csrc/double_double.h) and the thread pool
-# (csrc/parallel.h).
+# The C side as Cython sees it: the kernel tables (csrc/kernels.h's LK_KERNELS list, of which
+# these are the kernels the bindings call themselves), the jobs of the whole algorithms
+# (softmax.h, cross_entropy.h), the scalar double-double helpers (double_double.h) and the
+# thread pool (parallel.h).
 
 cdef extern from "kernels.h" nogil:
     ctypedef struct lk_sum:
@@ -36,6 +37,8 @@ cdef extern from "kernels.h" nogil:
         void (*col_shift_log)(const float *x, Py_ssize_t x_step, float *out,
                               Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t inner,
                               const float *m, const double *L) noexcept nogil
+        void (*logsumexp_scaled_rows)(const float *x, const float *b, Py_ssize_t rows,
+                                      Py_ssize_t n, float *result, float *sign) noexcept nogil
         void (*short_rows)(const float *x, Py_ssize_t x_stride, float *out,
                            Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
                            double *m_out, double *lse_out) noexcept nogil
@@ -92,6 +95,8 @@ cdef extern from "kernels.h" nogil:
         void (*col_shift_log)(const double *x, Py_ssize_t x_step, double *out,
                               Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t inner,
                               const double *m, const double *L) noexcept nogil
+        void (*logsumexp_scaled_rows)(const double *x, const double *b, Py_ssize_t rows,
+                                      Py_ssize_t n, double *result, double *sign) noexcept nogil
         void (*short_rows)(const double *x, Py_ssize_t x_stride, double *out,
                            Py_ssize_t out_stride, Py_ssize_t rows, Py_ssize_t n, int op,
                            double *m_out, double *lse_out) noexcept nogil

@@ -56,6 +56,9 @@ typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
     X(void, reduce_units, (const lk_reduce_job *job, ptrdiff_t first, ptrdiff_t stop))        \
     X(void, reduce_row_part, (lk_reduce_job *job, ptrdiff_t o, int tid, int nthreads,         \
                               lk_team *team))                                                  \
+    /* logsumexp with scale factors b, C-contiguous rows */                                    \
+    X(void, logsumexp_scaled_rows, (const T *x, const T *b, ptrdiff_t rows, ptrdiff_t n,      \
+                                    T *result, T *sign))                                       \
     /* short rows in lanes */                                                                  \
     X(void, short_rows, (const T *x, ptrdiff_t x_stride, T *out, ptrdiff_t out_stride,        \
                          ptrdiff_t rows, ptrdiff_t n, int op, double *m_out, double *lse_out)) \

@@ -8,6 +8,8 @@
  * row and column passes, the sigmoid family, short rows, the whole softmax algorithms built on
  * them, and the losses.
  */
+#include <limits.h>
+
 #include "kernels.h"
 #include "double_double.h"
 #include "softmax.h"

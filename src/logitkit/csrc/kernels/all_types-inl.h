@@ -7,6 +7,7 @@
 #include "kernels/sigmoid-inl.h"
 #include "kernels/short_rows-inl.h"
 #include "kernels/softmax-inl.h"
+#include "kernels/logsumexp_scaled-inl.h"
 #include "kernels/compensated-inl.h"
 #include "kernels/backward-inl.h"
 #include "kernels/cross_entropy-inl.h"
