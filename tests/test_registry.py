@@ -134,3 +134,39 @@ def test_the_tests_extras_cover_the_registry():
     assert set(_strategies.EXAMPLES) == needs_example, (
         f"without an example: {sorted(needs_example - set(_strategies.EXAMPLES))}; "
         f"an example for no such function: {sorted(set(_strategies.EXAMPLES) - needs_example)}")
+
+
+SOURCES = ROOT / "src" / "logitkit"
+
+
+def _needs_sources():
+    if not (SOURCES / "csrc" / "kernels.h").exists():
+        pytest.skip("the C and Cython sources are not here (a test run against an installed "
+                    "wheel, outside the repository)")
+
+
+@FUNCS
+def test_kernel_and_binding_files_exist(entry):
+    """The registry names where each function's C algorithm and Cython binding live, and its
+    binding file calls into C (a kernel table or a job runner)."""
+    _needs_sources()
+    kernel = SOURCES / "csrc" / "kernels" / entry.kernel
+    binding = SOURCES / "binding" / entry.binding
+    assert entry.kernel and kernel.exists(), f"{entry.name}: no kernel file {kernel}"
+    assert entry.binding and binding.exists(), f"{entry.name}: no binding file {binding}"
+    assert re.search(r"lk_f(32|64)\.|lk_run_", binding.read_text(encoding="utf-8")), (
+        f"{entry.name}: {binding.name} calls no kernel")
+
+
+def test_every_kernel_file_is_compiled_for_every_target():
+    """kernels/all_types-inl.h, which every target unit compiles, includes each kernel file."""
+    _needs_sources()
+    kernels = SOURCES / "csrc" / "kernels"
+    included = set(re.findall(r'#include "kernels/([\w-]+\.h)"',
+                              (kernels / "all_types-inl.h").read_text(encoding="utf-8")))
+    files = {p.name for p in kernels.glob("*-inl.h")} - {"all-inl.h", "all_types-inl.h"}
+    assert files == included, (f"not compiled: {sorted(files - included)}; "
+                               f"included but missing: {sorted(included - files)}")
+    for target in ("baseline", "avx2", "avx512"):
+        unit = (SOURCES / "csrc" / "targets" / f"{target}.c").read_text(encoding="utf-8")
+        assert '#include "kernels/all-inl.h"' in unit, f"targets/{target}.c compiles no kernel"

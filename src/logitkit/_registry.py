@@ -35,6 +35,9 @@ class Function:
         The CLI subcommand that runs it, or None.
     dask
         Whether `logitkit.dask` has a twin of the same name.
+    kernel, binding
+        Where its C algorithm (src/logitkit/csrc/kernels/) and its Cython binding
+        (src/logitkit/binding/) live, for readers and for the registry's test.
     """
 
     name: str
@@ -42,6 +45,8 @@ class Function:
     max_ulp: float
     cli: str | None = None
     dask: bool = False
+    kernel: str = ""
+    binding: str = ""
 
     @property
     def max_ulp_vs_reference(self) -> float:
@@ -62,19 +67,25 @@ class Function:
         return getattr(reference, self.name)  # type: ignore[no-any-return]
 
 
+_SOFTMAX = {"kernel": "softmax-inl.h", "binding": "softmax.pxi"}
+_SIGMOID = {"kernel": "sigmoid-inl.h", "binding": "sigmoid.pxi"}
+_BACKWARD = {"kernel": "backward-inl.h", "binding": "backward.pxi"}
+
 FUNCTIONS: tuple[Function, ...] = (
-    Function("softmax", "normalize", 4, cli="softmax", dask=True),
-    Function("log_softmax", "normalize", 2, cli="log-softmax", dask=True),
-    Function("logsumexp", "reduce", 2, cli="logsumexp", dask=True),
-    Function("sigmoid", "elementwise", 2, cli="sigmoid", dask=True),
-    Function("sigmoid_derivative", "elementwise", 2, dask=True),
-    Function("log_sigmoid", "elementwise", 2, dask=True),
-    Function("softplus", "elementwise", 2, dask=True),
-    Function("cross_entropy", "loss", 4, dask=True),
-    Function("binary_cross_entropy_with_logits", "loss", 4, dask=True),
-    Function("softmax_backward", "backward", 4),
-    Function("log_softmax_backward", "backward", 4),
-    Function("sigmoid_backward", "backward", 4),
+    Function("softmax", "normalize", 4, cli="softmax", dask=True, **_SOFTMAX),
+    Function("log_softmax", "normalize", 2, cli="log-softmax", dask=True, **_SOFTMAX),
+    Function("logsumexp", "reduce", 2, cli="logsumexp", dask=True, **_SOFTMAX),
+    Function("sigmoid", "elementwise", 2, cli="sigmoid", dask=True, **_SIGMOID),
+    Function("sigmoid_derivative", "elementwise", 2, dask=True, **_SIGMOID),
+    Function("log_sigmoid", "elementwise", 2, dask=True, **_SIGMOID),
+    Function("softplus", "elementwise", 2, dask=True, **_SIGMOID),
+    Function("cross_entropy", "loss", 4, dask=True, kernel="cross_entropy_rows-inl.h",
+             binding="cross_entropy.pxi"),
+    Function("binary_cross_entropy_with_logits", "loss", 4, dask=True, kernel="bce-inl.h",
+             binding="bce.pxi"),
+    Function("softmax_backward", "backward", 4, **_BACKWARD),
+    Function("log_softmax_backward", "backward", 4, **_BACKWARD),
+    Function("sigmoid_backward", "backward", 4, **_BACKWARD),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
