@@ -16,6 +16,9 @@
 
 typedef struct { double hi, lo; } lk_dd;
 
+/* A sum kept as an unevaluated hi + lo pair, plus how many terms were exactly 1 (x == max) */
+typedef struct { double hi, lo, top; } lk_sum;
+
 /* *s + *err == a + b exactly, *s = fl(a + b) (Knuth's TwoSum) */
 static inline void lk_two_sum_d(double a, double b, double *s, double *err)
 {
@@ -31,6 +34,12 @@ static inline void lk_kahan_add(double *hi, double *lo, double v)
     lk_two_sum_d(*hi, v, &s, &e);
     *hi = s;
     *lo += e;
+}
+
+/* acc->hi + acc->lo += v, compensated */
+static inline void lk_sum_add(lk_sum *acc, double v)
+{
+    lk_kahan_add(&acc->hi, &acc->lo, v);
 }
 
 /* hi + lo of a compensated sum; where the plain sum hi is inf or NaN, hi itself (its error
@@ -114,8 +123,9 @@ static inline double lk_add_log(double m, double L_hi, double L_lo)
 /* a + b exactly, as a normalised pair (Knuth's TwoSum: any magnitudes) */
 static inline lk_dd lk_dd_two_sum(double a, double b)
 {
-    double s = a + b, bv = s - a;
-    return (lk_dd){s, (a - (s - bv)) + (b - bv)};
+    lk_dd r;
+    lk_two_sum_d(a, b, &r.hi, &r.lo);
+    return r;
 }
 
 /* a + b for |a| >= |b| or a == 0 (Dekker's FastTwoSum) */

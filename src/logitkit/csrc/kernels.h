@@ -14,8 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A sum kept as an unevaluated hi + lo pair, plus how many terms were exactly 1 (x == max). */
-typedef struct { double hi, lo, top; } lk_sum;
+#include "double_double.h"          /* lk_sum */
 
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N
  * elements, rows across vector lanes (short_rows, ce_short) */
@@ -109,20 +108,5 @@ int lk_isa_supported(int isa);          /* compiled in and available on this CPU
 int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */
 int lk_active_isa(void);
 const char *lk_isa_name(int isa);
-
-/* TwoSum: s + *err == a + b exactly, s = fl(a + b) (Knuth) */
-static inline double lk_two_sum_1(double a, double b, double *err)
-{
-    double s = a + b, bv = s - a;
-    *err = (a - (s - bv)) + (b - bv);
-    return s;
-}
-
-static inline void lk_sum_add(lk_sum *a, double x)
-{
-    double err;
-    a->hi = lk_two_sum_1(a->hi, x, &err);
-    a->lo += err;
-}
 
 #endif

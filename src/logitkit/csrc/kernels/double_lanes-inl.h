@@ -85,7 +85,8 @@ LK_INLINE LK_TARGET void LK_FN(add_pair)(LK_FN(exp_totals) *acc, lk_vd e0, lk_vd
 LK_INLINE LK_TARGET void LK_FN(totals_finish)(const LK_FN(exp_totals) *t, int top, lk_sum *acc)
 {
     for (int j = 0; j < LK_W; j++) {
-        double err, s = lk_two_sum_1(lk_lane(t->hi, j), top ? 0.0 : -1.0, &err);
+        double err, s;
+        lk_two_sum_d(lk_lane(t->hi, j), top ? 0.0 : -1.0, &s, &err);
         lk_sum_add(acc, s);
         acc->lo += err + lk_lane(t->lo, j);
         int64_t count;
