@@ -106,6 +106,20 @@ EOF
 if [[ -z "$missing" ]]; then note "$STEP" "ok (sources, headers, py.typed, README, LICENSE, tests, bench; no .c/.so)"
 else echo "sdist lacks: $missing"; fail "lacks $missing"; fi
 
+STEP="wheel contents"
+if "$PYTHON" - "$WHEEL" <<'EOF'
+import sys, zipfile
+names = [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if ".dist-info/" not in n]
+modules = [n for n in names if n.endswith((".so", ".pyd"))]
+sources = [n for n in names if n.endswith((".c", ".h", ".pyx", ".pxd", ".pxi"))]
+if len(modules) != 1 or not modules[0].startswith("logitkit/_ext."):
+    sys.exit(f"expected one compiled module, logitkit/_ext: {modules}")
+if sources:
+    sys.exit(f"the wheel ships sources: {sources[:5]}")
+EOF
+then note "$STEP" "ok: one extension module, no C or Cython sources"
+else fail "see above"; fi
+
 # ---------------------------------------------------------------- 2. wheel from the sdist alone
 STEP="wheel from sdist alone"
 log "$STEP"
