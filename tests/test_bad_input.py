@@ -626,7 +626,7 @@ B_CASES = {
     "empty": (lambda: np.zeros((2, 0)), lambda: np.zeros((2, 0))),
     "list_b": (lambda: [[1.0, 2.0], [3.0, 4.0]], lambda: [[1, -1], [2, 2]]),
     "special_x": (lambda: _special(np.float64), lambda: np.array([1.0, 2.0, 0.0, -1.0])),
-    # regressions (were known bugs of the kernels' scaled_row and _core._logsumexp_scaled):
+    # regressions (were known bugs of the kernels' scaled_row and _softmax._logsumexp_scaled):
     # b = +-inf at x = -inf (inf * 0) is NaN, as in the reference and SciPy (it was skipped)
     "inf_b_at_minus_inf": (lambda: np.array([[-np.inf, 1.0]]), lambda: np.array([np.inf, 1.0])),
     # b * exp(x - m) summing past DBL_MAX (was NaN with sign -1; exact 710.4759)
@@ -864,7 +864,7 @@ def test_kernels_only_write_aligned_out(func, dtype, kernels_check_alignment):
 # (UBSan: misaligned load in ce_small); every loss and backward entry point is checked here
 @pytest.fixture
 def loss_kernels_check_alignment(monkeypatch):
-    from logitkit import _ext, _losses_api
+    from logitkit import _ext, _losses
     seen = []
 
     def wrap(original, name):
@@ -880,7 +880,7 @@ def loss_kernels_check_alignment(monkeypatch):
         if hasattr(_ext, name):
             monkeypatch.setattr(_ext, name, wrap(getattr(_ext, name), name))
     for name in ("_CE_INDEX_F32", "_CE_INDEX_F64"):
-        monkeypatch.setattr(_losses_api, name, wrap(getattr(_losses_api, name), name))
+        monkeypatch.setattr(_losses, name, wrap(getattr(_losses, name), name))
     return seen
 
 

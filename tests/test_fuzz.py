@@ -98,7 +98,8 @@ def test_fuzz_garbage_arguments_raise_clearly(func, data):
     axis = kwargs.get("axis")
     if (func.kind == "normalize" and isinstance(axis, np.ndarray) and axis.size > 1 and os.environ.get("LOGITKIT_SHOW_BUGS") != "1"):
         # known bug, kept in test_bad_input.test_bad_axis_array_of_two: an ndarray axis of
-        # several elements reaches `axis == -1` in _core._fast_rows (ambiguous truth value)
+        # several elements reached `axis == -1` in the Python fast-path check (ambiguous truth
+        # value), before the thin call path (_ext.rows_fast, binding/softmax.pxi) took its place
         assume(False)
     if any(isinstance(kwargs.get(k), np.ndarray) and kwargs[k].size > 1
            for k in ("keepdims", "return_sign")) and os.environ.get("LOGITKIT_SHOW_BUGS") != "1":

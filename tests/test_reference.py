@@ -1,7 +1,7 @@
 """Tests of logitkit.reference, the pure-Python twin that the fast path is checked against.
 
-Accuracy is measured in ULPs against an mpmath oracle; every edge rule of SPEC.md ("Arguments",
-"Values at the edges") is spelled out as its own test.
+Accuracy is measured in ULPs against an mpmath oracle; every edge rule of the contract
+(docs/semantics.md: "Arguments", "Values at the edges") is spelled out as its own test.
 """
 
 import math

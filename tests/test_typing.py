@@ -1,6 +1,6 @@
 """The public API's types: `mypy --strict` on tests/typing/usage.py (its assert_type lines pin
-the precise types of logitkit/_core.pyi), stubtest of the stub against the runtime, and the
-run-time facts the stub's return types claim."""
+the precise types of logitkit/_softmax.pyi and _sigmoid.pyi), stubtest of the stubs against
+the runtime, and the run-time facts the stubs' return types claim."""
 
 import os
 import shutil
@@ -44,7 +44,7 @@ def test_mypy_strict_usage():
 
 
 def test_stub_matches_runtime():
-    res = mypy("mypy.stubtest", "logitkit._core")
+    res = mypy("mypy.stubtest", "logitkit._softmax", "logitkit._sigmoid")
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -5,7 +5,14 @@
     array([0.659, 0.242, 0.099])
 
 Every function has a pure-Python twin in `logitkit.reference`; `logitkit.testing` compares
-the two on your own data. SPEC.md in the repository is the contract.
+the two on your own data. What each function computes, accepts, returns at the edges and
+raises is the contract, docs/semantics.md in the repository.
+
+The functions live in modules that mirror the reference's file for file: `_softmax` (softmax,
+log_softmax, logsumexp), `_sigmoid` (the sigmoid family), `_losses` (cross_entropy,
+binary_cross_entropy_with_logits) and `_backward` (the vector-Jacobian products), with the
+argument checks in `_validate`, the array views in `_layout` and the delivery of results in
+`_results`; all of them call the one compiled module, `_ext`.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ from __future__ import annotations
 import os as _os
 
 from logitkit import _ext, reference, testing
-from logitkit._core import (log_sigmoid, log_softmax, logsumexp, sigmoid, sigmoid_derivative,
-                            softmax, softplus)
-from logitkit._losses_api import (binary_cross_entropy_with_logits, cross_entropy,
-                                  log_softmax_backward, sigmoid_backward, softmax_backward)
+from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_backward
+from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
+from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
+from logitkit._softmax import log_softmax, logsumexp, softmax
 
 __version__ = "0.1.0"
 

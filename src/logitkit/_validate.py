@@ -1,7 +1,7 @@
 """Argument checking shared by every public function: dtypes, axes, `out`, `where`.
 
-Each helper raises the exception SPEC.md documents, with a message that names the function,
-what was wrong and what was expected.
+Each helper raises the exception the contract (docs/semantics.md) documents, with a message
+that names the function, what was wrong and what was expected.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A user's code, checked with `mypy --strict` by tests/test_typing.py: the public API's types
-(logitkit/_core.pyi) must let it through with no annotation dodges, and the revealed types
-must be the precise ones (assert_type fails the check otherwise)."""
+(logitkit/_softmax.pyi, logitkit/_sigmoid.pyi) must let it through with no annotation dodges,
+and the revealed types must be the precise ones (assert_type fails the check otherwise)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,15 @@
-"""Losses and gradients from logits: validation and dispatch (kernels in _ext.pyx).
+"""The losses from logits: cross_entropy and binary_cross_entropy_with_logits, validation and
+dispatch.
 
 Semantics are PyTorch's (`torch.nn.functional.cross_entropy`,
-`binary_cross_entropy_with_logits`, autograd) where SPEC.md is silent, and SPEC.md's for
-dtypes, `out=`, warnings and errors. The pure-Python twin of each function is in
-logitkit.reference (logitkit.reference._losses).
+`binary_cross_entropy_with_logits`, autograd) where the contract (docs/semantics.md) is silent,
+and the contract's for dtypes, warnings and errors. Each loss, and with `return_grad=True` its
+gradient, is one kernel call.
+
+Its pure-Python twin is logitkit.reference._losses. The bindings are binding/cross_entropy.pxi
+(`cross_entropy_index`, `cross_entropy_prob`) and binding/bce.pxi (`bce_with_logits`); the
+kernels are csrc/kernels/cross_entropy_rows-inl.h (each row's whole algorithm, with the sums of
+cross_entropy-inl.h) and bce-inl.h.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
-from logitkit._validate import (as_array, check_out, compute_dtype, normalize_axes,
-                                result_dtype, to_compute)
+from logitkit._results import finish
+from logitkit._validate import as_array, compute_dtype, normalize_axes, result_dtype, to_compute
 
 _REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
 _NO_WEIGHT = np.empty(0, np.float64)
@@ -28,7 +34,7 @@ _CE_INDEX_F64 = _ext.cross_entropy_index["double"]
 _FINITE_MAX = {np.dtype(np.float16): 65504.0, _F32: 3.4028234663852886e38}
 
 
-# ---------------------------------------------------------------- shared checks
+# ---------------------------------------------------------------- shared by both losses
 
 def _kernel_array(a: np.ndarray, dtype: Any) -> np.ndarray:
     """`a` as a C-ordered, aligned array of `dtype`, as the kernels' typed memoryviews assume
@@ -95,7 +101,7 @@ def _loss_value(loss: np.ndarray, red: int, total: float, denom: float,
     """The loss as asked for: per sample (reduction "none", an array of res_dtype, a scalar
     when 0-d), the sum, or the sum / denom ("mean")."""
     if red == 2:
-        return _done(loss, None, res_dtype)
+        return finish(loss, None, res_dtype)
     if red == 1:
         return _scalar(total, res_dtype)
     return _scalar(_div(total, denom), res_dtype)
@@ -296,91 +302,3 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
         with np.errstate(all="ignore"):
             g = g.astype(res_dtype)
     return value, g
-
-
-# ---------------------------------------------------------------- vector-Jacobian products
-
-def _pair(grad_output: Any, output: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-    g = as_array(grad_output, name)
-    y = as_array(output, name)
-    dt_g = result_dtype(g, None, name, what="grad_output")
-    dt_y = result_dtype(y, None, name, what="output")
-    if g.shape != y.shape:
-        raise ValueError(f"{name}: grad_output has shape {g.shape} and output {y.shape}; "
-                         f"expected the same shape")
-    return g, y, np.result_type(dt_g, dt_y)
-
-
-def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel,
-              fast_op: int) -> Any:
-    result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
-    if result is not None:
-        return result
-    g, y, res_dtype = _pair(grad_output, output, name)
-    calc = compute_dtype(res_dtype)
-    if out is not None:
-        check_out(out, g.shape, res_dtype, name)
-    if g.ndim == 0:
-        g, y = g.reshape(1), y.reshape(1)
-        axes: tuple[int, ...] = (0,)
-        final_shape: tuple[int, ...] = ()
-    else:
-        axes = normalize_axes(axis, g.ndim, name)
-        final_shape = g.shape
-    kept = tuple(a for a in range(g.ndim) if a not in axes)
-    order = kept + axes
-    n = prod(g.shape[a] for a in axes)
-    moved_shape = tuple(g.shape[a] for a in order)
-    rows = prod(g.shape[a] for a in kept)
-    g2 = np.ascontiguousarray(np.transpose(to_compute(g, calc), order)).reshape(rows, n)
-    y2 = np.ascontiguousarray(np.transpose(to_compute(y, calc), order)).reshape(rows, n)
-    buf = np.empty(g2.shape, calc)
-    kernel(g2, y2, buf)
-    result = np.transpose(buf.reshape(moved_shape), np.argsort(order)).reshape(final_shape)
-    return _done(result, out, res_dtype)
-
-
-def _done(result: np.ndarray, out: Any, res_dtype: np.dtype) -> Any:
-    if out is not None:
-        with np.errstate(all="ignore"):
-            np.copyto(out, result, casting="unsafe")
-        return out
-    if result.dtype != res_dtype:
-        with np.errstate(all="ignore"):
-            result = result.astype(res_dtype)
-    return result if result.ndim else result[()]
-
-
-def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
-                     out: np.ndarray | None = None) -> Any:
-    """The vector-Jacobian product of softmax: given output = softmax(x, axis) and
-    grad_output = dL/d output, returns dL/dx = output * (grad_output - sum(grad_output *
-    output, axis)), with the sum as a double-double (float32: in double)."""
-    return _vjp_rows(grad_output, output, axis, out, "softmax_backward",
-                     _ext.softmax_backward_rows, _ext.VJP_SOFTMAX)
-
-
-def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
-                         out: np.ndarray | None = None) -> Any:
-    """The vector-Jacobian product of log_softmax: given output = log_softmax(x, axis) and
-    grad_output, returns grad_output - exp(output) * sum(grad_output, axis)."""
-    return _vjp_rows(grad_output, output, axis, out, "log_softmax_backward",
-                     _ext.log_softmax_backward_rows, _ext.VJP_LOG_SOFTMAX)
-
-
-def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
-    """The vector-Jacobian product of sigmoid: given output = sigmoid(x) and grad_output,
-    returns grad_output * output * (1 - output) (elementwise, same shapes)."""
-    name = "sigmoid_backward"
-    result = _ext.vjp_fast(grad_output, output, None, _ext.VJP_SIGMOID, out)
-    if result is not None:
-        return result
-    g, y, res_dtype = _pair(grad_output, output, name)
-    calc = compute_dtype(res_dtype)
-    if out is not None:
-        check_out(out, g.shape, res_dtype, name)
-    g1 = np.ascontiguousarray(to_compute(g, calc)).reshape(-1)
-    y1 = np.ascontiguousarray(to_compute(y, calc)).reshape(-1)
-    buf = np.empty(g1.shape, calc)
-    _ext.sigmoid_backward_flat(g1, y1, buf)
-    return _done(buf.reshape(g.shape), out, res_dtype)

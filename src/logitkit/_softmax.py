@@ -1,9 +1,15 @@
-"""The public functions: validate, pick the layout, make one call into the kernels.
+"""softmax, log_softmax and logsumexp: validate, pick the layout, make one call into the kernels.
 
 Every function converts its input once to the compute dtype (float32 or float64; float16 is
-computed in float32; a dtype= narrower than the input computes in the input's precision), runs one kernel call over the whole array with the GIL released, and
-rounds to the result dtype once. Semantics at the edges are SPEC.md's; the pure-Python twin of
-each function is in logitkit.reference.
+computed in float32; a dtype= narrower than the input computes in the input's precision), runs
+one kernel call over the whole array with the GIL released, and rounds to the result dtype once.
+Semantics at the edges are the contract's (docs/semantics.md).
+
+Its pure-Python twin is logitkit.reference._softmax. The bindings are in binding/softmax.pxi
+(`rows_fast`, the thin call path of a plain array over its last axis; `softmax_3d` and
+`logsumexp_3d` over the (outer, n, inner) views of _layout) and binding/logsumexp_scaled.pxi
+(logsumexp with b=); the kernels are csrc/kernels/softmax-inl.h (each row's, column block's and
+short-row block's whole algorithm) and logsumexp_scaled-inl.h.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext, _layout
+from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
-                                overlaps, result_dtype, same_memory, to_compute, working_dtype)
+                                result_dtype, same_memory, to_compute, working_dtype)
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
-_SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F64 = np.dtype(np.float64)
 
 
 # ---------------------------------------------------------------- softmax and log_softmax
@@ -59,14 +65,14 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
     if out is not None:
         check_out(out, arr.shape, res_dtype, name)
     if arr.ndim == 0:
-        return _finish(_normalize(arr.reshape(1), 0, where, None, dtype, op, name).reshape(()),
-                       out)
+        return finish(_normalize(arr.reshape(1), 0, where, None, dtype, op, name).reshape(()),
+                      out)
     data = to_compute(arr, calc)
     masked = where is not None
     if masked:
         data = np.where(check_mask(where, arr.shape, name), data, data.dtype.type(-np.inf))
     if data.size == 0:
-        return _finish(np.empty(arr.shape, res_dtype), out)
+        return finish(np.empty(arr.shape, res_dtype), out)
 
     p = _layout.plan(data, axes)
     x3 = p.view3(data)
@@ -76,16 +82,16 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
         x3 = data.reshape(p.sizes)
         result, r3 = _layout.empty_like_plan(p, calc)
         _ext.softmax_3d(x3, r3, op, masked)
-        return _finish(result, out, res_dtype)
+        return finish(result, out, res_dtype)
 
-    target = out if _kernel_can_write(out, calc) else None
+    target = out if kernel_can_write(out, calc) else None
     t3 = p.view3(target) if target is not None else None
     if t3 is not None and (same_memory(target, data) or not np.may_share_memory(target, data)):
         _ext.softmax_3d(x3, t3, op, masked)
         return out
     result, r3 = _layout.empty_like_plan(p, calc)
     _ext.softmax_3d(x3, r3, op, masked)
-    return _finish(result, out, res_dtype)
+    return finish(result, out, res_dtype)
 
 
 # ---------------------------------------------------------------- logsumexp
@@ -135,12 +141,12 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     if not return_sign:
         if sign is not None:
             value = np.where(sign < 0, value.dtype.type(np.nan), value)
-        return _finish(value.reshape(final_shape), out, res_dtype)
+        return finish(value.reshape(final_shape), out, res_dtype)
     assert sign is not None
     sign = sign.reshape(final_shape)
     if sign.dtype != res_dtype:
         sign = sign.astype(res_dtype)
-    return _finish(value.reshape(final_shape), out, res_dtype), _finish(sign, None)
+    return finish(value.reshape(final_shape), out, res_dtype), finish(sign, None)
 
 
 def _logsumexp_plain(data: np.ndarray, axes: tuple[int, ...], calc: np.dtype) -> np.ndarray:
@@ -180,83 +186,3 @@ def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...
     sign = np.empty(outer, _F64)
     _ext.logsumexp_scaled(x2, b2, value, sign)
     return value.reshape(keep_shape), sign.reshape(keep_shape)
-
-
-# ---------------------------------------------------------------- the sigmoid family
-
-def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """1 / (1 + exp(-x)), as 1/(1+z) or z/(1+z) with z = exp(-|x|): 2 ULP everywhere,
-    subnormal results included."""
-    return _elementwise(x, out, dtype, _SIGMOID, "sigmoid")
-
-
-def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """sigmoid(x) * (1 - sigmoid(x)) at the pre-activation x, as z / (1 + z)^2 with
-    z = exp(-|x|): exact where s * (1 - s) rounds to 0 (|x| > 37 in float64)."""
-    return _elementwise(x, out, dtype, _SIGMOID_DERIVATIVE, "sigmoid_derivative")
-
-
-def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """-log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|))."""
-    return _elementwise(x, out, dtype, _LOG_SIGMOID, "log_sigmoid")
-
-
-def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x)."""
-    return _elementwise(x, out, dtype, _SOFTPLUS, "softplus")
-
-
-def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: str) -> Any:
-    if dtype is None:
-        fast = _ext.elementwise_fast(x, func, out)
-        if fast is not None:
-            return fast
-    arr = as_array(x, name)
-    res_dtype = result_dtype(arr, dtype, name)
-    calc = working_dtype(arr, res_dtype)
-    if out is not None:
-        check_out(out, arr.shape, res_dtype, name)
-    data = to_compute(arr, calc)
-    flat_in, order = _flat(data)
-    if flat_in is None:
-        data = np.ascontiguousarray(data)
-        flat_in, order = data.reshape(-1), "C"
-    if _kernel_can_write(out, calc):
-        flat_out, out_order = _flat(out)
-        if flat_out is not None and out_order == order and not overlaps(out, data):
-            _ext.elementwise(flat_in, flat_out, func)
-            return out
-    result = np.empty(data.shape, calc, order=order)
-    _ext.elementwise(flat_in, _flat(result)[0], func)
-    return _finish(result, out, res_dtype)
-
-
-def _kernel_can_write(out: np.ndarray | None, calc: np.dtype) -> bool:
-    """Whether the kernels may write into `out` directly: the compute dtype in native byte
-    order, aligned (the C loops assume both); otherwise they write a temporary that is copied."""
-    return (out is not None and out.dtype == calc and out.dtype.isnative
-            and bool(out.flags.aligned))
-
-
-def _flat(arr: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """A 1-d view of a C- or F-contiguous array, and which order it follows."""
-    if arr.flags.c_contiguous:
-        return arr.reshape(-1), "C"
-    if arr.flags.f_contiguous:
-        return arr.T.reshape(-1), "F"
-    return None, "C"
-
-
-# ---------------------------------------------------------------- shared endings
-
-def _finish(result: np.ndarray, out: np.ndarray | None, res_dtype: np.dtype | None = None) -> Any:
-    """Copy into `out` (rounding to its dtype) or cast to the result dtype; a 0-d result is
-    returned as a NumPy scalar, as NumPy's ufuncs do."""
-    if out is not None:
-        with np.errstate(all="ignore"):
-            np.copyto(out, result, casting="unsafe")
-        return out
-    if res_dtype is not None and result.dtype != res_dtype:
-        with np.errstate(all="ignore"):
-            result = result.astype(res_dtype)
-    return result if result.ndim else result[()]

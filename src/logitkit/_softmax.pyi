@@ -1,10 +1,11 @@
-"""Types of the public functions (the implementation, _core.py, is typed loosely on purpose:
-its arguments go through numpy.asarray). SPEC.md is the contract these follow.
+"""Types of softmax, log_softmax and logsumexp (the implementation, _softmax.py, is typed
+loosely on purpose: its arguments go through numpy.asarray). They follow the contract
+(docs/semantics.md); the sigmoid family's are in _sigmoid.pyi, by the same rules.
 
 Return types:
 - a Python or NumPy scalar in gives a NumPy scalar out (np.floating), as NumPy's ufuncs do;
 - `out=` gives back `out` itself, with its type;
-- otherwise an array of floats (float64, float32 or float16 by the dtype rules of SPEC.md).
+- otherwise an array of floats (float64, float32 or float16 by the contract's dtype rules).
 A 0-d *array* in also gives a NumPy scalar at run time; the types cannot see the number of
 dimensions, so they say NDArray for it. logsumexp is a reduction: with axis=None (or a scalar
 in) the result is a scalar, with keepdims=True an array; otherwise it depends on the number of
@@ -104,42 +105,3 @@ def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               where: _Mask = None, keepdims: bool = False, return_sign: bool = False,
               out: NDArray[np.floating[Any]] | None = None, dtype: DTypeLike | None = None
               ) -> _FloatArray | _Float | tuple[_FloatArray | _Float, _FloatArray | _Float]: ...
-
-# ---------------------------------------------------------------- the sigmoid family
-
-@overload
-def sigmoid(x: _Scalar, *, out: None = None,
-            dtype: DTypeLike | None = None) -> _Float: ...
-@overload
-def sigmoid(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
-@overload
-def sigmoid(x: ArrayLike, *, out: None = None,
-            dtype: DTypeLike | None = None) -> _FloatArray: ...
-
-@overload
-def sigmoid_derivative(x: _Scalar, *, out: None = None,
-                       dtype: DTypeLike | None = None) -> _Float: ...
-@overload
-def sigmoid_derivative(x: ArrayLike, *, out: _ArrayT,
-                       dtype: DTypeLike | None = None) -> _ArrayT: ...
-@overload
-def sigmoid_derivative(x: ArrayLike, *, out: None = None,
-                       dtype: DTypeLike | None = None) -> _FloatArray: ...
-
-@overload
-def log_sigmoid(x: _Scalar, *, out: None = None,
-                dtype: DTypeLike | None = None) -> _Float: ...
-@overload
-def log_sigmoid(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
-@overload
-def log_sigmoid(x: ArrayLike, *, out: None = None,
-                dtype: DTypeLike | None = None) -> _FloatArray: ...
-
-@overload
-def softplus(x: _Scalar, *, out: None = None,
-             dtype: DTypeLike | None = None) -> _Float: ...
-@overload
-def softplus(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
-@overload
-def softplus(x: ArrayLike, *, out: None = None,
-             dtype: DTypeLike | None = None) -> _FloatArray: ...

@@ -1,0 +1,52 @@
+"""Types of the sigmoid family (the implementation, _sigmoid.py, is typed loosely on purpose:
+its arguments go through numpy.asarray). The rules are those of _softmax.pyi: a Python or NumPy
+scalar in gives a NumPy scalar out, `out=` gives back `out` itself, anything else an array of
+floats (a 0-d array in gives a NumPy scalar at run time, which the types cannot see).
+"""
+
+from typing import Any, TypeAlias, TypeVar, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+_Float: TypeAlias = np.floating[Any]
+_FloatArray: TypeAlias = NDArray[np.floating[Any]]
+_ArrayT = TypeVar("_ArrayT", bound=NDArray[np.floating[Any]])
+_Scalar: TypeAlias = float | np.floating[Any] | np.integer[Any] | np.bool_
+
+@overload
+def sigmoid(x: _Scalar, *, out: None = None,
+            dtype: DTypeLike | None = None) -> _Float: ...
+@overload
+def sigmoid(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
+@overload
+def sigmoid(x: ArrayLike, *, out: None = None,
+            dtype: DTypeLike | None = None) -> _FloatArray: ...
+
+@overload
+def sigmoid_derivative(x: _Scalar, *, out: None = None,
+                       dtype: DTypeLike | None = None) -> _Float: ...
+@overload
+def sigmoid_derivative(x: ArrayLike, *, out: _ArrayT,
+                       dtype: DTypeLike | None = None) -> _ArrayT: ...
+@overload
+def sigmoid_derivative(x: ArrayLike, *, out: None = None,
+                       dtype: DTypeLike | None = None) -> _FloatArray: ...
+
+@overload
+def log_sigmoid(x: _Scalar, *, out: None = None,
+                dtype: DTypeLike | None = None) -> _Float: ...
+@overload
+def log_sigmoid(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
+@overload
+def log_sigmoid(x: ArrayLike, *, out: None = None,
+                dtype: DTypeLike | None = None) -> _FloatArray: ...
+
+@overload
+def softplus(x: _Scalar, *, out: None = None,
+             dtype: DTypeLike | None = None) -> _Float: ...
+@overload
+def softplus(x: ArrayLike, *, out: _ArrayT, dtype: DTypeLike | None = None) -> _ArrayT: ...
+@overload
+def softplus(x: ArrayLike, *, out: None = None,
+             dtype: DTypeLike | None = None) -> _FloatArray: ...
