@@ -4,10 +4,11 @@
 #   thread pool (csrc/parallel.c); the vector loops are C, compiled once per instruction set
 #   (csrc/targets/) and reached through the tables lk_f32 / lk_f64 (csrc/kernels.h), which
 #   select_simd_path() fills. One table, one pool, one choice of instruction set.
-# - The Python layer (_core.py, _losses_api.py) validates arguments and hands every call to one
-#   function here: a reduction as a 3-d view (outer, n, inner) of the input, reduced over n,
-#   with contiguous rows (inner == 1) or contiguous columns (inner > 1, vectorised across
-#   columns: no transposed copy); the losses as 2-d (rows, n) views with contiguous rows.
+# - The Python layer (_softmax.py, _sigmoid.py, _losses.py, _backward.py) validates arguments
+#   and hands every call to one function here: a reduction as a 3-d view (outer, n, inner) of
+#   the input, reduced over n, with contiguous rows (inner == 1) or contiguous columns
+#   (inner > 1, vectorised across columns: no transposed copy); the losses as 2-d (rows, n)
+#   views with contiguous rows.
 # - One generic binding per operation over Cython's `floating` fused type; float32 data is
 #   computed in double and rounded once. The algorithms themselves are C, whole: a row's max,
 #   exps, double-double reciprocal or log and its last pass read top to bottom in one C function

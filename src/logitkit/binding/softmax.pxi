@@ -88,7 +88,7 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] result):
 # ---------------------------------------------------------------- the thin call path
 # The most common call (a plain float32/float64 C-ordered array, last axis, no options) goes
 # straight from here to the kernels: asarray, validation and memoryviews are most of the cost
-# of a small call. Anything else returns None and takes the general path in _core.py.
+# of a small call. Anything else returns None and takes the general path in _softmax.py.
 
 def rows_fast(object x, object axis, int op, object out=None):
     """softmax / log_softmax (op 0 / 1, result shaped like x) or logsumexp (op 2, the last axis
