@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "double_double.h"          /* lk_sum */
+#include "parallel.h"               /* lk_team */
 
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N
  * elements, rows across vector lanes (short_rows, ce_short) */
@@ -23,7 +24,6 @@
 enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
 
 typedef struct lk_reduce_job lk_reduce_job;    /* softmax.h */
-typedef struct lk_team lk_team;                /* parallel.h */
 typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
 
 /* X(return type, name, parameters) for every kernel, T the storage type */
