@@ -24,8 +24,10 @@ if sys.platform == "win32":
     compile_args = ["/O2", "/fp:precise"]
 else:
     compile_args = ["-O0", "-g"] if debug else ["-O3"]
+    # -falign-loops=64: a hot loop's speed should not depend on where unrelated code moved it
+    # (a row pass whose loop straddled a 64-byte boundary ran ~5% slower with the same code)
     compile_args += ["-fno-trapping-math", "-ffp-contract=off", "-fno-math-errno",
-                     "-std=c11", "-Wno-psabi", "-pthread"]
+                     "-std=c11", "-Wno-psabi", "-pthread", "-falign-loops=64"]
 
 csrc = "src/logitkit/csrc"
 extensions = [
