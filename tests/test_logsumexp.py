@@ -185,7 +185,7 @@ def test_float64_cancelling_logsumexp_keeps_its_last_bits(layout, each_simd_path
 @pytest.mark.parametrize("d", [-5.0, -15.0, -25.0])
 @pytest.mark.parametrize("depth", [1, 2, 4, 35, 39, 48])
 def test_float64_cancelling_logsumexp_of_confident_pairs(d, depth):
-    """Regression (helper-20's review): [m, m + d] with the result 2^-depth of log(sum), a
+    """Regression: [m, m + d] with the result 2^-depth of log(sum), a
     confident pair's tiny log: the redo took log(1 + rest) with an absolute error of ~2^-104,
     2.4e6 ULP at d = -25, depth 39; it now takes log1p of the rest, as the kernels do. And
     [-0.1269..., -2.1269...] (result 2^-48 of the log) was left to the kernels: 4.9% off."""

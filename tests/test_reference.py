@@ -662,7 +662,7 @@ def test_result_is_never_a_view_of_the_input():
     [-0.12692801104297205, -2.1269280110429722],
 ])
 def test_logsumexp_where_max_and_log_cancel(row):
-    """Regression (helper-20's review): where m + log(sum) cancels, each term's math.exp
+    """Regression: where m + log(sum) cancels, each term's math.exp
     rounding showed in the result (up to ~25 ULP on the first row); such slices are summed
     again in decimal, to within half an ULP of mpmath."""
     exact = mp.log(mp.fsum(mp.exp(mp.mpf(v)) for v in row))

@@ -122,7 +122,7 @@ def test_logits_a_dtype_range_apart(dtype):
 
 
 def test_every_target_ignored_gives_zero_gradient():
-    """Regression (helper-20's review): with every target ignored, reduction 'mean' is 0 / 0
+    """Regression: with every target ignored, reduction 'mean' is 0 / 0
     (NaN, as in PyTorch), and the ignored rows' gradient stays exactly 0 (PyTorch's and the
     kernels'); the reference scaled it by NaN. A row with a zero class weight is still NaN."""
     x = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, 0.0]])
