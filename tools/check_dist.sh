@@ -95,7 +95,7 @@ need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__in
         "src/logitkit/csrc/targets/avx512.c", "src/logitkit/csrc/kernels/all-inl.h",
         "src/logitkit/csrc/simd/vector.h", "src/logitkit/csrc/double_double.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
-        "src/logitkit/testing/oracle.py"]
+        "src/logitkit/testing/oracle.py", "docs/semantics.md"]
 stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_ext.c"]
 if stray:
     print("sdist holds build products: " + " ".join(stray), file=sys.stderr)
