@@ -50,7 +50,7 @@ def _edge_rows(n: int, dtype: np.dtype) -> np.ndarray:
         rows.append(r)
     rows.append(np.full(n, -np.inf))
     rows.append(base + 1e4)
-    rows.append(base - 1e30 if dtype == np.float64 else base - 1e30)
+    rows.append(base - 1e30)
     r = np.full(n, -40.0)
     r[0] = 0.0
     rows.append(r)
