@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+import _peers as bench_peers  # bench/_peers.py (the script's own directory is on sys.path)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "docs", "images")
 TOTAL = 2**20
@@ -55,18 +57,6 @@ def _best_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[s
             fns[name]()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
 
 
 def _jax_softmax() -> tuple[str, Callable[[np.ndarray], Callable[[], Any]]] | None:
@@ -162,7 +152,7 @@ def throughput(path: str, repeats: int, passes: int) -> None:
     ax.set_xlabel("row length (classes); rows x length = 2^20 elements")
     ax.set_ylabel("throughput (10^9 elements / s, log scale)")
     today = datetime.date.today().isoformat()
-    ax.set_title(f"softmax, float32, one thread\n{_cpu_model()}, {os.cpu_count()} cpus, {today}",
+    ax.set_title(f"softmax, float32, one thread\n{bench_peers.cpu_model()}, {os.cpu_count()} cpus, {today}",
                  fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8.5, loc="lower right")

@@ -35,15 +35,23 @@ def _pair(grad_output: Any, output: Any, name: str) -> tuple[np.ndarray, np.ndar
     return g, y, np.result_type(dt_g, dt_y)
 
 
+def _general_pair(grad_output: Any, output: Any, out: Any,
+                  name: str) -> tuple[np.ndarray, np.ndarray, np.dtype, np.dtype]:
+    """The pair for the general path: both arrays, the result dtype, the compute dtype; out=
+    checked against them."""
+    g, y, res_dtype = _pair(grad_output, output, name)
+    calc = compute_dtype(res_dtype)
+    if out is not None:
+        check_out(out, g.shape, res_dtype, name)
+    return g, y, res_dtype, calc
+
+
 def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel,
               fast_op: int) -> Any:
     result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
     if result is not None:
         return result
-    g, y, res_dtype = _pair(grad_output, output, name)
-    calc = compute_dtype(res_dtype)
-    if out is not None:
-        check_out(out, g.shape, res_dtype, name)
+    g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
     if g.ndim == 0:
         g, y = g.reshape(1), y.reshape(1)
         axes: tuple[int, ...] = (0,)
@@ -88,10 +96,7 @@ def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = 
     result = _ext.vjp_fast(grad_output, output, None, _ext.VJP_SIGMOID, out)
     if result is not None:
         return result
-    g, y, res_dtype = _pair(grad_output, output, name)
-    calc = compute_dtype(res_dtype)
-    if out is not None:
-        check_out(out, g.shape, res_dtype, name)
+    g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
     g1 = np.ascontiguousarray(to_compute(g, calc)).reshape(-1)
     y1 = np.ascontiguousarray(to_compute(y, calc)).reshape(-1)
     buf = np.empty(g1.shape, calc)
