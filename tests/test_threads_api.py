@@ -21,10 +21,30 @@ def threads():
 def test_set_and_get(threads):
     logitkit.set_num_threads(3)
     assert logitkit.get_num_threads() == 3
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match="from 1 to 256, got 0"):
         logitkit.set_num_threads(0)
     with pytest.raises(TypeError, match="int"):
         logitkit.set_num_threads(2.0)
+
+
+def test_numpy_integers_are_thread_counts(threads):
+    """Regression: np.int64(2), what arithmetic on NumPy arrays hands back, raised TypeError."""
+    logitkit.set_num_threads(np.int64(2))
+    assert logitkit.get_num_threads() == 2
+    assert type(logitkit.get_num_threads()) is int
+    with pytest.raises(TypeError, match="int"):
+        logitkit.set_num_threads(np.float64(2.0))
+    with pytest.raises(TypeError, match="int"):
+        logitkit.set_num_threads(np.True_)
+
+
+def test_too_many_threads_is_an_error_naming_the_limit(threads):
+    """Regression: set_num_threads(1000) was capped at 256 without a word."""
+    logitkit.set_num_threads(256)
+    assert logitkit.get_num_threads() == 256
+    with pytest.raises(ValueError, match="from 1 to 256"):
+        logitkit.set_num_threads(1000)
+    assert logitkit.get_num_threads() == 256
 
 
 def test_environment_variable():
@@ -37,6 +57,10 @@ def test_environment_variable():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode != 0 and "LOGITKIT_NUM_THREADS" in done.stderr
+    env["LOGITKIT_NUM_THREADS"] = "1000"        # more than one call can use: said, not capped
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode != 0 and "from 1 to 256" in done.stderr
 
 
 CASES = [((1, 1_000_003), -1), ((3, 400_001), -1), ((64, 40_000), -1), ((400_000, 10), -1),

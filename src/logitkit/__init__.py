@@ -17,7 +17,11 @@ argument checks in `_validate`, the array views in `_layout` and the delivery of
 
 from __future__ import annotations
 
+import operator as _operator
 import os as _os
+from typing import SupportsIndex as _SupportsIndex
+
+import numpy as _np
 
 from logitkit import _ext, reference, testing
 from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_backward
@@ -46,15 +50,22 @@ def simd_paths() -> list[str]:
     return list(_ext.simd_paths())
 
 
-def set_num_threads(n: int) -> None:
+def set_num_threads(n: _SupportsIndex) -> None:
     """Upper bound on the threads logitkit uses: per call, and for all concurrent calls
     together (calls from several user threads share it, so they never oversubscribe the
     cores). Work below 2^18 elements always runs on the calling thread. Helper threads are
     started by the first call that needs them and kept for later calls: an idle one spins for
     up to 200 us, then sleeps until it is given work."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, (bool, _np.bool_)):
         raise TypeError(f"set_num_threads: expected an int >= 1, got {n!r}")
-    _ext.set_num_threads(n)
+    try:
+        count = _operator.index(n)          # int and NumPy integers, not floats
+    except TypeError:
+        raise TypeError(f"set_num_threads: expected an int >= 1, got {n!r}") from None
+    if not 1 <= count <= _ext.MAX_THREADS:
+        raise ValueError(f"set_num_threads: expected an int from 1 to {_ext.MAX_THREADS}, "
+                         f"got {count}")
+    _ext.set_num_threads(count)
 
 
 def get_num_threads() -> int:
@@ -70,13 +81,15 @@ def _default_num_threads() -> int:
             value = int(wanted)
         except ValueError:
             value = 0
-        if value < 1:
-            raise ImportError(f"LOGITKIT_NUM_THREADS={wanted!r}: expected an int >= 1")
+        if not 1 <= value <= _ext.MAX_THREADS:
+            raise ImportError(f"LOGITKIT_NUM_THREADS={wanted!r}: expected an int from 1 to "
+                              f"{_ext.MAX_THREADS}")
         return value
     try:
-        return len(_os.sched_getaffinity(0))
+        cpus = len(_os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return _os.cpu_count() or 1
+        cpus = _os.cpu_count() or 1
+    return min(cpus, _ext.MAX_THREADS)      # a machine with more CPUs: the most one call uses
 
 
 def _set_simd_path(name: str) -> None:

@@ -70,6 +70,10 @@ def select_simd_path(str name):
 
 # ---------------------------------------------------------------- threads
 
+# the most threads one call may use (its arrays of partial results are this long)
+MAX_THREADS = LK_MAX_THREADS
+
+
 def set_num_threads(int n):
     """Upper bound on the threads one call (or all concurrent calls together) may use."""
     if n < 1:
