@@ -55,6 +55,20 @@ def _mask(where: Any, x: da.Array, name: str) -> da.Array | None:
     return _broadcast(mask, x)
 
 
+def _broadcastable(value: Any, x: da.Array, name: str, label: str, whose: str) -> da.Array:
+    """`value` as a Dask array of a float-convertible dtype whose shape broadcasts to x's; the
+    errors name `label` and `whose` shape it should reach ("the input's", "the logits'")."""
+    arr = value if isinstance(value, da.Array) else da.asarray(np.asarray(value))
+    _dtypes(arr, None, name, what=label)
+    try:
+        if np.broadcast_shapes(arr.shape, x.shape) != x.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{name}: {label} has shape {arr.shape}, which does not broadcast "
+                         f"to {whose} shape {x.shape}") from None
+    return arr
+
+
 def _broadcast(arr: da.Array, x: da.Array) -> da.Array:
     """arr (whose shape broadcasts to x's) broadcast to x's shape and chunks."""
     lead = x.ndim - arr.ndim

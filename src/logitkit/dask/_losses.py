@@ -15,7 +15,7 @@ import numpy as np
 from numpy.exceptions import AxisError
 
 import logitkit
-from logitkit.dask._common import _F64, _as_dask, _broadcast, _dtypes, _meta
+from logitkit.dask._common import _F64, _as_dask, _broadcast, _broadcastable, _dtypes, _meta
 from logitkit.dask._state import _LOG_SOFTMAX, _global_state, _normalize_block
 
 __all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
@@ -227,14 +227,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     for label, value in (("weight", weight), ("pos_weight", pos_weight)):
         if value is None:
             continue
-        arr = value if isinstance(value, da.Array) else da.asarray(np.asarray(value))
-        _dtypes(arr, None, name, what=label)
-        try:
-            if np.broadcast_shapes(arr.shape, x.shape) != x.shape:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"{name}: {label} has shape {arr.shape}, which does not broadcast "
-                             f"to the logits' shape {x.shape}") from None
+        arr = _broadcastable(value, x, name, label, "the logits'")
         extras[label] = _broadcast(arr, x)
     inner = logitkit.binary_cross_entropy_with_logits
     labels = tuple(extras)

@@ -15,7 +15,8 @@ import numpy as np
 
 import logitkit
 from logitkit._validate import normalize_axes
-from logitkit.dask._common import _as_dask, _broadcast, _dtypes, _mask, _meta, _no_out, _whole
+from logitkit.dask._common import (_as_dask, _broadcast, _broadcastable, _dtypes, _mask, _meta,
+                                   _no_out, _whole)
 from logitkit.dask._state import (_LOG_SOFTMAX, _SOFTMAX, _global_state, _lse_from_state,
                                   _normalize_block)
 
@@ -78,14 +79,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     mask = _mask(where, x, name)
     scale = None
     if b is not None:
-        scale = b if isinstance(b, da.Array) else da.asarray(np.asarray(b))
-        _dtypes(scale, None, name, what="b")
-        try:
-            if np.broadcast_shapes(scale.shape, x.shape) != x.shape:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"{name}: b has shape {scale.shape}, which does not broadcast to "
-                             f"the input's shape {x.shape}") from None
+        scale = _broadcastable(b, x, name, "b", "the input's")
         if x.ndim and not _whole(x, axes):
             raise NotImplementedError(
                 f"{name}: b= needs every reduced axis in one chunk on Dask arrays (axis "
