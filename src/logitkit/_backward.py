@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
+from logitkit._interop import any_array
 from logitkit._results import finish
 from logitkit._validate import (as_array, check_out, compute_dtype, normalize_axes,
                                 result_dtype, to_compute)
@@ -72,6 +73,7 @@ def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, ker
     return finish(result, out, res_dtype)
 
 
+@any_array
 def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
                      out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of softmax: given output = softmax(x, axis) and
@@ -81,6 +83,7 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
                      _ext.softmax_backward_rows, _ext.VJP_SOFTMAX)
 
 
+@any_array
 def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
                          out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of log_softmax: given output = log_softmax(x, axis) and
@@ -89,6 +92,7 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
                      _ext.log_softmax_backward_rows, _ext.VJP_LOG_SOFTMAX)
 
 
+@any_array
 def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of sigmoid: given output = sigmoid(x) and grad_output,
     returns grad_output * output * (1 - output) (elementwise, same shapes)."""

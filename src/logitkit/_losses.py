@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
+from logitkit._interop import any_array
 from logitkit._results import finish
 from logitkit._validate import as_array, compute_dtype, normalize_axes, result_dtype, to_compute
 
@@ -110,7 +111,7 @@ def _loss_value(loss: np.ndarray, red: int, total: float, denom: float,
 def _scalar(value: float, dtype: np.dtype) -> Any:
     """value as a NumPy scalar of dtype (rounded once; no overflow warning)."""
     value = float(value)
-    if dtype == _F64 or not abs(value) > _FINITE_MAX[dtype]:
+    if dtype.itemsize >= 8 or not abs(value) > _FINITE_MAX[dtype]:
         return dtype.type(value)
     with np.errstate(all="ignore"):
         return dtype.type(value)
@@ -118,6 +119,7 @@ def _scalar(value: float, dtype: np.dtype) -> Any:
 
 # ---------------------------------------------------------------- cross_entropy
 
+@any_array
 def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = None,
                   ignore_index: int = -100, label_smoothing: float = 0.0,
                   reduction: str = "mean", return_grad: bool = False) -> Any:
@@ -259,6 +261,7 @@ def _cross_entropy_fast(x: np.ndarray, t: np.ndarray, ignore: int, red: int,
 
 # ---------------------------------------------------------------- binary cross-entropy
 
+@any_array
 def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = None,
                                      pos_weight: Any = None, reduction: str = "mean",
                                      return_grad: bool = False) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
+from logitkit._interop import any_array
 from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, check_out, overlaps, result_dtype, to_compute,
                                 working_dtype)
@@ -25,23 +26,27 @@ from logitkit._validate import (as_array, check_out, overlaps, result_dtype, to_
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
 
 
+@any_array
 def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """1 / (1 + exp(-x)), as 1/(1+z) or z/(1+z) with z = exp(-|x|): 2 ULP everywhere,
     subnormal results included."""
     return _elementwise(x, out, dtype, _SIGMOID, "sigmoid")
 
 
+@any_array
 def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """sigmoid(x) * (1 - sigmoid(x)) at the pre-activation x, as z / (1 + z)^2 with
     z = exp(-|x|): exact where s * (1 - s) rounds to 0 (|x| > 37 in float64)."""
     return _elementwise(x, out, dtype, _SIGMOID_DERIVATIVE, "sigmoid_derivative")
 
 
+@any_array
 def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """-log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|))."""
     return _elementwise(x, out, dtype, _LOG_SIGMOID, "log_sigmoid")
 
 
+@any_array
 def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x)."""
     return _elementwise(x, out, dtype, _SOFTPLUS, "softplus")

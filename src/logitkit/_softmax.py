@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext, _layout
+from logitkit._interop import any_array
 from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
                                 result_dtype, same_memory, to_compute, working_dtype)
@@ -29,6 +30,7 @@ _F64 = np.dtype(np.float64)
 
 # ---------------------------------------------------------------- softmax and log_softmax
 
+@any_array
 def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
             dtype: Any = None) -> Any:
     """exp(x - max) / sum(exp(x - max)) over `axis` (an int, a tuple of ints, or None for all).
@@ -44,6 +46,7 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     return _normalize(x, axis, where, out, dtype, _SOFTMAX, "softmax")
 
 
+@any_array
 def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
                 dtype: Any = None) -> Any:
     """x - logsumexp(x) over `axis`, computed as (x - max) - log(count_max + sum_rest) with
@@ -96,6 +99,7 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
 
 # ---------------------------------------------------------------- logsumexp
 
+@any_array
 def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
               keepdims: bool = False, return_sign: bool = False,
               out: np.ndarray | None = None, dtype: Any = None) -> Any:

@@ -15,6 +15,8 @@ from numpy.exceptions import AxisError
 from logitkit._ext import same_elements
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+#: computed in float64 and returned as longdouble: the kernels have no wider type
+LONGDOUBLE = np.dtype(np.longdouble)
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
@@ -32,29 +34,33 @@ def as_array(x: Any, name: str) -> np.ndarray:
 
 
 def result_dtype(arr: np.ndarray, dtype: Any, name: str, what: str = "input") -> np.dtype:
-    """The dtype of the result: float16/32/64 stay themselves, bool and integers give float64;
-    `dtype=` overrides. Anything else (complex, object, strings, datetimes, longdouble) is a
+    """The dtype of the result: float16/32/64 and longdouble stay themselves, bool and integers
+    give float64; `dtype=` overrides. Anything else (complex, object, strings, datetimes) is a
     TypeError naming the dtype."""
     kind = arr.dtype.kind
-    if not (kind in "biu" or arr.dtype in FLOAT_DTYPES or
-            (kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_DTYPES)):
+    if not (kind in "biu" or kind == "f"):
         raise TypeError(f"{name}: unsupported {what} dtype {arr.dtype}; expected a real "
-                        f"floating (float16, float32, float64), integer or bool array")
+                        f"floating (float16, float32, float64, longdouble), integer or bool "
+                        f"array")
     if dtype is None:
         return arr.dtype.newbyteorder("=") if kind == "f" else np.dtype(np.float64)
     try:
         wanted = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{name}: dtype={dtype!r} is not a NumPy dtype; "
-                        f"expected float16, float32 or float64") from None
-    if wanted not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: unsupported dtype={wanted}; expected float16, float32 or float64")
+                        f"expected float16, float32, float64 or longdouble") from None
+    if wanted not in FLOAT_DTYPES and wanted != LONGDOUBLE:
+        raise TypeError(f"{name}: unsupported dtype={wanted}; expected float16, float32, "
+                        f"float64 or longdouble")
     return wanted
 
 
 def compute_dtype(result: np.dtype) -> np.dtype:
-    """float16 results are computed in float32 and rounded once at the end."""
-    return FLOAT_DTYPES[1] if result == FLOAT_DTYPES[0] else result
+    """float16 results are computed in float32, longdouble ones in float64, and rounded (or
+    widened) once at the end."""
+    if result in FLOAT_DTYPES[1:]:
+        return result
+    return FLOAT_DTYPES[1] if result == FLOAT_DTYPES[0] else FLOAT_DTYPES[2]
 
 
 def working_dtype(arr: np.ndarray, result: np.dtype) -> np.dtype:
@@ -63,8 +69,9 @@ def working_dtype(arr: np.ndarray, result: np.dtype) -> np.dtype:
     and precision and the result is rounded once, at the end: softmax([1e300, 0.0],
     dtype=np.float32) is [1, 0], not NaN. (That rarely used path computes into a temporary of
     the wider dtype and casts it into the result or `out` once.)"""
-    own = arr.dtype.newbyteorder("=") if arr.dtype.kind == "f" else FLOAT_DTYPES[2]
-    return compute_dtype(own if own.itemsize > result.itemsize else result)
+    own = compute_dtype(arr.dtype.newbyteorder("=")) if arr.dtype.kind == "f" else FLOAT_DTYPES[2]
+    calc = compute_dtype(result)
+    return own if own.itemsize > calc.itemsize else calc
 
 
 def to_compute(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:

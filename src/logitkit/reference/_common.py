@@ -15,13 +15,14 @@ import numpy as np
 
 _INF = math.inf
 _NAN = math.nan
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64),
+                 np.dtype(np.longdouble))       # longdouble: computed in float64 as well
 
 
 def _check_numeric(a: np.ndarray, what: str) -> None:
-    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+    if a.dtype.kind not in "biuf":
         raise TypeError(f"logitkit: unsupported dtype {a.dtype} for {what}; "
-                        "expected a float (16/32/64), integer or bool array")
+                        "expected a float (16/32/64 or longdouble), integer or bool array")
 
 
 def _prepare(x: Any, dtype: Any, out: Any) -> tuple[np.ndarray, np.dtype, str]:
@@ -40,7 +41,7 @@ def _prepare(x: Any, dtype: Any, out: Any) -> tuple[np.ndarray, np.dtype, str]:
         rt = np.dtype(dtype)
         if rt not in _FLOAT_DTYPES:
             raise TypeError(f"logitkit: unsupported result dtype {rt}; "
-                            "expected float16, float32 or float64")
+                            "expected float16, float32, float64 or longdouble")
     else:
         native = a.dtype.newbyteorder("=")      # a big-endian float32 gives float32
         rt = native if native in _FLOAT_DTYPES else np.dtype(np.float64)
