@@ -12,45 +12,15 @@ import pytest
 
 import logitkit
 from logitkit import cli as _cli
-from logitkit.cli import bench, commands, verify
+from logitkit._registry import FUNCTIONS
+from logitkit.cli import bench, commands
+from logitkit.cli.parser import build_parser
 
-PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(logitkit.__file__)))
-LOGITS = np.array([[2.0, 1.0, 0.1], [0.5, -3.0, 7.25], [1.0, 1.0, -1e300], [0.0, -40.0, 3.0]])
-
-
-def run(*args, stdin=b""):
-    """`python -m logitkit ARGS` with this logitkit importable (installed or in-tree)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = PKG_PARENT + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "logitkit", *map(str, args)], input=stdin,
-                          capture_output=True, env=env, timeout=120)
+from _cli import LOGITS, PKG_PARENT, cli, npy, npz, read_text, run, write
 
 
-def cli(capsys, *args, stdin=None, monkeypatch=None):
-    """main(argv) in-process: (exit status, stdout, stderr)."""
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    rc = _cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def read_text(path_or_text, delimiter=None):
-    if os.path.exists(str(path_or_text)):
-        with open(path_or_text) as f:
-            text = f.read()
-    else:
-        text = path_or_text
-    return np.array([[float(c) for c in (ln.split(delimiter) if delimiter else ln.split())]
-                     for ln in text.splitlines() if ln.strip()])
-
-
-EXPECTED = {
-    "softmax": lambda x: logitkit.softmax(x),
-    "log-softmax": lambda x: logitkit.log_softmax(x),
-    "logsumexp": lambda x: logitkit.logsumexp(x),
-    "sigmoid": lambda x: logitkit.sigmoid(x),
-}
+# every subcommand that runs a registered function of the logits alone, by its CLI name
+EXPECTED = {f.cli: f.fast for f in FUNCTIONS if f.cli is not None and f.kind != "loss"}
 
 
 @pytest.fixture
@@ -117,44 +87,6 @@ def test_float32_input_stays_float32(capsys, tmp_path):
     np.testing.assert_array_equal(read_text(out, ",").astype(np.float32), logitkit.softmax(x32))
 
 
-def test_predict_argmax(capsys, logits_npy):
-    rc, out, _ = cli(capsys, "predict", logits_npy)
-    assert rc == 0
-    assert [int(v) for v in out.split()] == [0, 2, 0, 2]
-
-
-def test_predict_prob(capsys, logits_npy):
-    rc, out, _ = cli(capsys, "predict", logits_npy, "--prob")
-    assert rc == 0
-    got = read_text(out)
-    p = logitkit.softmax(LOGITS)
-    np.testing.assert_array_equal(got[:, 0], [0, 2, 0, 2])
-    np.testing.assert_array_equal(got[:, 1], p[np.arange(4), [0, 2, 0, 2]])
-
-
-def test_predict_top_k_with_prob_to_npz(capsys, tmp_path, logits_npy):
-    out = tmp_path / "pred.npz"
-    rc, _, _ = cli(capsys, "predict", logits_npy, "--top-k", "2", "--prob", "-o", out)
-    assert rc == 0
-    with np.load(out) as z:
-        classes, probs = z["classes"], z["probs"]
-    np.testing.assert_array_equal(classes, [[0, 1], [2, 0], [0, 1], [2, 0]])   # ties: lower first
-    np.testing.assert_array_equal(probs, np.take_along_axis(logitkit.softmax(LOGITS), classes, 1))
-
-
-def test_predict_top_k_text_columns(capsys, logits_npy):
-    rc, out, _ = cli(capsys, "predict", logits_npy, "--top-k", "3", "--prob")
-    got = read_text(out)
-    assert rc == 0 and got.shape == (4, 6)                  # 3 classes, then 3 probabilities
-    np.testing.assert_array_equal(got[1, :3], [2, 0, 1])
-    np.testing.assert_allclose(got[:, 3:].sum(axis=1), 1.0, rtol=1e-15)
-
-
-def test_predict_axis0(capsys, logits_npy):
-    rc, out, _ = cli(capsys, "predict", logits_npy, "--axis", "0")
-    assert rc == 0 and [int(v) for v in out.split()] == list(np.argmax(LOGITS, axis=0))
-
-
 def test_info(capsys):
     rc, out, _ = cli(capsys, "info")
     assert rc == 0
@@ -165,35 +97,6 @@ def test_info(capsys):
 def test_info_subprocess():
     res = run("info")
     assert res.returncode == 0 and b"simd path" in res.stdout
-
-
-def test_verify(tmp_path):
-    pytest.importorskip("logitkit.testing")
-    src = tmp_path / "x.npy"
-    np.save(src, np.random.default_rng(0).standard_normal((20, 7)) * 10)
-    res = run("verify", src)
-    assert res.returncode == 0, res.stdout + res.stderr
-    out = res.stdout.decode()
-    for name in (f.name for f in verify.CHECKED):
-        assert name in out
-    assert "all within the accuracy bars" in out
-
-
-def test_verify_one_function_and_sampling(capsys, tmp_path):
-    pytest.importorskip("logitkit.testing")
-    src = tmp_path / "x.npy"
-    np.save(src, np.random.default_rng(1).standard_normal((50, 10)))
-    rc, out, _ = cli(capsys, "verify", src, "--function", "softmax", "--max-elements", "100")
-    assert rc == 0 and "checking 10 of 50 rows" in out and "log_softmax" not in out
-
-
-def test_verify_reports_a_miss(capsys, tmp_path, monkeypatch):
-    testing = pytest.importorskip("logitkit.testing")
-    monkeypatch.setattr(testing, "max_ulp_difference", lambda name, x, **kw: 99.0)
-    src = tmp_path / "x.npy"
-    np.save(src, LOGITS)
-    rc, out, _ = cli(capsys, "verify", src, "--function", "sigmoid")
-    assert rc == 1 and "FAIL" in out
 
 
 def test_bench_subprocess():
@@ -228,6 +131,44 @@ def test_bench_runs_on_one_thread_and_restores_the_count(capsys, monkeypatch):
         logitkit.set_num_threads(before)
 
 
+def test_every_registered_function_has_its_subcommand():
+    assert set(EXPECTED) >= {"softmax", "log-softmax", "logsumexp", "sigmoid",
+                             "sigmoid-derivative", "log-sigmoid", "softplus"}
+    names = {f.cli for f in FUNCTIONS if f.cli is not None}
+    assert names >= {"cross-entropy", "bce"}
+    assert names <= set(_cli.COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(EXPECTED))
+def test_each_subcommand_good_and_bad_text_file(capsys, tmp_path, command):
+    good = write(tmp_path, "good.csv", "2,1,0.1\n0.5,-3,7.25\n")
+    rc, out, err = cli(capsys, command, good)
+    assert (rc, err) == (0, "")
+    expected = np.asarray(EXPECTED[command](np.array([[2, 1, 0.1], [0.5, -3, 7.25]])))
+    np.testing.assert_array_equal(read_text(out, ",").reshape(expected.shape), expected)
+    bad = write(tmp_path, "bad.csv", "2,1,0.1\n0.5,-3e999,7.25\n")
+    rc, out, err = cli(capsys, command, bad)
+    assert (rc, out) == (2, "")
+    assert err == (f"logitkit: error: {bad}: row 2, column 2: '-3e999' is too large for a "
+                   "float64 (the largest is 1.7976931348623157e+308); write inf for an "
+                   "infinite value\n")
+
+
+def test_help_lists_every_subcommand_with_its_description(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert _cli.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for f in FUNCTIONS:
+        if f.cli is not None:
+            assert helps.get(f.cli), f"{f.cli} has no help line"
+            assert f"{f.cli} {' '.join(helps[f.cli].split())}" in text
+    for command in sub.choices:                          # predict, verify, ... too
+        assert helps.get(command) and f"{command} {' '.join(helps[command].split())}" in text
+
+
 def test_help_and_version(capsys):
     assert _cli.main(["--version"]) == 0
     assert logitkit.__version__ in capsys.readouterr().out
@@ -253,8 +194,8 @@ def test_round_trip(capsys, tmp_path, in_ext, out_ext):
         args += ["-o", tmp_path / f"out{out_ext}"]
     rc, out, err = cli(capsys, *args)
     assert rc == 0, err
-    if out_ext is None:
-        got = read_text(out)
+    if out_ext is None:                           # the input's delimiter (binary: spaces)
+        got = read_text(out, {".csv": ",", ".tsv": "\t"}.get(in_ext))
     elif out_ext == ".npy":
         got = np.load(tmp_path / "out.npy")
     elif out_ext == ".npz":
@@ -273,12 +214,14 @@ def test_npz_key_chooses_the_array(capsys, tmp_path):
     np.testing.assert_array_equal(read_text(out), logitkit.softmax(-LOGITS))
 
 
-@pytest.mark.parametrize("text", [b"2.0,1.0,0.1\n1,2,3\n", b"2.0\t1.0\t0.1\n1\t2\t3\n",
-                                  b"# comment\n2.0 1.0 0.1\n\n1 2 3\n"])
-def test_stdin_text(text):
+@pytest.mark.parametrize("text, sep", [(b"2.0,1.0,0.1\n1,2,3\n", ","),
+                                       (b"2.0\t1.0\t0.1\n1\t2\t3\n", "\t"),
+                                       (b"# comment\n2.0 1.0 0.1\n\n1 2 3\n", " ")])
+def test_stdin_text(text, sep):
     res = run("softmax", "-", stdin=text)
     assert res.returncode == 0, res.stderr
-    np.testing.assert_array_equal(read_text(res.stdout.decode()),
+    assert all(line.count(sep) == 2 for line in res.stdout.decode().splitlines())
+    np.testing.assert_array_equal(read_text(res.stdout.decode(), sep.strip() or None),
                                   logitkit.softmax([[2.0, 1.0, 0.1], [1, 2, 3]]))
 
 
@@ -286,7 +229,7 @@ def test_stdin_header(capsys, monkeypatch):
     rc, out, _ = cli(capsys, "sigmoid", "-", "--header", stdin=b"a,b\n0,1\n",
                      monkeypatch=monkeypatch)
     assert rc == 0
-    np.testing.assert_array_equal(read_text(out), logitkit.sigmoid([[0.0, 1.0]]))
+    np.testing.assert_array_equal(read_text(out, ","), logitkit.sigmoid([[0.0, 1.0]]))
 
 
 @pytest.mark.parametrize("kind", ["npy", "npz"])
@@ -421,12 +364,6 @@ def test_stdout_broken_pipe_is_quiet(big_npy):
 
 # ---------------------------------------------------------------- user mistakes
 
-def write(tmp_path, name, content):
-    p = tmp_path / name
-    p.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return p
-
-
 MISTAKES = {
     "missing file": (lambda t: ["softmax", t / "nope.npy"], "nope.npy: no such file"),
     "directory": (lambda t: ["softmax", t], "is a directory"),
@@ -478,18 +415,6 @@ MISTAKES = {
 }
 
 
-def npz(tmp_path, **arrays):
-    p = tmp_path / "in.npz"
-    np.savez(p, **arrays)
-    return p
-
-
-def npy(tmp_path, arr):
-    p = tmp_path / "in.npy"
-    np.save(p, arr)
-    return p
-
-
 @pytest.mark.parametrize("case", sorted(MISTAKES))
 def test_user_mistake_in_process(capsys, tmp_path, monkeypatch, case):
     make_args, message = MISTAKES[case]
@@ -497,7 +422,19 @@ def test_user_mistake_in_process(capsys, tmp_path, monkeypatch, case):
     assert rc == 2
     assert out == ""
     assert err.startswith("logitkit: error: ") and err.count("\n") == 1, err
+    assert "error: logitkit" not in err                       # the prefix once
     assert message in err
+
+
+def test_usage_errors_have_one_prefix(capsys):
+    rc, out, err = cli(capsys, "frobnicate")
+    assert (rc, out) == (2, "")
+    assert err.startswith("logitkit: error: argument COMMAND: invalid choice: 'frobnicate' "
+                          "(choose from 'softmax', ")
+    assert err.endswith(" (see `logitkit --help`)\n") and err.count("logitkit") == 2
+    rc, _, err = cli(capsys, "softmax", "x.csv", "--axis", "last")
+    assert rc == 2 and err == ("logitkit: error: softmax: argument --axis: invalid int value: "
+                               "'last' (see `logitkit softmax --help`)\n")
 
 
 @pytest.mark.parametrize("case", ["missing file", "bad axis", "non-numeric cell", "unknown key",
@@ -508,6 +445,7 @@ def test_user_mistake_subprocess(tmp_path, case):
     err = res.stderr.decode()
     assert res.returncode == 2
     assert "Traceback" not in err and err.count("\n") == 1 and message in err
+    assert err.startswith("logitkit: error: ") and "error: logitkit" not in err
 
 
 # ---------------------------------------------------------------- outputs are written atomically

@@ -1,13 +1,28 @@
-"""What every part of the command line shares: exit statuses, the user-mistake exception and
-the checks of arguments that depend on the input."""
+"""What every part of the command line shares: exit statuses, the user-mistake exception, the
+one format of its messages on standard error, and the checks of arguments that depend on the
+input."""
 
 from __future__ import annotations
 
+import sys
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+PROG = "logitkit"
 
 
 class UserError(Exception):
     """A mistake in the command line or the input: reported in one line, exit status 2."""
+
+
+def report_error(message: str) -> None:
+    """The one line every error is reported as: `logitkit: error: MESSAGE`."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """A remark about the results that does not change the exit status."""
+    print(f"{PROG}: note: {message}", file=sys.stderr)
 
 
 def short(e: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,18 +19,42 @@ import numpy as np
 from logitkit.cli._common import UserError, short
 
 TEXT_EXTENSIONS = {".csv": ",", ".tsv": "\t", ".txt": None}
+# the spellings of infinity that float() accepts: written in a file they are meant, not overflow
+_INFINITY = {"inf", "infinity"}
 
 
-def read_logits(path: str, key: str | None, header: bool) -> np.ndarray:
-    """The array in `path` (a .npy stays memory-mapped), which must hold real numbers."""
+@dataclass(frozen=True)
+class Input:
+    """An input's array and what the messages and the text output need to know about it.
+
+    delimiter
+        The text's delimiter ("," or a tab), or " " for whitespace-separated text and binary
+        inputs: text written to standard output uses the same, so a CSV stays a CSV.
+    lines
+        For a text input, the file's line number of each data row, so that a message names
+        the row a user sees in an editor; None for binary inputs (rows count from 1).
+    """
+
+    array: np.ndarray
+    source: str
+    delimiter: str = " "
+    lines: tuple[int, ...] | None = None
+
+    def row(self, index: int) -> int:
+        """The 1-based row number of data row `index`, as the messages name it."""
+        return self.lines[index] if self.lines is not None else index + 1
+
+
+def read_logits(path: str, key: str | None, header: bool) -> Input:
+    """The input in `path` (a .npy stays memory-mapped), which must hold real numbers."""
     x = read_input(path, key, header)
-    if x.dtype.kind not in "biuf":
-        raise UserError(f"{path}: holds {x.dtype} values; logits must be real numbers")
+    if x.array.dtype.kind not in "biuf":
+        raise UserError(f"{path}: holds {x.array.dtype} values; logits must be real numbers")
     return x
 
 
-def read_input(path: str, key: str | None, header: bool) -> np.ndarray:
-    """The array in `path` (a .npy is memory-mapped, read-only)."""
+def read_input(path: str, key: str | None, header: bool) -> Input:
+    """The input in `path` (a .npy is memory-mapped, read-only)."""
     if path == "-":
         return _read_stdin(key, header)
     ext = os.path.splitext(path)[1].lower()
@@ -42,13 +67,13 @@ def read_input(path: str, key: str | None, header: bool) -> np.ndarray:
     if ext == ".npy":
         try:
             mapped: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
-            return mapped
+            return Input(mapped, path)
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"{path}: not a readable .npy file ({short(e)})") from None
     if ext == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
-                return _pick_key(npz, key, path)
+                return Input(_pick_key(npz, key, path), path)
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"{path}: not a readable .npz file ({short(e)})") from None
     if ext in TEXT_EXTENSIONS:
@@ -62,18 +87,18 @@ def read_input(path: str, key: str | None, header: bool) -> np.ndarray:
                     "use .npy, .npz, .csv, .tsv or .txt")
 
 
-def _read_stdin(key: str | None, header: bool) -> np.ndarray:
+def _read_stdin(key: str | None, header: bool) -> Input:
     data = sys.stdin.buffer.read()
     if data.startswith(b"\x93NUMPY"):
         try:
             loaded: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
-            return loaded
+            return Input(loaded, "<stdin>")
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"<stdin>: not a readable .npy stream ({short(e)})") from None
     if data.startswith(b"PK\x03\x04"):
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                return _pick_key(npz, key, "<stdin>")
+                return Input(_pick_key(npz, key, "<stdin>"), "<stdin>")
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"<stdin>: not a readable .npz stream ({short(e)})") from None
     if key is not None:
@@ -102,7 +127,7 @@ def _pick_key(npz: Any, key: str | None, source: str) -> np.ndarray:
     return np.asarray(npz[key])
 
 
-def _parse_text(text: str, delimiter: str | None, source: str, header: bool) -> np.ndarray:
+def _parse_text(text: str, delimiter: str | None, source: str, header: bool) -> Input:
     """A 2-d float64 array from delimited text (blank lines and # comments skipped); a bad cell
     is reported with its row (the 1-based line of the file) and column."""
     lines = text.splitlines()
@@ -112,6 +137,18 @@ def _parse_text(text: str, delimiter: str | None, source: str, header: bool) -> 
         numbered = numbered[1:]
     if not numbered:
         raise UserError(f"{source}: no numbers in it")
+    arr = _parse_rows(numbered, delimiter, source)
+    if np.isinf(arr).any():
+        _check_overflow(arr, numbered, delimiter, source)
+    return Input(arr, source, delimiter or " ", tuple(lineno for lineno, _ in numbered))
+
+
+def _cells(line: str, delimiter: str | None) -> list[str]:
+    return line.split(delimiter) if delimiter is not None else line.split()
+
+
+def _parse_rows(numbered: list[tuple[int, str]], delimiter: str | None,
+                source: str) -> np.ndarray:
     try:   # NumPy's C parser; on any complaint, the slow loop below finds the culprit
         arr = np.loadtxt([ln for _, ln in numbered], delimiter=delimiter, dtype=np.float64,
                          ndmin=2, comments=None)
@@ -122,7 +159,7 @@ def _parse_text(text: str, delimiter: str | None, source: str, header: bool) -> 
     rows: list[list[float]] = []
     width = None
     for lineno, line in numbered:
-        cells = line.split(delimiter) if delimiter is not None else line.split()
+        cells = _cells(line, delimiter)
         if width is None:
             width = len(cells)
         elif len(cells) != width:
@@ -138,3 +175,17 @@ def _parse_text(text: str, delimiter: str | None, source: str, header: bool) -> 
                                                   if lineno == numbered[0][0] else "")) from None
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
+
+
+def _check_overflow(arr: np.ndarray, numbered: list[tuple[int, str]], delimiter: str | None,
+                    source: str) -> None:
+    """A UserError for the first finite number too large for a float64: the parsers turn it
+    into an infinity without a word, and the results would silently be NaN."""
+    for r, c in np.argwhere(np.isinf(arr)):
+        lineno, line = numbered[r]
+        cell = _cells(line, delimiter)[c].strip()
+        if cell.lstrip("+-").lower() not in _INFINITY:
+            largest = float(np.finfo(np.float64).max)
+            raise UserError(f"{source}: row {lineno}, column {c + 1}: {cell!r} is too large "
+                            f"for a float64 (the largest is {largest!r}); write inf for an "
+                            "infinite value")

@@ -1,12 +1,12 @@
 """Writing results: .npy, .npz, .csv, .tsv and .txt files, or text on standard output.
 
 `open_sink` chooses the format from the extension of -o FILE; without -o the results are text
-on standard output. Text is written with the shortest digits that read back to the same value,
-so a text round trip is exact. A sink takes the results chunk by chunk (the rows of a
-memory-mapped input, in order): .npy outputs are memory-mapped too, and .npz outputs gather
-their arrays in temporary memory-mapped .npy files. A file is written under a temporary name
-beside it and renamed into place by `close`, so a failure leaves no half-written file, and -o
-may name the input itself.
+on standard output, separated as the input was (commas, tabs or spaces). Text is written with
+the shortest digits that read back to the same value, so a text round trip is exact. A sink
+takes the results chunk by chunk (the rows of a memory-mapped input, in order): .npy outputs
+are memory-mapped too, and .npz outputs gather their arrays in temporary memory-mapped .npy
+files. A file is written under a temporary name beside it and renamed into place by `close`, so
+a failure leaves no half-written file, and -o may name the input itself.
 """
 
 from __future__ import annotations
@@ -192,9 +192,12 @@ class _NpzSink(_Sink):
             self.tmpdir = None
 
 
-def open_sink(output: str | None, total_rows: int | None, reduced: bool) -> _Sink:
+def open_sink(output: str | None, total_rows: int | None, reduced: bool,
+              delimiter: str = " ") -> _Sink:
+    """Where the results go: -o FILE in the format of its extension, or text on standard
+    output separated by `delimiter` (the input's, so that a CSV in gives a CSV out)."""
     if output is None or output == "-":
-        return _TextSink(None, None, reduced)
+        return _TextSink(None, delimiter, reduced)
     ext = os.path.splitext(output)[1].lower()
     parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
