@@ -1,6 +1,6 @@
-"""Threads (issue 6): many Python threads calling every function at once get the serial
-answers and never deadlock; the kernels release the GIL (two threads on large inputs take well
-under twice one thread's time)."""
+"""Threads: many Python threads calling every function at once get the serial answers and never
+deadlock, with the idle spin on or off; the kernels release the GIL (two threads on large inputs
+take well under twice one thread's time)."""
 
 from __future__ import annotations
 
@@ -112,6 +112,69 @@ def test_threads_out_and_in_place():
     for t in threads:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "deadlock"
+    assert not errors, errors[:5]
+
+
+def _large_workload():
+    """Calls big enough for the pool (>= 2^18 elements: helpers, and a team barrier for the
+    long rows), with their answers on one thread."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((300, 1000)) * 8
+    long_row = (rng.standard_normal(600_001) * 8).astype(np.float32)
+    t = rng.integers(0, 1000, 300)
+    g = rng.standard_normal(x.shape)
+    calls = [(logitkit.softmax, (x,), {}), (logitkit.log_softmax, (x,), {"axis": 0}),
+             (logitkit.sigmoid, (x,), {}), (logitkit.cross_entropy, (x, t), {"return_grad": True}),
+             (logitkit.softmax_backward, (g, logitkit.softmax(x)), {}),
+             (logitkit.softmax, (long_row,), {}), (logitkit.logsumexp, (long_row,), {})]
+    with logitkit.threads(1):
+        return [(fn, args, kw, fn(*args, **kw)) for fn, args, kw in calls]
+
+
+def _close(got, want):
+    """Bit for bit, except a long row split across a team: its double-double partial sums are
+    grouped by the thread count a call happened to get (within 4 eps)."""
+    for a, b in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.size > 500_000 or a.ndim == 0:
+            eps = np.finfo(b.dtype).eps
+            if not np.allclose(a, b, rtol=4 * eps, atol=0):
+                return False
+        elif not np.array_equal(a, b):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("spin_us", [0, 200])
+def test_concurrent_large_calls_with_spin_on_and_off(spin_us):
+    """With the spin off every wait of the pool sleeps at once (helpers between calls, callers
+    waiting for helpers, teams at a barrier): the answers stay the serial ones and nothing
+    hangs while several Python threads share the helpers."""
+    work = _large_workload()
+    errors: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def run(k):
+        try:
+            barrier.wait()
+            for i in range(6):
+                fn, args, kw, want = work[(k + i) % len(work)]
+                if not _close(fn(*args, **kw), want):
+                    errors.append(f"{fn.__name__}{kw}: differs with spin {spin_us}")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"thread {k}: {type(exc).__name__}: {exc}")
+
+    with logitkit.threads(3, spin_us=spin_us):
+        assert logitkit.get_spin_us() == spin_us
+        users = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(4)]
+        for t in users:
+            t.start()
+        for t in users:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in users), "deadlock: a thread did not finish"
+        for fn, args, kw, want in work:                  # and alone, after the crowd
+            assert _close(fn(*args, **kw), want), fn.__name__
     assert not errors, errors[:5]
 
 

@@ -1,5 +1,9 @@
-"""set_num_threads / get_num_threads, LOGITKIT_NUM_THREADS, and threaded results equal serial."""
+"""The thread settings (set_num_threads, threads(), the idle spin, their environment variables,
+threadpoolctl's view of them), threaded results equal serial, and the pool of helper threads."""
 
+import ctypes
+import doctest
+import json
 import os
 import subprocess
 import sys
@@ -13,9 +17,10 @@ from logitkit.testing import assert_matches_reference
 
 @pytest.fixture
 def threads():
-    before = logitkit.get_num_threads()
+    before = logitkit.get_num_threads(), logitkit.get_spin_us()
     yield
-    logitkit.set_num_threads(before)
+    logitkit.set_num_threads(before[0])
+    logitkit.set_spin_us(before[1])
 
 
 def test_set_and_get(threads):
@@ -61,6 +66,213 @@ def test_environment_variable():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode != 0 and "from 1 to 256" in done.stderr
+
+
+def test_threads_block_sets_and_restores(threads):
+    logitkit.set_num_threads(4)
+    logitkit.set_spin_us(150)
+    with logitkit.threads(2) as entered:
+        assert entered is None
+        assert logitkit.get_num_threads() == 2 and logitkit.get_spin_us() == 150
+        with logitkit.threads(np.int32(1), spin_us=0):
+            assert logitkit.get_num_threads() == 1 and logitkit.get_spin_us() == 0
+        assert logitkit.get_num_threads() == 2 and logitkit.get_spin_us() == 150
+    assert logitkit.get_num_threads() == 4
+
+
+def test_threads_block_restores_after_an_exception(threads):
+    logitkit.set_num_threads(3)
+    with pytest.raises(KeyError):
+        with logitkit.threads(1, spin_us=7):
+            raise KeyError("inside")
+    assert logitkit.get_num_threads() == 3 and logitkit.get_spin_us() != 7
+
+
+def test_threads_block_restores_only_what_it_set(threads):
+    """A spin-only block keeps the cap a set_num_threads inside it chose, and the other way
+    round."""
+    logitkit.set_num_threads(3)
+    logitkit.set_spin_us(100)
+    with logitkit.threads(spin_us=0):
+        logitkit.set_num_threads(5)
+    assert (logitkit.get_num_threads(), logitkit.get_spin_us()) == (5, 100)
+    with logitkit.threads(2):
+        logitkit.set_spin_us(9)
+    assert (logitkit.get_num_threads(), logitkit.get_spin_us()) == (5, 9)
+    with logitkit.threads():                               # nothing to set: changes nothing
+        pass
+    assert (logitkit.get_num_threads(), logitkit.get_spin_us()) == (5, 9)
+
+
+def test_one_threads_object_nests_with_itself(threads):
+    logitkit.set_num_threads(6)
+    block = logitkit.threads(2)
+    with block:
+        logitkit.set_num_threads(3)
+        with block:
+            assert logitkit.get_num_threads() == 2
+        assert logitkit.get_num_threads() == 3
+    assert logitkit.get_num_threads() == 6
+
+
+def test_threads_bad_arguments_are_refused_before_any_change(threads):
+    logitkit.set_num_threads(3)
+    with pytest.raises(ValueError, match=r"threads: expected an int from 1 to 256, got 0"):
+        logitkit.threads(0)
+    with pytest.raises(ValueError, match=r"threads: expected an int from 1 to 256, got 257"):
+        logitkit.threads(257, spin_us=0)
+    with pytest.raises(TypeError, match=r"threads: expected an int from 1 to 256, got 2\.0"):
+        logitkit.threads(2.0)
+    with pytest.raises(TypeError, match="threads: expected an int"):
+        logitkit.threads(True)
+    with pytest.raises(ValueError, match=r"threads: expected an int from 0 to 10000, got -1"):
+        logitkit.threads(2, spin_us=-1)
+    with pytest.raises(TypeError, match="threads: expected an int from 0 to 10000"):
+        logitkit.threads(spin_us="0")
+    assert logitkit.get_num_threads() == 3
+
+
+def test_spin_setting(threads):
+    logitkit.set_spin_us(0)
+    assert logitkit.get_spin_us() == 0
+    logitkit.set_spin_us(np.uint16(10_000))
+    assert logitkit.get_spin_us() == 10_000 and type(logitkit.get_spin_us()) is int
+    with pytest.raises(ValueError, match=r"set_spin_us: expected an int from 0 to 10000, got "
+                                         r"10001"):
+        logitkit.set_spin_us(10_001)
+    with pytest.raises(ValueError, match="set_spin_us: .* got -5"):
+        logitkit.set_spin_us(-5)
+    with pytest.raises(TypeError, match="set_spin_us: expected an int"):
+        logitkit.set_spin_us(0.5)
+    with pytest.raises(TypeError, match="set_spin_us: expected an int"):
+        logitkit.set_spin_us(False)
+    assert logitkit.get_spin_us() == 10_000
+
+
+def _import_and_print(expression, **env):
+    return subprocess.run([sys.executable, "-c", f"import logitkit; print({expression})"],
+                          capture_output=True, text=True, env={**os.environ, **env},
+                          timeout=120)
+
+
+def test_spin_environment_variable():
+    done = _import_and_print("logitkit.get_spin_us()", LOGITKIT_SPIN_US="")
+    assert done.returncode == 0 and done.stdout.strip() == "200", done.stderr
+    done = _import_and_print("logitkit.get_spin_us()", LOGITKIT_SPIN_US=" 0 ")
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+    for bad in ("off", "-1", "10001", "1.5"):
+        done = _import_and_print("logitkit.get_spin_us()", LOGITKIT_SPIN_US=bad)
+        assert done.returncode != 0
+        assert f"ImportError: LOGITKIT_SPIN_US={bad!r}: expected an int from 0 to 10000" \
+            in done.stderr
+
+
+# (the thread of a process whose helpers spin keeps a core busy between calls: the helpers'
+# CPU time, the process's minus the calling thread's, grows with the spin across idle gaps)
+SPIN_CPU_SCRIPT = """
+import time, numpy as np, logitkit
+logitkit.set_num_threads(2)
+logitkit.set_spin_us({spin})
+x = np.zeros(1 << 19, np.float32)
+logitkit.sigmoid(x)                               # starts the helper
+start_process, start_thread = time.process_time(), time.thread_time()
+for _ in range(40):
+    logitkit.sigmoid(x)
+    time.sleep(0.005)                             # idle: shorter than the largest spin
+print((time.process_time() - start_process) - (time.thread_time() - start_thread))
+"""
+
+
+def test_spin_off_leaves_the_core_between_calls():
+    def helper_cpu(spin):
+        done = subprocess.run([sys.executable, "-c", SPIN_CPU_SCRIPT.format(spin=spin)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+    spinning, sleeping = helper_cpu(10_000), helper_cpu(0)
+    if spinning < 0.05:
+        pytest.skip(f"machine busy: a spinning helper got {spinning:.3f} s of CPU in 0.2 s")
+    assert sleeping < 0.5 * spinning, (sleeping, spinning)
+
+
+def test_the_c_functions_threadpoolctl_calls():
+    """The extension exports the cap as plain C functions; a C caller's count is clamped."""
+    lib = ctypes.CDLL(logitkit._ext.__file__)
+    before = logitkit.get_num_threads()
+    try:
+        lib.logitkit_set_num_threads(3)
+        assert logitkit.get_num_threads() == lib.logitkit_get_num_threads() == 3
+        lib.logitkit_set_num_threads(100_000)
+        assert logitkit.get_num_threads() == 256
+        lib.logitkit_set_num_threads(0)
+        assert logitkit.get_num_threads() == 1
+    finally:
+        logitkit.set_num_threads(before)
+
+
+THREADPOOLCTL_SCRIPT = """
+import json, os, sys
+first, second = sys.argv[1:]
+__import__(first)
+__import__(second)
+import logitkit, threadpoolctl
+logitkit.set_num_threads(3)
+info = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "logitkit"]
+seen = []
+with threadpoolctl.threadpool_limits(1):
+    seen.append(logitkit.get_num_threads())
+seen.append(logitkit.get_num_threads())
+with threadpoolctl.threadpool_limits(limits=2, user_api="logitkit"):
+    seen.append(logitkit.get_num_threads())
+    with logitkit.threads(1):
+        seen.append(threadpoolctl.threadpool_info()[-1]["num_threads"])
+with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+    seen.append(logitkit.get_num_threads())
+seen.append(logitkit.get_num_threads())
+print(json.dumps({"info": info, "seen": seen, "meta_path": [type(f).__name__ for f in
+                  sys.meta_path], "loader": type(threadpoolctl.__loader__).__name__,
+                  "ext": os.path.realpath(logitkit._ext.__file__)}))
+"""
+
+
+@pytest.mark.parametrize("first, second", [("logitkit", "threadpoolctl"),
+                                           ("threadpoolctl", "logitkit")])
+def test_threadpoolctl_sees_and_limits_logitkit(first, second):
+    pytest.importorskip("threadpoolctl")
+    done = subprocess.run([sys.executable, "-c", THREADPOOLCTL_SCRIPT, first, second],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not done.stderr, done.stderr                   # no warning either
+    report = json.loads(done.stdout)
+    (info,) = report["info"]
+    assert info["user_api"] == "logitkit" and info["num_threads"] == 3
+    assert info["version"] == logitkit.__version__
+    assert os.path.realpath(info["filepath"]) == report["ext"]
+    assert report["seen"] == [1, 3, 2, 1, 3, 3]
+    # the import hook is gone once it has served, and threadpoolctl keeps its own loader
+    assert "_RegisterOnImport" not in report["meta_path"]
+    assert report["loader"] == "SourceFileLoader"
+
+
+def test_importing_logitkit_imports_no_threadpoolctl():
+    done = subprocess.run([sys.executable, "-c", "import sys, logitkit; "
+                           "print('threadpoolctl' in sys.modules)"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_threadpoolctl_limits_in_this_process(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    logitkit.set_num_threads(4)
+    with threadpoolctl.threadpool_limits(1, user_api="logitkit"):
+        assert logitkit.get_num_threads() == 1
+    assert logitkit.get_num_threads() == 4
+
+
+def test_docstring_examples():
+    from logitkit import _threads
+    failed, tried = doctest.testmod(_threads, optionflags=doctest.ELLIPSIS)
+    assert tried >= 5 and failed == 0
 
 
 CASES = [((1, 1_000_003), -1), ((3, 400_001), -1), ((64, 40_000), -1), ((400_000, 10), -1),

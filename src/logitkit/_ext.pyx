@@ -72,6 +72,9 @@ def select_simd_path(str name):
 
 # the most threads one call may use (its arrays of partial results are this long)
 MAX_THREADS = LK_MAX_THREADS
+# the spin bound of a waiting thread, in microseconds: its default and its largest value
+DEFAULT_SPIN_US = LK_DEFAULT_SPIN_US
+MAX_SPIN_US = LK_MAX_SPIN_US
 
 
 def set_num_threads(int n):
@@ -83,6 +86,17 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return lk_get_num_threads()
+
+
+def set_spin_us(int us):
+    """How long a waiting thread spins before it sleeps, in microseconds (0: sleep at once)."""
+    if not 0 <= us <= LK_MAX_SPIN_US:
+        raise ValueError(f"the spin must be from 0 to {LK_MAX_SPIN_US} us, got {us}")
+    lk_set_spin_us(us)
+
+
+def get_spin_us():
+    return lk_get_spin_us()
 
 
 include "binding/arrays.pxi"

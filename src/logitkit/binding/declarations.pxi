@@ -190,8 +190,13 @@ cdef extern from "parallel.h" nogil:
     ctypedef struct lk_team:
         pass
     ctypedef void (*lk_task)(void *ctx, int tid, int nthreads, lk_team *team) noexcept nogil
+    enum:
+        LK_DEFAULT_SPIN_US
+        LK_MAX_SPIN_US
     void lk_set_num_threads(int n)
     int lk_get_num_threads()
+    void lk_set_spin_us(int us)
+    int lk_get_spin_us()
     int lk_parallel_run(int wanted, lk_task task, void *ctx)
     void lk_team_barrier(lk_team *team)
     int lk_threads_for(Py_ssize_t elements, Py_ssize_t units)

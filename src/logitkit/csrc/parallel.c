@@ -94,21 +94,32 @@ static void cpu_relax(void) { __asm__ __volatile__("yield"); }
 static void cpu_relax(void) { }
 #endif
 
-/* How long a thread that waits spins before it sleeps. Long enough for the next call of a loop
- * (the Python between two calls takes a few us), short enough that an idle helper leaves its
- * core to the user's own threads almost at once. */
-#define LK_SPIN_US 200.0
+/* The spin bound, in us (lk_set_spin_us). The default is long enough for the next call of a
+ * loop (the Python between two calls takes a few us), short enough that an idle helper leaves
+ * its core to the user's own threads almost at once. */
+static lk_counter spin_us = LK_DEFAULT_SPIN_US;
 
-/* Spins while *counter == value, for up to LK_SPIN_US; returns whether it changed. */
+void lk_set_spin_us(int us)
+{
+    if (us < 0) us = 0;
+    if (us > LK_MAX_SPIN_US) us = LK_MAX_SPIN_US;
+    store_release(&spin_us, us);
+}
+
+int lk_get_spin_us(void) { return (int)load_acquire(&spin_us); }
+
+/* Spins while *counter == value, for up to the spin bound; returns whether it changed. */
 static int spin_while_equal(lk_counter *counter, long value)
 {
+    long bound = load_acquire(&spin_us);
+    if (bound <= 0) return load_acquire(counter) != value;
     double deadline = 0.0;
     for (unsigned round = 1;; round++) {
         if (load_acquire(counter) != value) return 1;
         cpu_relax();
         if (round % 64 == 0) {
             double t = now_us();
-            if (deadline == 0.0) deadline = t + LK_SPIN_US;
+            if (deadline == 0.0) deadline = t + (double)bound;
             else if (t > deadline) return 0;
         }
     }
@@ -197,6 +208,15 @@ int lk_get_num_threads(void)
     int n = num_threads;
     mutex_unlock(&budget_lock);
     return n;
+}
+
+/* Clamped rather than refused: a C caller has no way to see an error, and threadpoolctl only
+ * ever passes counts it read from here or a positive limit. */
+int logitkit_get_num_threads(void) { return lk_get_num_threads(); }
+
+void logitkit_set_num_threads(int n)
+{
+    lk_set_num_threads(n > LK_MAX_HELPERS + 1 ? LK_MAX_HELPERS + 1 : n);
 }
 
 #if defined(_WIN32)

@@ -2,12 +2,13 @@
  * Fork-join parallelism for the kernels, on a small pool of helper threads.
  *
  * Helpers are started on the first call that wants them and then kept: starting a thread costs
- * 30-90 us on the VMs we measure, as much as the half of a 10^6-element softmax it would take
- * over, and a fresh thread finds none of its rows in its core's cache. A kept helper that has
- * just finished spins for a short while (LK_SPIN_US) before it sleeps, so back-to-back calls
- * hand it work without a wake-up (~40 us through a condition variable on these VMs). The caller
- * always runs part 0 and a helper keeps its tid within a call, so the same rows go to the same
- * core call after call.
+ * about as much as the part of a large call it would take over, and a fresh thread finds none
+ * of its rows in its core's cache. A kept helper that has just finished spins for a short while
+ * (the spin bound, lk_set_spin_us) before it sleeps, so back-to-back calls hand it work without
+ * a wake-up through a condition variable. The caller always runs part 0 and a helper keeps its
+ * tid within a call, so the same rows go to the same core call after call. The spin is a
+ * setting because many processes side by side (Dask workers, joblib) want it off: a waiting
+ * thread then sleeps at once and leaves its core to the other processes.
  *
  * Fork: a child process inherits none of the helpers; pthread_atfork forgets them in the child
  * and the child's first parallel call starts its own, so nothing hangs after a fork.
@@ -29,6 +30,25 @@ typedef void (*lk_task)(void *ctx, int tid, int nthreads, lk_team *team);
 /* Settings shared by every call (thread-safe). */
 void lk_set_num_threads(int n);
 int lk_get_num_threads(void);
+
+/* How long a waiting thread (a helper between calls, a caller waiting for its helpers, a team
+ * at a barrier) spins before it sleeps, in microseconds; 0 sleeps at once. */
+#define LK_DEFAULT_SPIN_US 200
+#define LK_MAX_SPIN_US 10000
+void lk_set_spin_us(int us);
+int lk_get_spin_us(void);
+
+/* The thread cap as plain exported C functions, so that a controller outside Python
+ * (threadpoolctl's, through ctypes) finds them by name in the extension module. */
+#if defined(_WIN32)
+#define LK_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define LK_EXPORT __attribute__((visibility("default")))
+#else
+#define LK_EXPORT
+#endif
+LK_EXPORT int logitkit_get_num_threads(void);
+LK_EXPORT void logitkit_set_num_threads(int n);
 
 /* Runs task on up to `wanted` threads (the caller's included) and returns when all are done.
  * Returns the number of threads that ran it (>= 1). */
