@@ -276,7 +276,8 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     -------
     value : numpy.ndarray or numpy.floating
         The log of the sum, with the reduced axes removed (or of size 1 with `keepdims`); a
-        NumPy scalar when nothing is left (``axis=None``, or a 1-d input over its axis).
+        NumPy scalar when no axis is left (``axis=None`` or a 1-d input, without
+        `keepdims`).
         With `return_sign`, ``log|sum(b * exp(x))|``. `out` when it is given.
     sign : numpy.ndarray or numpy.floating
         Only with `return_sign`: 1.0, -1.0, 0.0 (a zero total; `value` is -inf) or NaN (a NaN
