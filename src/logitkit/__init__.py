@@ -38,13 +38,52 @@ __all__ = [
 
 
 def simd_path() -> str:
-    """The code path the kernels run: "avx512" (AVX-512 F/DQ/VL/BW), "avx2" (AVX2 + FMA) or
-    "baseline" (SSE2 / plain C)."""
+    """The SIMD code path the kernels run on.
+
+    Returns
+    -------
+    str
+        "avx512" (AVX-512 F/DQ/VL/BW), "avx2" (AVX2 and FMA) or "baseline" (SSE2 on x86-64,
+        the portable vector code elsewhere, NEON on aarch64).
+
+    See Also
+    --------
+    simd_paths : Every path this build can run on this CPU.
+
+    Notes
+    -----
+    At import the fastest path the CPU supports is chosen, unless the ``LOGITKIT_SIMD``
+    environment variable names one (``baseline``, ``avx2``, ``avx512`` or ``auto``); a path
+    the CPU cannot run makes the import fail with `ImportError`. Every path meets the
+    accuracy bars; results may differ between paths in the last bits.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> lk.simd_path() in lk.simd_paths()
+    True
+    """
     return str(_ext.simd_path())
 
 
 def simd_paths() -> list[str]:
-    """Every code path this build can run on this CPU, slowest first."""
+    """Every SIMD code path this build can run on this CPU, slowest first.
+
+    Returns
+    -------
+    list of str
+        Names from "baseline", "avx2" and "avx512"; "baseline" always comes first.
+
+    See Also
+    --------
+    simd_path : The path in use (the last of these, unless ``LOGITKIT_SIMD`` chose another).
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> lk.simd_paths()[0]
+    'baseline'
+    """
     return list(_ext.simd_paths())
 
 

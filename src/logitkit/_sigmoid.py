@@ -28,27 +28,243 @@ _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
 
 @any_array
 def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """1 / (1 + exp(-x)), as 1/(1+z) or z/(1+z) with z = exp(-|x|): 2 ULP everywhere,
-    subnormal results included."""
+    """The logistic sigmoid, 1 / (1 + exp(-x)), elementwise.
+
+    Parameters
+    ----------
+    x : array_like
+        The input: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    out : numpy.ndarray, optional
+        A writable array of exactly `x`'s shape and the result dtype to write the result
+        into; it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The sigmoid of `x`, elementwise: `x`'s shape, a NumPy scalar for a scalar or
+        0-d input. `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`).
+    ValueError
+        For an input NumPy cannot turn into an array, or an `out` of the wrong shape or
+        read-only.
+
+    See Also
+    --------
+    sigmoid_derivative : Its derivative at `x`.
+    log_sigmoid : Its log, accurate where the sigmoid is tiny.
+    sigmoid_backward : The vector-Jacobian product, from the sigmoid's output.
+    logitkit.reference.sigmoid : The pure-Python twin.
+
+    Notes
+    -----
+    Computed as ``1/(1+z)`` or ``z/(1+z)`` with ``z = exp(-|x|)``, so nothing overflows.
+    ``sigmoid(+inf)`` is 1, ``sigmoid(-inf)`` is 0, ``sigmoid(+-0.0)`` is 0.5 and NaN gives
+    NaN. Subnormal results are not flushed to zero: ``sigmoid(-740.0)`` is ``exp(-740)``. No
+    warning is ever emitted. Accurate to 2 ULP of the result dtype (docs/semantics.md, the
+    contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> lk.sigmoid([-1.0, 0.0, 1.0]).round(4)
+    array([0.2689, 0.5   , 0.7311])
+
+    Far in the tail the textbook formula overflows to 0; the sigmoid is exp(x) there:
+
+    >>> with np.errstate(over="ignore"):
+    ...     1 / (1 + np.exp(740.0))
+    np.float64(0.0)
+    >>> lk.sigmoid(-740.0) == np.exp(-740.0)
+    np.True_
+    """
     return _elementwise(x, out, dtype, _SIGMOID, "sigmoid")
 
 
 @any_array
 def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """sigmoid(x) * (1 - sigmoid(x)) at the pre-activation x, as z / (1 + z)^2 with
-    z = exp(-|x|): exact where s * (1 - s) rounds to 0 (|x| > 37 in float64)."""
+    """The derivative of the sigmoid at the pre-activation `x`: sigmoid(x) * (1 - sigmoid(x)).
+
+    Parameters
+    ----------
+    x : array_like
+        The input: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    out : numpy.ndarray, optional
+        A writable array of exactly `x`'s shape and the result dtype to write the result
+        into; it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The derivative at `x`, elementwise: `x`'s shape, a NumPy scalar for a scalar or
+        0-d input. `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`).
+    ValueError
+        For an input NumPy cannot turn into an array, or an `out` of the wrong shape or
+        read-only.
+
+    See Also
+    --------
+    sigmoid : The sigmoid itself.
+    sigmoid_backward : The same product given the sigmoid's output and an upstream gradient.
+    logitkit.reference.sigmoid_derivative : The pure-Python twin.
+
+    Notes
+    -----
+    `x` is the sigmoid's input, not its output. Computed as ``z / (1 + z)**2`` with
+    ``z = exp(-|x|)``, so it keeps its value where ``s * (1 - s)`` rounds to 0.
+    ``sigmoid_derivative(+-inf)`` is 0, ``sigmoid_derivative(0.0)`` is 0.25. No warning is
+    ever emitted. Accurate to 2 ULP of the result dtype (docs/semantics.md, the contract,
+    lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> lk.sigmoid_derivative([-2.0, 0.0, 2.0]).round(4)
+    array([0.105, 0.25 , 0.105])
+
+    Where ``1 - sigmoid(x)`` rounds to 0, the product from the sigmoid's value is lost:
+
+    >>> s = lk.sigmoid(40.0)
+    >>> s * (1 - s)
+    np.float64(0.0)
+    >>> print(f"{lk.sigmoid_derivative(40.0):.6e}")
+    4.248354e-18
+    """
     return _elementwise(x, out, dtype, _SIGMOID_DERIVATIVE, "sigmoid_derivative")
 
 
 @any_array
 def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """-log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|))."""
+    """The log of the sigmoid, -log(1 + exp(-x)), elementwise.
+
+    Parameters
+    ----------
+    x : array_like
+        The input: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    out : numpy.ndarray, optional
+        A writable array of exactly `x`'s shape and the result dtype to write the result
+        into; it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The log of the sigmoid of `x`, elementwise: `x`'s shape, a NumPy scalar for a scalar or
+        0-d input. `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`).
+    ValueError
+        For an input NumPy cannot turn into an array, or an `out` of the wrong shape or
+        read-only.
+
+    See Also
+    --------
+    sigmoid : The sigmoid itself.
+    softplus : ``softplus(x)`` is ``-log_sigmoid(-x)``.
+    binary_cross_entropy_with_logits : The loss built on it, with its gradient.
+    logitkit.reference.log_sigmoid : The pure-Python twin.
+
+    Notes
+    -----
+    Computed as ``min(x, 0) - log1p(exp(-|x|))``: no overflow and no cancellation.
+    ``log_sigmoid(-inf)`` is -inf, ``log_sigmoid(+inf)`` is 0 and ``log_sigmoid(-1e308)`` is
+    -1e308. No warning is ever emitted. Accurate to 2 ULP of the result dtype
+    (docs/semantics.md, the contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> with np.errstate(over="ignore", divide="ignore"):
+    ...     np.log(1 / (1 + np.exp(1000.0)))     # the textbook formula at x = -1000
+    np.float64(-inf)
+    >>> lk.log_sigmoid([-1000.0, 0.0, 40.0])
+    array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
+    """
     return _elementwise(x, out, dtype, _LOG_SIGMOID, "log_sigmoid")
 
 
 @any_array
 def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) = -log_sigmoid(-x)."""
+    """Softplus, log(1 + exp(x)), elementwise.
+
+    Parameters
+    ----------
+    x : array_like
+        The input: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    out : numpy.ndarray, optional
+        A writable array of exactly `x`'s shape and the result dtype to write the result
+        into; it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The softplus of `x`, elementwise: `x`'s shape, a NumPy scalar for a scalar or
+        0-d input. `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`).
+    ValueError
+        For an input NumPy cannot turn into an array, or an `out` of the wrong shape or
+        read-only.
+
+    See Also
+    --------
+    log_sigmoid : ``log_sigmoid(x)`` is ``-softplus(-x)``.
+    sigmoid : The derivative of softplus.
+    logitkit.reference.softplus : The pure-Python twin.
+
+    Notes
+    -----
+    Computed as ``max(x, 0) + log1p(exp(-|x|))``; ``softplus(x)`` equals ``-log_sigmoid(-x)``
+    bit for bit. ``softplus(+inf)`` is +inf, ``softplus(-inf)`` is 0, and
+    ``softplus(-740.0)`` is the subnormal ``exp(-740)``. No warning is ever emitted.
+    Accurate to 2 ULP of the result dtype (docs/semantics.md, the contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> with np.errstate(over="ignore"):
+    ...     np.log1p(np.exp(1000.0))               # the textbook formula overflows
+    np.float64(inf)
+    >>> lk.softplus([-1000.0, 0.0, 1000.0])
+    array([0.00000000e+00, 6.93147181e-01, 1.00000000e+03])
+    """
     return _elementwise(x, out, dtype, _SOFTPLUS, "softplus")
 
 

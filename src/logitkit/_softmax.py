@@ -33,11 +33,83 @@ _F64 = np.dtype(np.float64)
 @any_array
 def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
             dtype: Any = None) -> Any:
-    """exp(x - max) / sum(exp(x - max)) over `axis` (an int, a tuple of ints, or None for all).
+    """Softmax over `axis`: exp(x - max) / sum(exp(x - max)), the class probabilities.
 
-    Entries where `where` is False are left out (probability exactly 0); a slice with nothing
-    left is all 0. Without `where`, a slice containing NaN or +inf, or of all -inf, is NaN.
-    Accurate to 4 ULP against an exact oracle, for any logits up to the dtype's max.
+    Parameters
+    ----------
+    x : array_like
+        The logits: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    axis : int, tuple of ints or None, optional
+        The axis, or axes together, that each slice runs over; None for the whole array.
+        Negative values count from the end. Default: the last axis.
+    where : array_like of bool, optional
+        Entries where it is False take no part: they are treated as -inf logits, so their
+        probability is exactly 0. It broadcasts to `x`'s shape.
+    out : numpy.ndarray, optional
+        A writable array of exactly the result's shape and dtype to write the result into;
+        it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The probabilities, with `x`'s shape; a NumPy scalar for a 0-d input (``softmax(5.0)``
+        is 1.0). `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`), an axis that is not an integer
+        or a `where` that is not boolean.
+    ValueError
+        For an input NumPy cannot turn into an array, an `out` of the wrong shape or
+        read-only, or a `where` that does not broadcast.
+    numpy.exceptions.AxisError
+        For an axis out of range or repeated.
+
+    See Also
+    --------
+    log_softmax : The log of the probabilities, accurate where they are tiny.
+    logsumexp : The log of the normalising sum.
+    softmax_backward : The vector-Jacobian product of softmax.
+    logitkit.reference.softmax : The pure-Python twin.
+
+    Notes
+    -----
+    ``x - max`` is exact and no term overflows, so finite logits of any size work:
+    ``softmax([1e308, 1e308])`` is [0.5, 0.5]. Each slice sums to 1 within the rounding of its
+    entries. A slice containing NaN or +inf, or only -inf, is NaN everywhere; -inf beside
+    finite values gives 0; a slice with nothing left by `where` is 0 everywhere; an empty axis
+    gives an empty result. No warning is ever emitted. Accurate to 4 ULP of the result dtype
+    (docs/semantics.md, the contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> lk.softmax([2.0, 1.0, 0.1]).round(3)
+    array([0.659, 0.242, 0.099])
+
+    Large logits, where the textbook formula overflows:
+
+    >>> x = np.array([1000.0, 1000.0])
+    >>> with np.errstate(over="ignore", invalid="ignore"):
+    ...     np.exp(x) / np.exp(x).sum()
+    array([nan, nan])
+    >>> lk.softmax(x)
+    array([0.5, 0.5])
+
+    Over the first axis, and with a mask:
+
+    >>> lk.softmax([[1.0, 2.0], [3.0, 3.0]], axis=0).round(4)
+    array([[0.1192, 0.2689],
+           [0.8808, 0.7311]])
+    >>> lk.softmax([1.0, 2.0, 3.0], where=[True, False, True]).round(4)
+    array([0.1192, 0.    , 0.8808])
     """
     if where is None and dtype is None:
         fast = _ext.rows_fast(x, axis, _SOFTMAX, out)
@@ -49,9 +121,80 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
 @any_array
 def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
                 dtype: Any = None) -> Any:
-    """x - logsumexp(x) over `axis`, computed as (x - max) - log(count_max + sum_rest) with
-    x - max exact and log1p for the non-max terms: 2 ULP, even for the top class of a confident
-    row (log_softmax([0, -40])[0] is -4.2e-18, not 0). Masked entries give -inf."""
+    """Log-softmax over `axis`: x - logsumexp(x), the log-probabilities of the classes.
+
+    Parameters
+    ----------
+    x : array_like
+        The logits: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    axis : int, tuple of ints or None, optional
+        The axis, or axes together, that each slice runs over; None for the whole array.
+        Negative values count from the end. Default: the last axis.
+    where : array_like of bool, optional
+        Entries where it is False take no part: they are treated as -inf logits, so their
+        log-probability is -inf. It broadcasts to `x`'s shape.
+    out : numpy.ndarray, optional
+        A writable array of exactly the result's shape and dtype to write the result into;
+        it may be `x` itself. It is returned.
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.floating
+        The log-probabilities, with `x`'s shape; a NumPy scalar for a 0-d input
+        (``log_softmax(5.0)`` is 0.0). `out` when it is given.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `out` or `dtype`), an axis that is not an integer
+        or a `where` that is not boolean.
+    ValueError
+        For an input NumPy cannot turn into an array, an `out` of the wrong shape or
+        read-only, or a `where` that does not broadcast.
+    numpy.exceptions.AxisError
+        For an axis out of range or repeated.
+
+    See Also
+    --------
+    softmax : The probabilities themselves.
+    logsumexp : The log of the normalising sum.
+    log_softmax_backward : The vector-Jacobian product of log_softmax.
+    cross_entropy : The loss built on it, with its gradient.
+    logitkit.reference.log_softmax : The pure-Python twin.
+
+    Notes
+    -----
+    Computed as ``(x - max) - log(count_of_max + sum_rest)``, with ``x - max`` exact and
+    ``log1p`` for the terms other than the maxima, so the top class of a confident row keeps
+    its value where ``log(softmax(x))`` gives 0. A slice containing NaN or +inf, or only -inf,
+    is NaN everywhere; -inf beside finite values gives -inf; a slice with nothing left by
+    `where` is -inf everywhere. No warning is ever emitted. Accurate to 2 ULP of the result
+    dtype (docs/semantics.md, the contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> lk.log_softmax([2.0, 1.0, 0.1]).round(4)
+    array([-0.417, -1.417, -2.317])
+
+    A confident row, where the log of the softmax loses the top class's value:
+
+    >>> np.log(lk.softmax([0.0, -40.0]))
+    array([  0., -40.])
+    >>> lk.log_softmax([0.0, -40.0])
+    array([-4.24835426e-18, -4.00000000e+01])
+
+    Masked entries get -inf:
+
+    >>> lk.log_softmax([1.0, 2.0, 3.0], where=[True, False, True]).round(4)
+    array([-2.1269,    -inf, -0.1269])
+    """
     if where is None and dtype is None:
         fast = _ext.rows_fast(x, axis, _LOG_SOFTMAX, out)
         if fast is not None:
@@ -103,10 +246,102 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
 def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
               keepdims: bool = False, return_sign: bool = False,
               out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """log(sum(b * exp(x))) over `axis`, as max + log1p(sum of the non-max terms) (+ log of the
-    count of maxima): 2 ULP away from cancellation, no overflow for logits up to the dtype's
-    max. `b` scales the terms (entries with b == 0 take no part, even where x is inf); a
-    negative total is NaN unless `return_sign=True`, which returns (log|total|, sign)."""
+    """log(sum(b * exp(x))) over `axis`, without overflow for logits of any size.
+
+    Parameters
+    ----------
+    x : array_like
+        The logits: anything `numpy.asarray` accepts, of a real floating, integer or bool
+        dtype (float16 is computed in float32; integers and bool in float64).
+    axis : int, tuple of ints or None, optional
+        The axis, or axes together, to reduce; None for the whole array. Negative values
+        count from the end. Default: the last axis.
+    b : array_like, optional
+        Scales the terms, as in `scipy.special.logsumexp`: any real array that broadcasts to
+        `x`'s shape. An entry with ``b == 0`` takes no part, even where `x` is infinite. The
+        scaled form is computed in float64 for float32 input too, so `b` keeps its range.
+    where : array_like of bool, optional
+        Entries where it is False take no part (their `b` counts as 0). It broadcasts to
+        `x`'s shape.
+    keepdims : bool, optional
+        Keep the reduced axes, with size 1. Default: False.
+    return_sign : bool, optional
+        Return ``(log|sum|, sign)`` instead of the log of the sum, for a `b` with negative
+        entries. Default: False (a negative total is then NaN).
+    out : numpy.ndarray, optional
+        A writable array of exactly the result's shape (with or without the kept axes) and
+        dtype to write the value into. It is returned (as the value, with `return_sign`).
+    dtype : float16, float32 or float64, optional
+        The result dtype. One narrower than the input is computed in the input's precision
+        and rounded once at the end. Default: float64 for float64, integer and bool input,
+        float32 for float32, float16 for float16.
+
+    Returns
+    -------
+    value : numpy.ndarray or numpy.floating
+        The log of the sum, with the reduced axes removed (or of size 1 with `keepdims`); a
+        NumPy scalar when no axis is left (``axis=None`` or a 1-d input, without
+        `keepdims`).
+        With `return_sign`, ``log|sum(b * exp(x))|``. `out` when it is given.
+    sign : numpy.ndarray or numpy.floating
+        Only with `return_sign`: 1.0, -1.0, 0.0 (a zero total; `value` is -inf) or NaN (a NaN
+        `value`), of the result dtype and shape.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype (of `x`, `b`, `out` or `dtype`), an axis that is not an
+        integer or a `where` that is not boolean.
+    ValueError
+        For an input NumPy cannot turn into an array, a `b` or `where` that does not
+        broadcast, or an `out` of the wrong shape or read-only.
+    numpy.exceptions.AxisError
+        For an axis out of range or repeated.
+
+    See Also
+    --------
+    log_softmax : x - logsumexp(x), in one pass.
+    softmax : The probabilities.
+    logitkit.reference.logsumexp : The pure-Python twin.
+    scipy.special.logsumexp : The same function, whose `b` and `return_sign` it follows.
+
+    Notes
+    -----
+    Computed as ``max + log(count_of_max + sum_rest)``, with ``log1p`` of the rest for a
+    confident slice: no term overflows, for logits up to the dtype's max
+    (``logsumexp([1e308, 1e308])`` is 1e308). A slice containing NaN is NaN, one with +inf
+    is +inf, one of only -inf, an empty one or one with nothing left by `where` is -inf. No
+    warning is ever emitted. Accurate to 2 ULP of the result dtype; where ``max`` and
+    ``log(sum)`` cancel (a result below 1 in size) the error is measured against the larger
+    of the two (docs/semantics.md, the contract, lists every rule).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitkit as lk
+    >>> x = np.array([1000.0, 1000.0])
+    >>> with np.errstate(over="ignore"):
+    ...     np.log(np.sum(np.exp(x)))           # the textbook formula overflows
+    np.float64(inf)
+    >>> lk.logsumexp(x).round(6)
+    np.float64(1000.693147)
+
+    Over an axis, keeping it:
+
+    >>> lk.logsumexp([[1.0, 2.0], [3.0, 4.0]], axis=0).round(4)
+    array([3.1269, 4.1269])
+    >>> lk.logsumexp([[1.0, 2.0], [3.0, 4.0]], keepdims=True).round(4)
+    array([[2.3133],
+           [4.3133]])
+
+    A negative total, with its sign:
+
+    >>> lk.logsumexp([1.0, 2.0], b=[1.0, -1.0])
+    np.float64(nan)
+    >>> value, sign = lk.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
+    >>> value.round(6), sign
+    (np.float64(1.541325), np.float64(-1.0))
+    """
     if (b is None and where is None and keepdims is False and return_sign is False
             and dtype is None):
         fast = _ext.rows_fast(x, axis, _LOGSUMEXP, out)

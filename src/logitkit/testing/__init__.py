@@ -1,9 +1,10 @@
 """Compare logitkit's fast functions with their pure-Python twins, on your own data.
 
     >>> import numpy as np, logitkit.testing as lt
-    >>> lt.max_ulp_difference("softmax", np.array([0.0, 0.0]))
-    0.0
-    >>> lt.assert_matches_reference("log_softmax", np.array([[0.0, -40.0]]), max_ulp=2)
+    >>> x = np.random.default_rng(0).standard_normal((100, 50))
+    >>> lt.max_ulp_difference("log_softmax", x) <= 2
+    True
+    >>> lt.assert_matches_reference("softmax", x.astype(np.float32), max_ulp=4)
 
 Distances are in units in the last place (ULP) of the reference result's dtype: |fast - ref|
 divided by the spacing of floats at ref (so a subnormal or zero result is measured on the
@@ -51,6 +52,15 @@ def ulp_distance(got: Any, expected: Any) -> np.ndarray:
         If the shapes differ.
     TypeError
         If `expected` is not an array of floats.
+
+    See Also
+    --------
+    max_ulp_difference : The worst of these distances between logitkit and its reference.
+    numpy.spacing : The ULP of a float.
+
+    Notes
+    -----
+    The ULP is taken at `expected`, so the distance is not symmetric in its arguments.
 
     Examples
     --------
@@ -145,13 +155,28 @@ def max_ulp_difference(name: str, x: Any, **kwargs: Any) -> float:
     TypeError
         If ``out=`` is passed.
 
+    See Also
+    --------
+    assert_matches_reference : The same comparison as an assertion.
+    ulp_distance : The elementwise distance.
+
+    Notes
+    -----
+    The reference is rounded once from an exact or float64 result, so the distance to it
+    can exceed a function's accuracy bar (its distance to the exact result, in
+    docs/semantics.md) by one ULP. Which distance a given input gives may depend on the SIMD
+    path (`logitkit.simd_path`), within the bar.
+
     Examples
     --------
     >>> import numpy as np
     >>> from logitkit.testing import max_ulp_difference
-    >>> max_ulp_difference("softmax", np.array([0.0, 0.0]))       # 1/2 each, exactly
-    0.0
     >>> max_ulp_difference("softmax", np.array([2.0, 1.0, 0.1])) <= 4
+    True
+    >>> max_ulp_difference("sigmoid", np.array([0.0, np.inf, -np.inf]))   # 0.5, 1, 0 exactly
+    0.0
+    >>> max_ulp_difference("logsumexp", np.array([[1.0, 2.0]]), b=[[1.0, -1.0]],
+    ...                    return_sign=True) <= 2
     True
     >>> max_ulp_difference("tanh", np.array([1.0]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -191,6 +216,15 @@ def assert_matches_reference(name: str, x: Any, max_ulp: float | None = None,
         If `name` is not a logitkit function.
     TypeError
         If ``out=`` is passed.
+
+    See Also
+    --------
+    max_ulp_difference : The distance itself.
+
+    Notes
+    -----
+    Results that disagree about NaN, infinity, dtype or shape are an infinite distance
+    apart, so they fail for any finite `max_ulp`.
 
     Examples
     --------
