@@ -1,4 +1,4 @@
-"""Fork safety (issue 6): use logitkit (and its own threads, once logitkit.set_num_threads
+"""Fork safety: use logitkit (and its own threads, once logitkit.set_num_threads
 exists), fork with multiprocessing's 'fork' start method, compute in the child. A child that
 hangs fails the test after a timeout instead of hanging CI."""
 
