@@ -30,14 +30,11 @@ def _package(name):
 
 
 MODULES = ["logitkit", "logitkit._softmax", "logitkit._sigmoid", "logitkit._losses",
-           "logitkit._backward", *_package("logitkit.testing"), *_package("logitkit.reference"),
+           "logitkit._backward", "logitkit._threads", *_package("logitkit.testing"), *_package("logitkit.reference"),
            *_package("logitkit.dask")]
 
-# The thread budget is process-wide state, documented without examples.
-WITHOUT_EXAMPLES = {"set_num_threads", "get_num_threads"}
 PUBLIC = sorted(
-    {f"logitkit.{n}" for n in logitkit.__all__
-     if inspect.isroutine(getattr(logitkit, n)) and n not in WITHOUT_EXAMPLES}
+    {f"logitkit.{n}" for n in logitkit.__all__ if inspect.isroutine(getattr(logitkit, n))}
     | {f"logitkit.testing.{n}" for n in logitkit.testing.__all__})
 
 

@@ -449,4 +449,4 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     if g.dtype != res_dtype:
         with np.errstate(all="ignore"):
             g = g.astype(res_dtype)
-    return value, g
+    return value, (g if g.ndim else g[()])         # a scalar logit's gradient is a scalar

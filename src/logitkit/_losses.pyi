@@ -7,7 +7,8 @@ rules are those of _softmax.pyi; what comes back depends on `reduction` and `ret
   indices (a NumPy scalar for one scalar index), or, for class probabilities, an array or a
   scalar by the number of dimensions (the union says so); for the binary loss the elementwise
   losses, a NumPy scalar for a scalar logit;
-- `return_grad=True` gives (loss, grad), grad an array of the logits' shape;
+- `return_grad=True` gives (loss, grad), grad an array of the logits' shape (a NumPy scalar
+  for a scalar logit);
 - a `reduction` outside the Literal is a type error (ValueError at run time).
 
 Logits that are neither an ndarray nor a nested sequence of numbers give Any.
@@ -81,7 +82,7 @@ def cross_entropy(logits: _Array, target: ArrayLike, axis: SupportsIndex = -1, *
                   weight: _Weight = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: _Smoothing = 0.0, reduction: _Reduction = "mean",
                   return_grad: bool = False
-                  ) -> _FloatArray | _Float | tuple[_FloatArray | _Float, _FloatArray]: ...
+                  ) -> _FloatArray | _Float | tuple[_FloatArray | _Float, _FloatArray | _Float]: ...
 @overload
 def cross_entropy(logits: Any, target: Any, axis: SupportsIndex = -1, *, weight: Any = None,
                   ignore_index: SupportsIndex = -100, label_smoothing: _Smoothing = 0.0,
@@ -100,7 +101,12 @@ def binary_cross_entropy_with_logits(
         reduction: _Reduced = "mean", return_grad: Literal[False] = False) -> _Float: ...
 @overload
 def binary_cross_entropy_with_logits(
-        logits: _Input, target: ArrayLike, *, weight: _Weight = None, pos_weight: _Weight = None,
+        logits: _Scalar, target: ArrayLike, *, weight: _Weight = None,
+        pos_weight: _Weight = None, reduction: _Reduction = "mean",
+        return_grad: Literal[True]) -> tuple[_Float, _Float]: ...
+@overload
+def binary_cross_entropy_with_logits(
+        logits: _Array, target: ArrayLike, *, weight: _Weight = None, pos_weight: _Weight = None,
         reduction: _Reduced = "mean",
         return_grad: Literal[True]) -> tuple[_Float, _FloatArray]: ...
 @overload
@@ -108,11 +114,6 @@ def binary_cross_entropy_with_logits(
         logits: _Scalar, target: ArrayLike, *, weight: _Weight = None,
         pos_weight: _Weight = None, reduction: Literal["none"],
         return_grad: Literal[False] = False) -> _Float: ...
-@overload
-def binary_cross_entropy_with_logits(
-        logits: _Scalar, target: ArrayLike, *, weight: _Weight = None,
-        pos_weight: _Weight = None, reduction: Literal["none"],
-        return_grad: Literal[True]) -> tuple[_Float, _FloatArray]: ...
 @overload
 def binary_cross_entropy_with_logits(
         logits: _Array, target: ArrayLike, *, weight: _Weight = None, pos_weight: _Weight = None,
@@ -126,7 +127,7 @@ def binary_cross_entropy_with_logits(
 def binary_cross_entropy_with_logits(
         logits: _Input, target: ArrayLike, *, weight: _Weight = None, pos_weight: _Weight = None,
         reduction: _Reduction = "mean", return_grad: bool = False
-        ) -> _FloatArray | _Float | tuple[_FloatArray | _Float, _FloatArray]: ...
+        ) -> _FloatArray | _Float | tuple[_FloatArray | _Float, _FloatArray | _Float]: ...
 @overload
 def binary_cross_entropy_with_logits(
         logits: Any, target: Any, *, weight: Any = None, pos_weight: Any = None,

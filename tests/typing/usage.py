@@ -99,7 +99,7 @@ loss, grad = cross_entropy(logits, labels, return_grad=True)
 assert_type(grad, FloatArray)
 reduction: Literal["mean", "sum", "none"] = "mean"
 assert_type(cross_entropy(logits, labels, reduction=reduction, return_grad=flag),
-            FloatArray | Float | tuple[FloatArray | Float, FloatArray])
+            FloatArray | Float | tuple[FloatArray | Float, FloatArray | Float])
 
 # binary_cross_entropy_with_logits: the same, elementwise.
 targets01 = (logits > 0).astype(np.float64)
@@ -114,10 +114,11 @@ assert_type(binary_cross_entropy_with_logits(logits, targets01, return_grad=True
 assert_type(binary_cross_entropy_with_logits(logits, targets01, reduction="none",
                                              return_grad=True), tuple[FloatArray, FloatArray])
 assert_type(binary_cross_entropy_with_logits(1.5, 1.0, reduction="none", return_grad=True),
-            tuple[Float, FloatArray])
+            tuple[Float, Float])
+assert_type(binary_cross_entropy_with_logits(1.5, 1.0, return_grad=True), tuple[Float, Float])
 assert_type(binary_cross_entropy_with_logits(logits, targets01, reduction=reduction,
                                              return_grad=flag),
-            FloatArray | Float | tuple[FloatArray | Float, FloatArray])
+            FloatArray | Float | tuple[FloatArray | Float, FloatArray | Float])
 
 # the backward functions: the shape of their inputs.
 p = softmax(logits)
