@@ -29,7 +29,7 @@ from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit._softmax import log_softmax, logsumexp, softmax
 
-__version__ = "0.1.0"
+from logitkit._version import __version__
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
