@@ -217,3 +217,48 @@ def test_publish_job_uses_trusted_publishing():
     uploaded = {s["with"]["name"].split("$")[0] for j in jobs.values() for s in j["steps"]
                 if s.get("uses", "").startswith("actions/upload-artifact@")}
     assert uploaded == {"wheels-", "wheels-cp313t-", "sdist"}
+
+
+# ---------------------------------------------------------------- docs/coming-from.md
+
+def _python_blocks(text):
+    return re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+
+
+def test_coming_from_page_examples_run(capsys):
+    """Every ```python block of the page runs, in order, as one session; the blocks that
+    compare with SciPy or PyTorch run where those are installed."""
+    docs = ROOT / "docs"
+    if not (docs / "semantics.md").exists():
+        pytest.skip("docs/ is not beside tests/")
+    page = docs / "coming-from.md"
+    assert page.exists()
+    blocks = _python_blocks(page.read_text(encoding="utf-8"))
+    assert len(blocks) >= 10
+    peers = {"torch": r"\btorch\b|\bF\.", "scipy": r"\bscipy\b"}
+    available = {}
+    for module in peers:
+        try:
+            __import__(module)
+            available[module] = True
+        except ImportError:
+            available[module] = False
+    namespace = {"__name__": "coming_from"}
+    ran = 0
+    for number, code in enumerate(blocks, 1):
+        if any(re.search(pattern, code) and not available[module]
+               for module, pattern in peers.items()):
+            continue
+        try:
+            exec(compile(code, f"coming-from.md, python block {number}", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"python block {number} of docs/coming-from.md failed: "
+                                 f"{exc!r}\n{code}") from exc
+        ran += 1
+    assert ran >= 7
+    capsys.readouterr()
+
+
+def test_python_blocks_are_found():
+    text = "a\n```python\nx = 1\n```\n```bash\nls\n```\n```python\ny = 2\n```\n"
+    assert _python_blocks(text) == ["x = 1\n", "y = 2\n"]
