@@ -435,7 +435,7 @@ def test_cross_entropy_edges_and_errors():
     assert lkd.cross_entropy(dx, all_ignored, reduction="sum").compute() == 0.0
     bad = t.copy()
     bad[4] = 10
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(ValueError, match=r"target\[4\] = 10 is not a class index"):
         lkd.cross_entropy(dx, bad).compute()
     with pytest.raises(ValueError, match="shape"):
         lkd.cross_entropy(dx, t[:5])
@@ -470,6 +470,57 @@ def test_cross_entropy_matches_in_memory(chunks, case):
         x, t = ce_data(dtype)
         got = lkd.cross_entropy(da.from_array(x, chunks=chunks), t, **kw).compute()
         assert_close(got, np.asarray(logitkit.cross_entropy(x, t, **kw)), 4)
+
+
+@pytest.mark.parametrize("chunks", [(100, 4), (100, 3), (999, 4), (1000, (1, 3))])
+def test_cross_entropy_bad_target_named_by_its_global_index(chunks):
+    """The 601st target sits at index 0 of the seventh chunk of rows: the message names
+    target[600], as the in-memory function does, whichever path (whole or split class axis)
+    and chunk it is found in."""
+    x = np.zeros((1000, 4))
+    t = np.zeros(1000, dtype=np.int64)
+    t[600] = 7
+    with pytest.raises(ValueError, match=r"target\[600\] = 7 is not a class index; expected "
+                       r"0 <= index < 4 \(the size of axis 1\)"):
+        lkd.cross_entropy(da.from_array(x, chunks=chunks), t).compute()
+    with pytest.raises(ValueError, match=r"target\[600\] = 7"):
+        logitkit.cross_entropy(x, t)            # the in-memory twin names the same element
+
+
+@pytest.mark.parametrize("chunks", [(2, 5, 3), (2, 2, 3), (1, 5, 1)])
+def test_cross_entropy_bad_target_index_on_a_middle_class_axis(chunks):
+    """Class axis 1 of (4, 5, 6) logits: the target is (4, 6), its chunks follow the logits'
+    other axes, and the message names the user's axis and the target's own position."""
+    x = np.zeros((4, 5, 6))
+    for t_dtype, value in ((np.int32, -3), (np.uint64, 2**63 + 5)):
+        t = np.zeros((4, 6), dtype=t_dtype)
+        t[3, 4] = value
+        t[0, 0] = 100                           # ignored: not an error
+        with pytest.raises(ValueError, match=rf"target\[3, 4\] = {value} is not a class "
+                           rf"index; expected 0 <= index < 5 \(the size of axis 1\) or "
+                           rf"ignore_index=100"):
+            lkd.cross_entropy(da.from_array(x, chunks=chunks), t, axis=1,
+                              ignore_index=100).compute()
+
+
+@pytest.mark.parametrize("chunks", [3, 1])
+def test_cross_entropy_bad_scalar_target(chunks):
+    with pytest.raises(ValueError, match=r"target = 5 is not a class index"):
+        lkd.cross_entropy(da.from_array(np.zeros(3), chunks=chunks), np.array(5)).compute()
+
+
+@pytest.mark.parametrize("chunks", [(5, 10), (5, 3)])
+def test_cross_entropy_argument_types_checked_before_compute(chunks):
+    """A bad ignore_index or label_smoothing raises when the graph is built, not from inside
+    a chunk at compute time."""
+    x, t = ce_data()
+    dx = da.from_array(x, chunks=chunks)
+    for bad in (1.5, True, "3", None):
+        with pytest.raises(TypeError, match="ignore_index must be an int"):
+            lkd.cross_entropy(dx, t, ignore_index=bad)
+    with pytest.raises(TypeError, match="label_smoothing must be a number"):
+        lkd.cross_entropy(dx, t, label_smoothing="a lot")
+    assert np.isfinite(lkd.cross_entropy(dx, t, ignore_index=np.int8(3)).compute())
 
 
 def test_cross_entropy_uses_the_in_memory_function(monkeypatch):
@@ -606,5 +657,5 @@ def test_local_cluster_losses(cluster_client):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
     bad = t.copy()
     bad[0] = -5
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(ValueError, match=r"target\[0\] = -5 is not a class index"):
         cluster_client.compute(lkd.cross_entropy(da.from_array(x, chunks=(5, 3)), bad)).result()

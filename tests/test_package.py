@@ -1,9 +1,13 @@
 """The package surface: exports, version, SIMD path selection, the demo (python -m logitkit)."""
 
+import ast
+import importlib.metadata
 import io
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +94,171 @@ def test_python_dash_m_logitkit():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "softmax" in done.stdout and "predicted class" in done.stdout
+
+
+# ---------------------------------------------------------------- the distribution's metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def _pyproject():
+    tomllib = pytest.importorskip("tomllib")            # Python >= 3.11
+    if not PYPROJECT.exists():
+        pytest.skip("pyproject.toml is not beside tests/")
+    with open(PYPROJECT, "rb") as f:
+        return tomllib.load(f)
+
+
+def test_installed_version_is_the_package_version():
+    """The version in the installed distribution's metadata is logitkit.__version__: both
+    come from src/logitkit/_version.py."""
+    try:
+        dist = importlib.metadata.distribution("logitkit")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("logitkit is not installed (imported from the source tree)")
+    installed_init = Path(dist.locate_file("logitkit/__init__.py")).resolve()
+    if installed_init != Path(logitkit.__file__).resolve():
+        pytest.skip("the logitkit imported is not the one installed")
+    assert importlib.metadata.version("logitkit") == logitkit.__version__
+
+
+def test_version_is_written_once():
+    """pyproject.toml takes the version from logitkit._version, a file setuptools reads as a
+    literal (importing logitkit during the build would need the compiled extension)."""
+    from logitkit import _version
+
+    meta = _pyproject()
+    assert "version" not in meta["project"] and "version" in meta["project"]["dynamic"]
+    assert (meta["tool"]["setuptools"]["dynamic"]["version"]
+            == {"attr": "logitkit._version.__version__"})
+    tree = ast.parse(Path(_version.__file__).read_text())
+    assigns = [node for node in tree.body if isinstance(node, ast.Assign)]
+    assert len(assigns) == 1 and isinstance(assigns[0].value, ast.Constant)
+    assert assigns[0].value.value == logitkit.__version__ == _version.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+((a|b|rc)\d+)?(\.dev\d+)?", logitkit.__version__)
+
+
+def test_setuptools_reads_the_version_without_importing_logitkit():
+    pytest.importorskip("setuptools")
+    src = Path(logitkit.__file__).resolve().parents[1]
+    code = ("import sys; from setuptools.config.expand import read_attr; "
+            f"v = read_attr('logitkit._version.__version__', {{}}, {str(src)!r}); "
+            "assert not [m for m in sys.modules if m.startswith('logitkit')], 'imported'; "
+            "print(v)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items()
+                                            if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == logitkit.__version__
+
+
+def test_project_metadata():
+    project = _pyproject()["project"]
+    urls = project["urls"]
+    for key in ("Homepage", "Documentation", "Source", "Issues"):
+        assert urls[key].startswith("https://github.com/logitkit/logitkit"), key
+    assert project["authors"] == [{"name": "The logitkit developers"}]
+    assert project["license"] == "BSD-3-Clause" and project["keywords"]
+    classifiers = project["classifiers"]
+    assert len(set(classifiers)) == len(classifiers)
+    # setuptools refuses "License ::" classifiers beside a license expression (PEP 639)
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    for prefix in ("Development Status ::", "Intended Audience ::", "Topic ::",
+                   "Programming Language :: Python :: Free Threading ::"):
+        assert any(c.startswith(prefix) for c in classifiers), prefix
+    for needed in ("Typing :: Typed", "Operating System :: POSIX :: Linux",
+                   "Operating System :: MacOS", "Operating System :: Microsoft :: Windows"):
+        assert needed in classifiers
+
+
+def test_python_classifiers_match_requires_python_and_the_wheels_built():
+    meta = _pyproject()
+    project = meta["project"]
+    listed = sorted(int(m.group(1)) for c in project["classifiers"]
+                    if (m := re.fullmatch(r"Programming Language :: Python :: 3\.(\d+)", c)))
+    floor = int(re.fullmatch(r">=\s*3\.(\d+)", project["requires-python"]).group(1))
+    built = sorted({int(m) for m in re.findall(r"\bcp3(\d+)t?-", meta["tool"]["cibuildwheel"]
+                                                ["build"])})
+    assert listed == built and listed[0] == floor
+    assert listed == list(range(listed[0], listed[-1] + 1))
+
+
+def test_classifiers_are_known_to_pypi():
+    """PyPI rejects an upload with an unknown classifier."""
+    trove = pytest.importorskip("trove_classifiers")
+    unknown = [c for c in _pyproject()["project"]["classifiers"] if c not in trove.classifiers]
+    assert not unknown
+
+
+def test_publish_job_uses_trusted_publishing():
+    """Tags v* upload the tested wheels and the sdist to PyPI with an OpenID Connect token:
+    no API token in the workflow."""
+    yaml = pytest.importorskip("yaml")
+    path = ROOT / ".github" / "workflows" / "wheels.yml"
+    if not path.exists():
+        pytest.skip("the workflows are not beside tests/")
+    text = path.read_text()
+    workflow = yaml.safe_load(text)
+    on = workflow.get("on", workflow.get(True))           # YAML 1.1 reads the key `on` as True
+    assert "v*" in on["push"]["tags"]
+    jobs = workflow["jobs"]
+    publish = jobs["publish"]
+    assert set(publish["needs"]) == set(jobs) - {"publish"}
+    assert "refs/tags/v" in publish["if"]
+    assert publish["permissions"] == {"id-token": "write"}
+    env = publish["environment"]
+    assert (env if isinstance(env, str) else env["name"]) == "pypi"
+    steps = publish["steps"]
+    assert steps[0]["uses"].startswith("actions/download-artifact@")
+    assert steps[-1]["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert not steps[-1].get("with", {}).get("password")
+    assert "secrets." not in text
+    uploaded = {s["with"]["name"].split("$")[0] for j in jobs.values() for s in j["steps"]
+                if s.get("uses", "").startswith("actions/upload-artifact@")}
+    assert uploaded == {"wheels-", "wheels-cp313t-", "sdist"}
+
+
+# ---------------------------------------------------------------- docs/coming-from.md
+
+def _python_blocks(text):
+    return re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+
+
+def test_coming_from_page_examples_run(capsys):
+    """Every ```python block of the page runs, in order, as one session; the blocks that
+    compare with SciPy or PyTorch run where those are installed."""
+    docs = ROOT / "docs"
+    if not (docs / "semantics.md").exists():
+        pytest.skip("docs/ is not beside tests/")
+    page = docs / "coming-from.md"
+    assert page.exists()
+    blocks = _python_blocks(page.read_text(encoding="utf-8"))
+    assert len(blocks) >= 10
+    peers = {"torch": r"\btorch\b|\bF\.", "scipy": r"\bscipy\b"}
+    available = {}
+    for module in peers:
+        try:
+            __import__(module)
+            available[module] = True
+        except ImportError:
+            available[module] = False
+    namespace = {"__name__": "coming_from"}
+    ran = 0
+    for number, code in enumerate(blocks, 1):
+        if any(re.search(pattern, code) and not available[module]
+               for module, pattern in peers.items()):
+            continue
+        try:
+            exec(compile(code, f"coming-from.md, python block {number}", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"python block {number} of docs/coming-from.md failed: "
+                                 f"{exc!r}\n{code}") from exc
+        ran += 1
+    assert ran >= 7
+    capsys.readouterr()
+
+
+def test_python_blocks_are_found():
+    text = "a\n```python\nx = 1\n```\n```bash\nls\n```\n```python\ny = 2\n```\n"
+    assert _python_blocks(text) == ["x = 1\n", "y = 2\n"]

@@ -86,8 +86,9 @@ if "$TOOLS" -m twine check --strict "$SDIST" "$WHEEL"; then note "$STEP" "ok"
 else fail "see the warnings above"; fi
 
 STEP="sdist contents"
-missing="$("$PYTHON" - "$SDIST" <<'EOF'
-import sys, tarfile
+missing="$("$PYTHON" - "$SDIST" "$ROOT/README.md" <<'EOF'
+import posixpath, re, sys, tarfile
+from urllib.parse import unquote
 names = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[1]).getnames() if "/" in n}
 need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__init__.py",
         "src/logitkit/_ext.pyx", "src/logitkit/binding/declarations.pxi",
@@ -96,6 +97,19 @@ need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__in
         "src/logitkit/csrc/simd/vector.h", "src/logitkit/csrc/double_double.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
         "src/logitkit/testing/oracle.py", "docs/semantics.md"]
+# every relative link and image of the README: PyPI shows the page, and a packager reading the
+# sdist follows those links
+readme = open(sys.argv[2], encoding="utf-8").read()
+links = re.findall(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", readme)
+links += re.findall(r"<img[^>]*\ssrc=[\"']([^\"']+)", readme)
+links += re.findall(r"(?m)^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)", readme)     # [name]: path
+for link in links:
+    path = unquote(link.split("#", 1)[0].split("?", 1)[0])
+    if not path or re.match(r"[a-z][a-z0-9+.-]*:", path, re.I) or path.startswith("/"):
+        continue                        # an anchor in the page, https:, mailto:, ...
+    path = posixpath.normpath(path)
+    if path not in names and not any(n.startswith(path + "/") for n in names):
+        need.append(f"{path}(linked-from-README.md)")
 stray = [n for n in names if n.endswith((".so", ".pyd")) or n == "src/logitkit/_ext.c"]
 if stray:
     print("sdist holds build products: " + " ".join(stray), file=sys.stderr)
@@ -103,7 +117,7 @@ if stray:
 print(" ".join(n for n in need if n not in names))
 EOF
 )"
-if [[ -z "$missing" ]]; then note "$STEP" "ok (sources, headers, py.typed, README, LICENSE, tests, bench; no .c/.so)"
+if [[ -z "$missing" ]]; then note "$STEP" "ok (sources, headers, py.typed, README and every file it links, LICENSE, tests, bench; no .c/.so)"
 else echo "sdist lacks: $missing"; fail "lacks $missing"; fi
 
 STEP="wheel contents"

@@ -26,7 +26,7 @@ from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit._softmax import log_softmax, logsumexp, softmax
 from logitkit._threads import get_num_threads, get_spin_us, set_num_threads, set_spin_us, threads
 
-__version__ = "0.1.0"
+from logitkit._version import __version__
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",

@@ -30,8 +30,9 @@ How the work is split:
 Not supported (NotImplementedError, with the reason): `out=` (Dask arrays are immutable:
 `dask.array.store` writes a result into an array), logsumexp's `b=` when a reduced axis is split
 across chunks (rechunk the reduced axes into one chunk, or drop `b`), and `return_grad=True` for
-the losses. Errors that depend on the data (an out-of-range class index) are raised when the
-result is computed, as in every Dask computation.
+the losses. Errors that depend on the data (a class index out of range: ValueError naming its
+position in the whole target array, as the in-memory function does) are raised when the result
+is computed, as in every Dask computation.
 
 Importing `logitkit` does not import Dask; importing `logitkit.dask` does (install the `dask`
 extra: `pip install logitkit[dask]`).

@@ -85,10 +85,21 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     res, _ = _dtypes(x, None, name)
     ax = _class_axis(axis, x.ndim, name)
     n_classes = x.shape[ax]
-    if not 0.0 <= float(label_smoothing) <= 1.0:
+    try:
+        smoothing = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: label_smoothing must be a number in [0, 1], "
+                        f"got {label_smoothing!r}") from None
+    if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing={label_smoothing!r}; expected a number "
                          f"in [0, 1]")
-    smoothing = float(label_smoothing)
+    # checked here: inside a block it would only surface at compute time, once per chunk
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
+    try:
+        ignore_index = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}") from None
     w = w_user = None
     if weight is not None:
         w = w_user = np.asarray(weight.compute() if isinstance(weight, da.Array) else weight)
@@ -124,8 +135,11 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     if whole:
         inner = logitkit.cross_entropy
 
-        def block(xb: np.ndarray, tb: np.ndarray) -> np.ndarray:
-            tb = tb if probs else tb[..., 0]
+        def block(xb: np.ndarray, tb: np.ndarray, block_info: Any = None) -> np.ndarray:
+            if not probs:
+                tb = tb[..., 0]
+                # before the in-memory loss, which would name the index inside this block
+                _check_indices(tb, _origin(block_info, 1), n_classes, ignore_index, ax)
             loss = inner(xb, tb, -1, weight=w_user, ignore_index=ignore_index,
                          label_smoothing=smoothing, reduction="none")
             return np.asarray(loss, dtype=_F64)[..., None]
@@ -143,6 +157,9 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
         def partial(xb: np.ndarray, tb: np.ndarray, sb: np.ndarray,
                     block_info: Any = None) -> np.ndarray:
             offset = block_info[0]["array-location"][-1][0]
+            if not probs:
+                _check_indices(np.asarray(tb)[..., 0], _origin(block_info, 1), n_classes,
+                               ignore_index, ax)
             return _ce_partial(xb, tb, sb, offset, **params)
 
         chunks = x.chunks[:-1] + ((1,) * len(x.chunks[-1]),)
@@ -165,6 +182,28 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     return _reduce(per_sample, denominator, reduction, res)
 
 
+def _origin(block_info: Any, arg: int) -> tuple[int, ...]:
+    """Where the block of argument `arg` (a target aligned with the logits, a trailing axis
+    of size 1) starts in the whole array: the index of its first element, that axis left out."""
+    return tuple(start for start, _ in block_info[arg]["array-location"][:-1])
+
+
+def _check_indices(tb: np.ndarray, origin: tuple[int, ...], n_classes: int, ignore_index: int,
+                   axis: int) -> None:
+    """Raise ValueError for the first entry of this block of class indices that is neither in
+    [0, n_classes) nor ignore_index, named by its position in the whole target array (`origin`
+    is the block's start there): a user looks it up in the array they passed, not in a chunk."""
+    with np.errstate(all="ignore"):
+        bad = (tb != ignore_index) & ((tb < 0) | (tb >= n_classes))
+    if not np.any(bad):
+        return
+    local = np.unravel_index(int(np.argmax(bad)), tb.shape)
+    where = ", ".join(str(int(o) + int(i)) for o, i in zip(origin, local))
+    raise ValueError(f"cross_entropy: target{f'[{where}]' if where else ''} = {tb[local]} is "
+                     f"not a class index; expected 0 <= index < {n_classes} (the size of axis "
+                     f"{axis}) or ignore_index={ignore_index}")
+
+
 def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray, offset: int, *,
                 w: np.ndarray | None, ignore_index: int, smoothing: float, n_classes: int,
                 probs: bool) -> np.ndarray:
@@ -184,12 +223,9 @@ def _ce_partial(xb: np.ndarray, tb: np.ndarray, state: np.ndarray, offset: int, 
             # 0 * -inf (a class with probability 0 and log-probability -inf) contributes 0
             terms = np.where(tp == 0, 0.0, tp * logp)
             return -np.sum(terms, axis=-1, keepdims=True)
+        # the indices were checked by the caller (_check_indices)
         tb = np.asarray(tb)[..., 0] if np.ndim(tb) == xb.ndim else np.asarray(tb)
         kept = tb != ignore_index
-        bad = kept & ((tb < 0) | (tb >= n_classes))
-        if np.any(bad):
-            raise IndexError(f"cross_entropy: target {tb[bad].flat[0]} is out of range for "
-                             f"{n_classes} classes (and is not ignore_index={ignore_index})")
         local = tb - offset
         here = kept & (local >= 0) & (local < width)
         index = np.where(here, local, 0)[..., None].astype(np.intp)
