@@ -32,9 +32,14 @@ class DLPackOnly:
 
 @pytest.mark.parametrize("name", NORMALIZE + ["logsumexp"])
 def test_dim_is_refused_with_a_hint_naming_axis(name):
-    for x in (X, X.tolist()):
+    for x in (X, X.tolist(), X.astype(np.float32)):
         with pytest.raises(TypeError, match="axis="):
             getattr(lk, name)(x, dim=0)
+    with pytest.raises(TypeError, match="axis="):
+        lk.cross_entropy(X, [2, 1], dim=1)
+    for backward in (lk.softmax_backward, lk.log_softmax_backward):
+        with pytest.raises(TypeError, match="axis="):
+            backward(X, X, dim=0)
 
 
 def test_unknown_keyword_is_still_a_type_error():

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
-from logitkit._interop import any_array
+from logitkit._interop import foreign, refuse_dim, translate
 from logitkit._results import finish
 from logitkit._validate import (as_array, check_out, compute_dtype, normalize_axes,
                                 result_dtype, to_compute)
@@ -47,11 +47,16 @@ def _general_pair(grad_output: Any, output: Any, out: Any,
     return g, y, res_dtype, calc
 
 
-def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, kernel,
-              fast_op: int) -> Any:
-    result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
-    if result is not None:
-        return result
+def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, dim: None, name: str,
+              kernel, fast_op: int) -> Any:
+    if dim is None:
+        result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
+        if result is not None:
+            return result
+    else:
+        refuse_dim(name)
+    if foreign(grad_output, output, out):
+        return translate(globals()[name], grad_output, output, axis, out=out)
     g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
     if g.ndim == 0:
         g, y = g.reshape(1), y.reshape(1)
@@ -73,9 +78,8 @@ def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, name: str, ker
     return finish(result, out, res_dtype)
 
 
-@any_array
 def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
-                     out: np.ndarray | None = None) -> Any:
+                     out: np.ndarray | None = None, dim: None = None) -> Any:
     """The vector-Jacobian product of softmax: dL/dx from dL/d output and the output.
 
     Parameters
@@ -91,6 +95,9 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     out : numpy.ndarray, optional
         A writable array of exactly the result's shape and dtype to write the result into.
         It is returned.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -129,13 +136,12 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     >>> lk.softmax_backward([[1.0, 0.0, 0.0]], y).round(4)      # d y[0] / dx
     array([[ 0.2247, -0.1598, -0.065 ]])
     """
-    return _vjp_rows(grad_output, output, axis, out, "softmax_backward",
+    return _vjp_rows(grad_output, output, axis, out, dim, "softmax_backward",
                      _ext.softmax_backward_rows, _ext.VJP_SOFTMAX)
 
 
-@any_array
 def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
-                         out: np.ndarray | None = None) -> Any:
+                         out: np.ndarray | None = None, dim: None = None) -> Any:
     """The vector-Jacobian product of log_softmax: dL/dx from dL/d output and the output.
 
     Parameters
@@ -151,6 +157,9 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     out : numpy.ndarray, optional
         A writable array of exactly the result's shape and dtype to write the result into.
         It is returned.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -200,11 +209,10 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     >>> lk.log_softmax_backward(g, out)
     array([[-4.24835426e-18,  4.24835426e-18]])
     """
-    return _vjp_rows(grad_output, output, axis, out, "log_softmax_backward",
+    return _vjp_rows(grad_output, output, axis, out, dim, "log_softmax_backward",
                      _ext.log_softmax_backward_rows, _ext.VJP_LOG_SOFTMAX)
 
 
-@any_array
 def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = None) -> Any:
     """The vector-Jacobian product of sigmoid: dL/dx from dL/d output and the output.
 
@@ -255,6 +263,8 @@ def sigmoid_backward(grad_output: Any, output: Any, *, out: np.ndarray | None = 
     result = _ext.vjp_fast(grad_output, output, None, _ext.VJP_SIGMOID, out)
     if result is not None:
         return result
+    if foreign(grad_output, output, out):
+        return translate(sigmoid_backward, grad_output, output, out=out)
     g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
     g1 = np.ascontiguousarray(to_compute(g, calc)).reshape(-1)
     y1 = np.ascontiguousarray(to_compute(y, calc)).reshape(-1)

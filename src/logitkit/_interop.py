@@ -1,8 +1,9 @@
 """Arrays that are not plain NumPy arrays: read them, compute with NumPy, answer in their type.
 
-Every public function is wrapped by `any_array`. A call whose arguments are plain ndarrays,
-Python numbers, lists, strings or None goes straight to the function; anything else is
-translated here first:
+Every public function first tries its fast path, which takes plain ndarrays only; its general
+path then asks `foreign()` whether an argument needs translating and, if so, hands the call to
+`translate()`, which calls the function again on plain arrays and puts the result back into
+the caller's type. Plain calls pay nothing for this.
 
 - Dask arrays go to the function's twin in `logitkit.dask` and stay lazy.
 - pandas Series and DataFrames are computed on their values; a result of the input's shape
@@ -24,16 +25,13 @@ object or a torch tensor if its library is already imported, so `sys.modules` de
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
 from logitkit._registry import BY_NAME
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Types that need no translation: the functions read these as they are.
 _PLAIN = frozenset({np.ndarray, int, float, bool, str, type(None), list, tuple,
@@ -58,44 +56,44 @@ _DLPACK_DEVICES = {2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Meta
 _BACKWARD_FILL = {"softmax_backward": 0.0, "log_softmax_backward": -np.inf,
                   "sigmoid_backward": 0.0}
 
+_SIGNATURES: dict[str, inspect.Signature] = {}
 
-def any_array(func: F) -> F:
-    """Let `func` take the arrays users hold (see the module's docstring), at no cost for
-    plain ndarrays."""
+
+def refuse_dim(name: str) -> NoReturn:
+    """PyTorch's `dim=` is not silently taken for something else: say what logitkit calls it."""
+    raise TypeError(f"{name}: got dim=, PyTorch's name for the axis; logitkit names it axis= "
+                    f"(as NumPy and SciPy do): use axis=... instead of dim=...")
+
+
+def foreign(*values: Any) -> bool:
+    """Whether any of `values` is an array that `translate` must read for the kernels."""
+    for value in values:
+        if type(value) in _PLAIN:
+            continue
+        if isinstance(value, np.ma.MaskedArray):
+            return True
+        if isinstance(value, (np.ndarray, np.generic)):
+            continue
+        if hasattr(value, "__dlpack__") or hasattr(value, "__array_namespace__"):
+            return True
+        dask_array = _module_type("dask.array", "Array")
+        if dask_array is not None and isinstance(value, dask_array):
+            return True
+        pandas_types = _pandas_types()
+        if pandas_types is not None and isinstance(value, pandas_types):
+            return True
+    return False
+
+
+def translate(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`func(*args, **kwargs)` for arguments that `foreign` flagged: computed on NumPy arrays,
+    answered in the type of the first array argument."""
     name = func.__name__
     kind = BY_NAME[name].kind
-    signature = inspect.signature(func)
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for value in args:
-            if type(value) not in _PLAIN:
-                break
-        else:
-            if not kwargs:
-                return func(*args)
-            for value in kwargs.values():
-                if type(value) not in _PLAIN:
-                    break
-            else:
-                if "dim" in kwargs:
-                    raise _dim_error(name)
-                return func(*args, **kwargs)
-        return _translate(func, name, kind, signature, args, kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _dim_error(name: str) -> TypeError:
-    return TypeError(f"{name}() got an unexpected keyword argument 'dim'; logitkit names the "
-                     f"axis `axis=` (as NumPy and SciPy do): use axis=... instead of dim=...")
-
-
-def _translate(func: Callable[..., Any], name: str, kind: str, signature: inspect.Signature,
-               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if "dim" in kwargs:
-        raise _dim_error(name)
-    bound = signature.bind(*args, **kwargs)     # the usual TypeError for a bad call
+    signature = _SIGNATURES.get(name)
+    if signature is None:
+        signature = _SIGNATURES[name] = inspect.signature(func)
+    bound = signature.bind(*args, **kwargs)
     values = bound.arguments
     params = [p for p in _ARRAY_PARAMS[kind] if values.get(p) is not None]
     lead = values[params[0]] if params else None

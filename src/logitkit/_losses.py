@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
-from logitkit._interop import any_array
+from logitkit._interop import foreign, refuse_dim, translate
 from logitkit._results import finish
 from logitkit._validate import as_array, compute_dtype, normalize_axes, result_dtype, to_compute
 
@@ -119,10 +119,9 @@ def _scalar(value: float, dtype: np.dtype) -> Any:
 
 # ---------------------------------------------------------------- cross_entropy
 
-@any_array
 def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = None,
                   ignore_index: int = -100, label_smoothing: float = 0.0,
-                  reduction: str = "mean", return_grad: bool = False) -> Any:
+                  reduction: str = "mean", return_grad: bool = False, dim: None = None) -> Any:
     """Cross-entropy between the softmax of `logits` over `axis` and `target`.
 
     PyTorch's semantics (`torch.nn.functional.cross_entropy`), except that the class axis is
@@ -152,6 +151,9 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     return_grad : bool, optional
         Also return the gradient with respect to `logits`, computed in the same pass.
         Default: False.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -223,6 +225,8 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
     array([4.24835426e-18])
     """
     name = "cross_entropy"
+    if dim is not None:
+        refuse_dim(name)
     if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
             and label_smoothing == 0.0 and logits.ndim == 2 and (axis == -1 or axis == 1)
             and type(axis) is int and type(ignore_index) is int
@@ -233,6 +237,10 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, *, weight: Any = Non
             and reduction in _REDUCTIONS and logits.size):
         return _cross_entropy_fast(logits, target, ignore_index, _REDUCTIONS[reduction],
                                    bool(return_grad))
+    if foreign(logits, target, weight):
+        return translate(cross_entropy, logits, target, axis, weight=weight,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing,
+                         reduction=reduction, return_grad=return_grad)
     red = _reduction(reduction, name)
     arr = as_array(logits, name)
     res_dtype = result_dtype(arr, None, name, what="logits")
@@ -340,7 +348,6 @@ def _cross_entropy_fast(x: np.ndarray, t: np.ndarray, ignore: int, red: int,
 
 # ---------------------------------------------------------------- binary cross-entropy
 
-@any_array
 def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = None,
                                      pos_weight: Any = None, reduction: str = "mean",
                                      return_grad: bool = False) -> Any:
@@ -423,6 +430,9 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     np.float64(1000.0)
     """
     name = "binary_cross_entropy_with_logits"
+    if foreign(logits, target, weight, pos_weight):
+        return translate(binary_cross_entropy_with_logits, logits, target, weight=weight,
+                         pos_weight=pos_weight, reduction=reduction, return_grad=return_grad)
     red = _reduction(reduction, name)
     arr = as_array(logits, name)
     res_dtype = result_dtype(arr, None, name, what="logits")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext
-from logitkit._interop import any_array
+from logitkit._interop import foreign, translate
 from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, check_out, overlaps, result_dtype, to_compute,
                                 working_dtype)
@@ -26,7 +26,6 @@ from logitkit._validate import (as_array, check_out, overlaps, result_dtype, to_
 _SIGMOID, _SIGMOID_DERIVATIVE, _LOG_SIGMOID, _SOFTPLUS = 0, 1, 2, 3
 
 
-@any_array
 def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """The logistic sigmoid, 1 / (1 + exp(-x)), elementwise.
 
@@ -90,7 +89,6 @@ def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     return _elementwise(x, out, dtype, _SIGMOID, "sigmoid")
 
 
-@any_array
 def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """The derivative of the sigmoid at the pre-activation `x`: sigmoid(x) * (1 - sigmoid(x)).
 
@@ -153,7 +151,6 @@ def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = No
     return _elementwise(x, out, dtype, _SIGMOID_DERIVATIVE, "sigmoid_derivative")
 
 
-@any_array
 def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """The log of the sigmoid, -log(1 + exp(-x)), elementwise.
 
@@ -211,7 +208,6 @@ def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> 
     return _elementwise(x, out, dtype, _LOG_SIGMOID, "log_sigmoid")
 
 
-@any_array
 def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     """Softplus, log(1 + exp(x)), elementwise.
 
@@ -273,6 +269,8 @@ def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: st
         fast = _ext.elementwise_fast(x, func, out)
         if fast is not None:
             return fast
+    if foreign(x, out):
+        return translate(globals()[name], x, out=out, dtype=dtype)
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
     calc = working_dtype(arr, res_dtype)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from logitkit import _ext, _layout
-from logitkit._interop import any_array
+from logitkit._interop import foreign, refuse_dim, translate
 from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
                                 result_dtype, same_memory, to_compute, working_dtype)
@@ -30,9 +30,8 @@ _F64 = np.dtype(np.float64)
 
 # ---------------------------------------------------------------- softmax and log_softmax
 
-@any_array
 def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
-            dtype: Any = None) -> Any:
+            dtype: Any = None, dim: None = None) -> Any:
     """Softmax over `axis`: exp(x - max) / sum(exp(x - max)), the class probabilities.
 
     Parameters
@@ -53,6 +52,9 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -111,16 +113,19 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     >>> lk.softmax([1.0, 2.0, 3.0], where=[True, False, True]).round(4)
     array([0.1192, 0.    , 0.8808])
     """
-    if where is None and dtype is None:
+    if where is None and dtype is None and dim is None:
         fast = _ext.rows_fast(x, axis, _SOFTMAX, out)
         if fast is not None:
             return fast
+    if dim is not None:
+        refuse_dim("softmax")
+    if foreign(x, where, out):
+        return translate(softmax, x, axis, where=where, out=out, dtype=dtype)
     return _normalize(x, axis, where, out, dtype, _SOFTMAX, "softmax")
 
 
-@any_array
 def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None = None,
-                dtype: Any = None) -> Any:
+                dtype: Any = None, dim: None = None) -> Any:
     """Log-softmax over `axis`: x - logsumexp(x), the log-probabilities of the classes.
 
     Parameters
@@ -141,6 +146,9 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -195,10 +203,14 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
     >>> lk.log_softmax([1.0, 2.0, 3.0], where=[True, False, True]).round(4)
     array([-2.1269,    -inf, -0.1269])
     """
-    if where is None and dtype is None:
+    if where is None and dtype is None and dim is None:
         fast = _ext.rows_fast(x, axis, _LOG_SOFTMAX, out)
         if fast is not None:
             return fast
+    if dim is not None:
+        refuse_dim("log_softmax")
+    if foreign(x, where, out):
+        return translate(log_softmax, x, axis, where=where, out=out, dtype=dtype)
     return _normalize(x, axis, where, out, dtype, _LOG_SOFTMAX, "log_softmax")
 
 
@@ -242,10 +254,9 @@ def _normalize(x: Any, axis: Any, where: Any, out: np.ndarray | None, dtype: Any
 
 # ---------------------------------------------------------------- logsumexp
 
-@any_array
 def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
               keepdims: bool = False, return_sign: bool = False,
-              out: np.ndarray | None = None, dtype: Any = None) -> Any:
+              out: np.ndarray | None = None, dtype: Any = None, dim: None = None) -> Any:
     """log(sum(b * exp(x))) over `axis`, without overflow for logits of any size.
 
     Parameters
@@ -275,6 +286,9 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
+    dim : None, optional
+        PyTorch's name for the axis, refused: any value other than None raises a TypeError
+        that names `axis=`.
 
     Returns
     -------
@@ -343,11 +357,16 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     (np.float64(1.541325), np.float64(-1.0))
     """
     if (b is None and where is None and keepdims is False and return_sign is False
-            and dtype is None):
+            and dtype is None and dim is None):
         fast = _ext.rows_fast(x, axis, _LOGSUMEXP, out)
         if fast is not None:
             return fast
     name = "logsumexp"
+    if dim is not None:
+        refuse_dim(name)
+    if foreign(x, b, where, out):
+        return translate(logsumexp, x, axis, b=b, where=where, keepdims=keepdims,
+                         return_sign=return_sign, out=out, dtype=dtype)
     keepdims = as_flag(keepdims, "keepdims", name)
     return_sign = as_flag(return_sign, "return_sign", name)
     arr = as_array(x, name)

@@ -32,6 +32,7 @@ loss, grad = cross_entropy(logits, labels)  # E: without return_grad, not a pair
 per_sample: NDArray[np.float64] = cross_entropy(logits, labels)  # E: "mean" is a scalar
 rows: NDArray[Any] = logsumexp(logits)  # E: over the last axis: an array or a scalar
 probability: float = softmax(logits)  # E: an array
+softmax(logits, dim=0)  # E: PyTorch's dim= is axis= here
 
 
 def mean_loss(reduction_name: str) -> None:
