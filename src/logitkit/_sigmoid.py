@@ -37,7 +37,7 @@ def sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
     out : numpy.ndarray, optional
         A writable array of exactly `x`'s shape and the result dtype to write the result
         into; it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
@@ -100,7 +100,7 @@ def sigmoid_derivative(x: Any, *, out: np.ndarray | None = None, dtype: Any = No
     out : numpy.ndarray, optional
         A writable array of exactly `x`'s shape and the result dtype to write the result
         into; it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
@@ -162,7 +162,7 @@ def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> 
     out : numpy.ndarray, optional
         A writable array of exactly `x`'s shape and the result dtype to write the result
         into; it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
@@ -219,7 +219,7 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
     out : numpy.ndarray, optional
         A writable array of exactly `x`'s shape and the result dtype to write the result
         into; it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.

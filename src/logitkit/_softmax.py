@@ -48,7 +48,7 @@ def softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | None
     out : numpy.ndarray, optional
         A writable array of exactly the result's shape and dtype to write the result into;
         it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
@@ -142,7 +142,7 @@ def log_softmax(x: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray | 
     out : numpy.ndarray, optional
         A writable array of exactly the result's shape and dtype to write the result into;
         it may be `x` itself. It is returned.
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
@@ -282,7 +282,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     out : numpy.ndarray, optional
         A writable array of exactly the result's shape (with or without the kept axes) and
         dtype to write the value into. It is returned (as the value, with `return_sign`).
-    dtype : float16, float32 or float64, optional
+    dtype : float16, float32, float64 or longdouble, optional
         The result dtype. One narrower than the input is computed in the input's precision
         and rounded once at the end. Default: float64 for float64, integer and bool input,
         float32 for float32, float16 for float16.
