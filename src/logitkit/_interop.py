@@ -47,6 +47,9 @@ _ARRAY_PARAMS = {
     "backward": ("grad_output", "output"),
 }
 
+# functions whose array parameters are not those of their kind
+_ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {}
+
 _DLPACK_CPU = 1          # DLDeviceType kDLCPU
 _DLPACK_DEVICES = {2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 9: "VPI",
                    10: "ROCm", 13: "CUDA managed", 14: "oneAPI"}
@@ -95,7 +98,8 @@ def translate(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         signature = _SIGNATURES[name] = inspect.signature(func)
     bound = signature.bind(*args, **kwargs)
     values = bound.arguments
-    params = [p for p in _ARRAY_PARAMS[kind] if values.get(p) is not None]
+    names = _ARRAY_PARAMS_OF.get(name) or _ARRAY_PARAMS[kind]
+    params = [p for p in names if values.get(p) is not None]
     lead = values[params[0]] if params else None
 
     dask_array = _module_type("dask.array", "Array")
