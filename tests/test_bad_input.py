@@ -680,7 +680,7 @@ def test_logsumexp_b_errors():
     f = logitkit.logsumexp
     x = _values((2, 3))
     expect_error(ValueError, ["logsumexp", "b", "(2,)", "(2, 3)"], f, x, b=[1.0, 2.0])
-    expect_error(ValueError, ["logsumexp", "b"], f, x, b=np.ones((4, 2, 3)))
+    expect_error(ValueError, ["logsumexp", "b"], f, x, b=np.ones((4, 3, 3)))
     expect_error(TypeError, ["logsumexp", "b", "complex"], f, x, b=[1j, 2, 3])
     expect_error(TypeError, ["logsumexp", "b", "<U1"], f, x, b="a")
     expect_error(TypeError, ["logsumexp", "b", "object"], f, x, b=[None, 1, 2])

@@ -196,3 +196,99 @@ def test_float64_cancelling_logsumexp_of_confident_pairs(d, depth):
     _check_cancelling(row, logitkit.logsumexp(np.array(row)))
     row = [-0.12692801104297205, -2.1269280110429722]
     _check_cancelling(row, logitkit.logsumexp(np.array(row)))
+
+
+# ---------------------------------------------------------------------------------------------
+# b=: terms below a cancellation, the exact tier, broadcasting and the result dtype
+# ---------------------------------------------------------------------------------------------
+
+def _exact_lse(x, b):
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workprec(8000):          # wide enough for 1 + 2^-1074 - 1
+        total = sum(mpmath.mpf(float(bi)) * mpmath.exp(mpmath.mpf(float(xi)))
+                    for xi, bi in zip(x, b))
+        if total == 0:
+            return -math.inf, 0.0
+        return float(mpmath.log(abs(total))), float(mpmath.sign(total))
+
+
+# regression: the terms were scaled by the largest term's exponent and summed in doubles, so a
+# term more than 2^1074 below it underflowed to 0 before the larger ones cancelled
+@pytest.mark.parametrize("x, b", [([0.0, 0.0, -800.0], [1.0, -1.0, 1.0]),
+                                  ([0.0, 0.0, -745.0], [1.0, -1.0, 1.0]),
+                                  ([0.0, 0.0, 0.0], [5e-324, 1.0, -1.0]),
+                                  ([0.0, -900.0, 0.0, -1500.0], [1.0, -1e300, -1.0, 1e-300]),
+                                  ([700.0, 700.0, -700.0], [-1.0, 1.0, -5e-324]),
+                                  ([0.0, 1e-16, 0.0, -2000.0], [1.0, 1.0, -2.0, 1.0])])
+def test_b_keeps_terms_below_a_cancellation(x, b, each_simd_path):
+    want = _exact_lse(x, b)
+    for got in (logsumexp(np.array(x), b=np.array(b), return_sign=True),
+                reference.logsumexp(np.array(x), b=np.array(b), return_sign=True)):
+        value, sign = float(got[0]), float(got[1])
+        assert sign == want[1], (got, want)
+        assert abs(value - want[0]) <= 2 * np.spacing(abs(want[0])), (got, want)
+
+
+# regression: with b= the terms' exps were rounded once each, so where m + log|sum| cancels
+# the result was ~204,000 ULP off (the plain path redoes such slices in double-double)
+def test_b_cancelling_result_uses_the_exact_tier(each_simd_path):
+    x = np.array([-2.4185257682003938, -0.3781182358807107, -2.106478888877097,
+                  -2.2621125620213505])
+    for b in (np.ones(4), np.array([1.0, 1.0, 1.0, 2.0 ** -40])):
+        want = _exact_lse(x, b)[0]
+        got = float(logsumexp(x, b=b))
+        assert abs(got - want) <= 2 * np.spacing(abs(want)), (b, got, want)
+    assert float(logsumexp(x, b=np.ones(4))) == float(logsumexp(x))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_b_accuracy_on_the_adversarial_suite(dtype):
+    """b = 1 everywhere must meet logsumexp's bar too (the oracle's exact values hold)."""
+    oracle = pytest.importorskip("logitkit.testing.oracle")
+    batches = oracle.suite("logsumexp", dtype, "quick")
+
+    def call(x, axis=-1):
+        return logsumexp(x, axis=axis, b=np.ones(x.shape, x.dtype))
+    worst = oracle.run_library(call, "logsumexp", dtype, batches, threshold=2)
+    assert worst["bar"].ulp <= 2, (worst["bar"].ulp, worst["bar"].case)
+
+
+# regression: b had to broadcast to x's shape; SciPy broadcasts the two together
+def test_b_broadcasts_together_with_x():
+    x, b = np.zeros((4, 1, 2, 1)), np.ones((3, 1, 5))
+    want = scipy_special.logsumexp(x, axis=None, b=b)
+    assert logsumexp(x, axis=None, b=b) == pytest.approx(math.log(120), rel=1e-15)
+    assert logsumexp(x, axis=None, b=b) == pytest.approx(want, rel=1e-15)
+    for axis in (-1, 0, (1, 3), None):
+        for keepdims in (False, True):
+            got = logsumexp(x, axis=axis, b=b, keepdims=keepdims)
+            ref = reference.logsumexp(x, axis=axis, b=b, keepdims=keepdims)
+            sp = scipy_special.logsumexp(x, axis=axis, b=b, keepdims=keepdims)
+            assert np.shape(got) == np.shape(sp) == np.shape(ref)
+            np.testing.assert_allclose(got, sp, rtol=1e-14)
+            np.testing.assert_array_equal(got, ref)
+    value, sign = logsumexp(np.zeros(3), b=-np.ones((2, 3)), return_sign=True)
+    assert value.shape == sign.shape == (2,) and np.all(sign == -1)
+    out = np.empty((4, 3, 2))
+    assert logsumexp(x, b=b, out=out) is out
+
+
+# the result dtype with b= is SciPy's: NumPy's promotion of x's and b's dtypes (a Python scalar
+# b is weak), float64 where that is not a float dtype
+@pytest.mark.parametrize("x_dtype", ["float16", "float32", "float64", "int32", "bool"])
+@pytest.mark.parametrize("b_dtype", ["float16", "float32", "float64", "int8", "int32", "int64",
+                                     "uint8", "bool", "python_float", "python_int"])
+def test_b_result_dtype_follows_scipy(x_dtype, b_dtype):
+    x = np.array([0.5, 1.0, 2.0], x_dtype)
+    b = {"python_float": 2.0, "python_int": 2}.get(b_dtype)
+    if b is None:
+        b = np.array([1, 2, 3], b_dtype) if b_dtype != "bool" else np.array([True, False, True])
+    want = scipy_special.logsumexp(x, b=b, axis=-1)
+    got = logsumexp(x, b=b)
+    want_dtype = np.asarray(want).dtype
+    assert got.dtype == want_dtype
+    assert reference.logsumexp(x, b=b).dtype == want_dtype
+    value, sign = logsumexp(x, b=b, return_sign=True)
+    assert value.dtype == sign.dtype == want_dtype
+    np.testing.assert_allclose(got, want, rtol=2e-3 if want_dtype == np.float16 else 1e-6)
+    assert logsumexp(x, b=b, dtype=np.float32).dtype == np.float32

@@ -1311,3 +1311,41 @@ def test_property_matches_reference(rows, n, spread, seed, dtype, smooth):
     ref = R.cross_entropy(x, y, label_smoothing=smooth, reduction="none")
     close_ulps(got, ref, dtype, 4)
     assert (got >= 0).all()
+
+
+# regression: a mean whose denominator (the targets' total weight) is 0 was +inf with label
+# smoothing; PyTorch and the reference give NaN, and NaN gradients (rows that are ignored keep
+# their exact 0 gradient)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_mean_over_zero_total_weight_is_nan(dtype):
+    x = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]], dtype)
+    for ls in (0.0, 0.1, 1.0):
+        for y in ([0, -100], [0, 0]):
+            kw = dict(weight=np.array([0.0, 1.0, 1.0], dtype), label_smoothing=ls)
+            loss = lk.cross_entropy(x, y, **kw)
+            assert np.isnan(loss) and loss.dtype == dtype
+            loss, grad = lk.cross_entropy(x, y, return_grad=True, **kw)
+            ref_loss, ref_grad = R.cross_entropy(x, np.array(y), return_grad=True, **kw)
+            assert np.isnan(loss) and np.isnan(ref_loss)
+            np.testing.assert_array_equal(grad, ref_grad)
+            assert np.isnan(grad[0]).all()
+            if y[1] == -100:
+                assert (grad[1] == 0).all()
+    assert np.isnan(lk.cross_entropy(x[:1], [0], weight=[0.0, 1.0, 1.0], label_smoothing=0.1))
+
+
+# regression: the gradient of binary cross-entropy at a confident right answer (x = 800,
+# t = 1) was +0.0 in float64; its true value -exp(-800) rounds to -0.0 (float32 was right)
+@pytest.mark.parametrize("dtype, big", [(np.float64, 800.0), (np.float32, 120.0)])
+def test_gradients_that_round_to_zero_keep_their_sign(dtype, big, each_simd_path):
+    x = np.array([big, -big, big, -big] * 5, dtype)
+    t = np.array([1.0, 0.0, 0.0, 1.0] * 5, dtype)
+    loss, grad = lk.binary_cross_entropy_with_logits(x, t, reduction="none", return_grad=True)
+    assert np.signbit(grad[:2]).tolist() == [True, False]
+    assert np.signbit(loss[:2]).tolist() == [False, False]
+    _, ref = R.binary_cross_entropy_with_logits(x, t, reduction="none", return_grad=True)
+    assert np.signbit(ref[:2]).tolist() == [True, False]
+    loss, grad = lk.cross_entropy(np.array([[big, 0.0]] * 3, dtype), [0, 0, 0],
+                                  reduction="none", return_grad=True)
+    assert np.signbit(grad[:, 0]).all() and not np.signbit(grad[:, 1]).any()
+    assert not np.signbit(loss).any()

@@ -670,3 +670,35 @@ def test_logsumexp_where_max_and_log_cancel(row):
     got, sign = R.logsumexp(np.array(row + row), b=np.full(2 * len(row), 0.5),
                             return_sign=True)               # the same sum, through b=
     assert sign == 1.0 and ulp_error(float(got), exact) <= 0.5
+
+
+# regression: reference.softmax_backward([inf, -inf], [.5, .5]) raised ValueError from
+# math.fsum (inf - inf), where the fast function gives NaN: the twins never raise on values
+@pytest.mark.parametrize("g, y", [([math.inf, -math.inf], [0.5, 0.5]),
+                                  ([1e308, 1e308, 1e308], [1.0, 1.0, 1.0]),
+                                  ([math.nan, math.inf], [0.5, 0.5]),
+                                  ([1.0, 2.0], [math.inf, -math.inf])])
+def test_backward_twins_give_nan_where_sums_meet_inf_minus_inf(g, y):
+    import logitkit
+    from logitkit import reference
+    g, y = np.array(g), np.array(y)
+    for name in ("softmax_backward", "log_softmax_backward"):
+        with np.errstate(all="ignore"):
+            fast = getattr(logitkit, name)(g, y)
+        ref = getattr(reference, name)(g, y)
+        assert np.isnan(ref).tolist() == np.isnan(fast).tolist() or np.isnan(ref).any(), name
+
+
+def test_loss_twins_never_raise_on_infinite_values():
+    from logitkit import reference
+    x = np.array([[0.0, -math.inf, 1.0], [2.0, 1.0, -math.inf]])
+    w = np.array([1.0, -1.0, math.inf])
+    reference.cross_entropy(x, np.array([0, 2]), weight=w, label_smoothing=0.5)
+    reference.cross_entropy(x, np.array([0, 2]), weight=np.array([-1.0, 1.0, 1.0]),
+                            label_smoothing=0.5, return_grad=True)
+    reference.cross_entropy(x, np.array([[0.2, 0.3, 0.5], [0.5, 0.5, 0.0]]),
+                            weight=np.array([math.inf, -math.inf, 1.0]), return_grad=True)
+    reference.binary_cross_entropy_with_logits(np.array([1e308, -1e308, 3.0]),
+                                               np.array([0.0, 1.0, 0.5]),
+                                               weight=np.array([math.inf, -math.inf, 1.0]))
+    reference.logsumexp(np.array([0.0, 0.0]), b=np.array([math.inf, -math.inf]))

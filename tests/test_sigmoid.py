@@ -119,3 +119,23 @@ def test_no_warnings(recwarn):
         fn(x, dtype=np.float32)
         fn(x.astype(np.float16) if False else np.array([np.inf, -np.inf], np.float16))
     assert not recwarn.list
+
+
+# regression: log_sigmoid(800.0) was +0.0, while its true value -exp(-800) rounds to -0.0 (as
+# SciPy's log_expit gives); results that round to zero keep the sign of the true value
+@pytest.mark.parametrize("dtype, big", [(np.float64, 800.0), (np.float32, 120.0)])
+def test_signs_of_zero(dtype, big, each_simd_path):
+    def bits(v):
+        return np.signbit(np.asarray(v)).tolist()
+    for n in (1, 3, 17, 64):              # the tails and the vector loops
+        x = np.full(n, big, dtype)
+        assert bits(log_sigmoid(x)) == [True] * n
+        assert bits(log_sigmoid(np.full(n, np.inf, dtype))) == [True] * n
+        assert bits(softplus(-x)) == [False] * n
+        assert bits(softplus(np.full(n, -np.inf, dtype))) == [False] * n
+        assert bits(sigmoid(-x)) == bits(sigmoid_derivative(x)) == [False] * n
+        assert bits(log_sigmoid(np.zeros(n, dtype) + 1)) == [True] * n
+    from logitkit import reference
+    assert math.copysign(1.0, reference.log_sigmoid(big)) == -1.0
+    assert math.copysign(1.0, reference.log_sigmoid(math.inf)) == -1.0
+    assert math.copysign(1.0, reference.softplus(-big)) == 1.0

@@ -581,3 +581,30 @@ def test_rows_run_in_pairs_as_they_run_alone(fn, n, dtype, each_simd_path):
     bar = 4 if fn == "softmax" else 2
     logitkit.testing.assert_matches_reference(fn, x, max_ulp=bar)
     logitkit.testing.assert_matches_reference(fn, x, max_ulp=bar, where=rng.random((9, n)) < 0.7)
+
+
+# regression: log_softmax([800., 0.])[0] was +0.0 while log_softmax([0., -800.])[0] was -0.0;
+# both true values are -exp(-800), which rounds to -0.0. An exact 0 (nothing else in the
+# slice, or only -inf) stays +0.0.
+@pytest.mark.parametrize("dtype, big", [(np.float64, 800.0), (np.float32, 120.0)])
+def test_log_softmax_signs_of_zero(dtype, big, each_simd_path):
+    from logitkit import reference
+    rows = {(big, 0.0): True, (0.0, -big): True, (0.0, -big, -np.inf): True,
+            (-np.inf, 0.0, -np.inf, -2 * big): True, (5.0,): False, (0.0, -np.inf): False,
+            (3.0, -np.inf, -np.inf): False}
+    for row, negative in rows.items():
+        a = np.array(row, dtype)
+        top = int(np.argmax(a))
+        for n_rows in (1, 2, 3, 40):      # a row, a pair, short rows in lanes
+            got = log_softmax(np.tile(a, (n_rows, 1)))
+            assert got[:, top].tolist() == [0.0] * n_rows
+            assert np.signbit(got[:, top]).tolist() == [negative] * n_rows, (row, n_rows)
+        col = log_softmax(np.tile(a[:, None], (1, 5)), axis=0)   # columns
+        assert np.signbit(col[top]).tolist() == [negative] * 5, row
+        long_row = np.full(5000, -np.inf, dtype)                 # a long row
+        long_row[:len(a)] = a
+        assert np.signbit(log_softmax(long_row)[top]) == negative, row
+        assert np.signbit(reference.log_softmax(a)[top]) == negative, row
+        if len(row) > 1:
+            masked = log_softmax(np.append(a, dtype(1e4)), where=np.arange(len(a) + 1) < len(a))
+            assert np.signbit(masked[top]) == negative, row

@@ -105,6 +105,8 @@ def _loss_value(loss: np.ndarray, red: int, total: float, denom: float,
         return finish(loss, None, res_dtype)
     if red == 1:
         return _scalar(total, res_dtype)
+    if denom == 0.0:            # a mean over no weight: NaN, as PyTorch's 0/0 of its NLL part
+        return _scalar(math.nan, res_dtype)
     return _scalar(_div(total, denom), res_dtype)
 
 

@@ -371,6 +371,22 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     return_sign = as_flag(return_sign, "return_sign", name)
     arr = as_array(x, name)
     res_dtype = result_dtype(arr, dtype, name)
+    scale = None
+    if b is not None:
+        # as in SciPy: x and b broadcast together, and the result dtype is NumPy's promotion
+        # of theirs (a Python scalar b is weak), float64 where that is not a float dtype
+        scale = as_array(b, name)
+        result_dtype(scale, None, name, what="b")
+        try:
+            shape = np.broadcast_shapes(arr.shape, scale.shape)
+        except ValueError:
+            raise ValueError(f"{name}: b has shape {scale.shape}, which does not broadcast "
+                             f"with the input's shape {arr.shape}") from None
+        arr = np.broadcast_to(arr, shape)
+        if dtype is None:
+            weak = b if type(b) in (bool, int, float) else scale.dtype.newbyteorder("=")
+            promoted = np.result_type(arr.dtype.newbyteorder("="), weak)
+            res_dtype = promoted if promoted.kind == "f" else _F64
     calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if arr.ndim == 0:
@@ -385,8 +401,8 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
         check_out(out, final_shape, res_dtype, name)
     data = to_compute(arr, calc)
 
-    if b is not None:
-        value, sign = _logsumexp_scaled(data, b, where, axes, reduced_keep, name)
+    if scale is not None:
+        value, sign = _logsumexp_scaled(data, scale, where, axes, reduced_keep, name)
     else:
         if where is not None:
             data = np.where(check_mask(where, arr.shape, name), data, data.dtype.type(-np.inf))
@@ -427,13 +443,7 @@ def _logsumexp_scaled(data: np.ndarray, b: Any, where: Any, axes: tuple[int, ...
     """log|sum(b * exp(x))| and its sign over `axes`, in keepdims shape and float64 (scalar
     loops: the scaled form is rare and never on a hot path). float32 x is computed in float64
     too, so that b keeps its range: b=1e300 would be inf in float32, while its log is not."""
-    scale = as_array(b, name)
-    result_dtype(scale, None, name, what="b")
-    try:
-        scale = np.broadcast_to(scale, data.shape)
-    except ValueError:
-        raise ValueError(f"{name}: b has shape {scale.shape}, which does not broadcast to the "
-                         f"input's shape {data.shape}") from None
+    scale = np.broadcast_to(b, data.shape)          # b broadcasts to x's (broadcast) shape
     if where is not None:
         scale = np.where(check_mask(where, data.shape, name), scale, 0)
     p = _layout.fallback_plan(data.shape, axes)

@@ -155,6 +155,15 @@ static inline lk_dd lk_dd_one_plus(lk_dd a)
     return lk_dd_fast_sum(s.hi, s.lo + a.lo);
 }
 
+/* e^r - 1 for a double-double |r| <= 0.35: the Taylor series in Horner form, r p_2 with
+ * p_n = 1 + r p_(n+1)/n */
+static inline lk_dd lk_dd_expm1_series(lk_dd r)
+{
+    lk_dd p = {1.0, 0.0};
+    for (int n = LK_DD_TERMS; n >= 2; n--) p = lk_dd_one_plus(lk_dd_div_int(lk_dd_mul(r, p), n));
+    return lk_dd_mul(r, p);
+}
+
 /* e^y = 2^k (1 + m) for y in [-200, 89]: y = k ln2 + r, r a double-double (k A is exact: 51
  * bits for |k| <= 289; so is y - k A, by Sterbenz's lemma for k != 0, as y and k A are within
  * a factor of 2 for any double y, and checked for every float32 y in the range; k B's
@@ -167,10 +176,8 @@ static inline lk_dd lk_dd_expm1_reduced(double y, int *k)
     double t = fma(kd, -LK_DD_LN2_A, y), kb = kd * LK_DD_LN2_B;
     lk_dd r = lk_dd_two_sum(t, -kb);
     r = lk_dd_fast_sum(r.hi, r.lo - (fma(kd, LK_DD_LN2_B, -kb) + kd * LK_DD_LN2_C));
-    lk_dd p = {1.0, 0.0};
-    for (int n = LK_DD_TERMS; n >= 2; n--) p = lk_dd_one_plus(lk_dd_div_int(lk_dd_mul(r, p), n));
     *k = (int)kd;
-    return lk_dd_mul(r, p);
+    return lk_dd_expm1_series(r);
 }
 
 /* g - e^y (s_hi + s_lo) with e^y to ~2^-102: where k = 0 (e^y near 1) as (g - S) - m S, so

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from logitkit.reference._common import _INF, _dtype
+from logitkit.reference._common import _INF, _dtype, _fsum
 
 __all__ = ["softmax_backward", "log_softmax_backward", "sigmoid_backward"]
 
@@ -51,17 +51,30 @@ def _to_out(res, out):
     return out
 
 
+def _to_float(q: Fraction) -> float:
+    """q rounded once to a float; past the float range +-inf (float() would raise)."""
+    try:
+        return float(q)
+    except OverflowError:
+        return _INF if q > 0 else -_INF
+
+
+def _exp(v: float) -> float:
+    """math.exp, +inf past the float range (math.exp would raise)."""
+    return math.exp(v) if v < 710.0 or v != v else _INF
+
+
 def softmax_backward(grad_output, output, axis=-1, *, out=None):
     """output * (grad_output - sum(grad_output * output)), exactly (Fractions), rounded once."""
     gs, ys, shape, rt = _rows_of(grad_output, output, axis)
     res = []
     for g, y in zip(gs, ys):
         if not all(math.isfinite(v) for v in g + y):
-            s = math.fsum(a * b for a, b in zip(g, y))
+            s = _fsum(a * b for a, b in zip(g, y))
             res.append([b * (a - s) for a, b in zip(g, y)])
             continue
         s = sum(Fraction(a) * Fraction(b) for a, b in zip(g, y))
-        res.append([float(Fraction(b) * (Fraction(a) - s)) for a, b in zip(g, y)])
+        res.append([_to_float(Fraction(b) * (Fraction(a) - s)) for a, b in zip(g, y)])
     return _to_out(_finish_rows(res, shape, axis, rt), out)
 
 
@@ -71,11 +84,11 @@ def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
     res = []
     for g, y in zip(gs, ys):
         if not all(math.isfinite(v) for v in g) or any(v != v or v == _INF for v in y):
-            s = math.fsum(g)
-            res.append([a - math.exp(b) * s for a, b in zip(g, y)])
+            s = _fsum(g)
+            res.append([a - _exp(b) * s for a, b in zip(g, y)])
             continue
         s = sum(Fraction(a) for a in g)
-        res.append([float(Fraction(a) - Fraction(math.exp(b)) * s) for a, b in zip(g, y)])
+        res.append([_to_float(Fraction(a) - Fraction(_exp(b)) * s) for a, b in zip(g, y)])
     return _to_out(_finish_rows(res, shape, axis, rt), out)
 
 
@@ -87,7 +100,7 @@ def sigmoid_backward(grad_output, output, *, out=None):
     for a, b in zip(g.astype(np.float64).reshape(-1).tolist(),
                     y.astype(np.float64).reshape(-1).tolist()):
         if math.isfinite(a) and math.isfinite(b):
-            vals.append(float(Fraction(a) * Fraction(b) * (1 - Fraction(b))))
+            vals.append(_to_float(Fraction(a) * Fraction(b) * (1 - Fraction(b))))
         else:
             vals.append(a * b * (1.0 - b))
     res = np.array(vals, dtype=np.float64).reshape(g.shape).astype(rt)

@@ -82,3 +82,18 @@ def _dtype(*arrays: np.ndarray) -> np.dtype:
     integer and bool inputs counting as float64."""
     kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
     return np.result_type(*kinds)
+
+
+def _fsum(values) -> float:
+    """math.fsum that never raises: inf - inf (or a NaN) gives NaN, and a finite sum past the
+    float range rounds to +-inf, as the fast functions' sums do."""
+    parts = list(values)
+    try:
+        return math.fsum(parts)
+    except ValueError:                      # -inf + inf
+        return _NAN
+    except OverflowError:
+        # halving is exact at these magnitudes and commutes with rounding; the final doubling
+        # overflows to inf exactly when the correctly rounded sum does
+        return 2.0 * math.fsum([p * 0.5 for p in parts])
+

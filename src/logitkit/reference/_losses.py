@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from logitkit.reference._common import _INF, _NAN, _dtype
+from logitkit.reference._common import _INF, _NAN, _dtype, _fsum
 
 __all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
 
@@ -56,10 +56,7 @@ def _lse_minus(m: float, L: float, v: float) -> float:
     """logsumexp - v = (m - v) + L, rounded once (+inf past the float range)."""
     if v == -_INF:
         return _INF
-    try:
-        return math.fsum([m, -v, L])
-    except OverflowError:
-        return _INF
+    return _fsum([m, -v, L])
 
 
 def _ce_row(xs, y, ts, w, eps, want_grad):
@@ -70,21 +67,21 @@ def _ce_row(xs, y, ts, w, eps, want_grad):
     if row is None:
         return _NAN, [_NAN] * n
     m, terms, top = row
-    L = math.log1p(math.fsum([top - 1.0] + terms))           # log(total), total = top + rest
+    L = math.log1p(_fsum([top - 1.0] + terms))           # log(total), total = top + rest
     if ts is None:
         q = [(eps / n) * w[j] for j in range(n)]
         q[y] += (1.0 - eps) * w[y]
     else:
         q = [w[j] * ((1.0 - eps) * ts[j] + eps / n) for j in range(n)]
-    loss = math.fsum(q[j] * _lse_minus(m, L, xs[j]) for j in range(n) if q[j] != 0.0)
+    loss = _fsum(q[j] * _lse_minus(m, L, xs[j]) for j in range(n) if q[j] != 0.0)
     if not want_grad:
         return loss, None
-    total = math.fsum([top] + terms)
+    total = _fsum([top] + terms)
     e = [1.0 if v == m else _exp_of_difference(v, m) if v != -_INF else 0.0 for v in xs]
-    T = math.fsum(q)
+    T = _fsum(q)
     grad = [T * e[j] / total - q[j] for j in range(n)]
     if ts is None and eps == 0.0:                             # hard label: no p_y - 1
-        others = math.fsum(e[j] for j in range(n) if j != y)
+        others = _fsum(e[j] for j in range(n) if j != y)
         grad[y] = -w[y] * others / total
     return loss, grad
 
@@ -93,7 +90,7 @@ def _reduce(losses: list[float], denom: float, reduction: str, shape, rt) -> Any
     with np.errstate(over="ignore"):         # a loss beyond the dtype's range is inf, quietly
         if reduction == "none":
             return np.array(losses, dtype=np.float64).reshape(shape).astype(rt)
-        total = math.fsum(losses)
+        total = _fsum(losses)
         if reduction == "sum":
             return rt.type(total)
         if denom == 0.0:
@@ -156,6 +153,16 @@ def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + z) if v >= 0 else z / (1.0 + z)
 
 
+def _bce_grad(v: float, a: float, b: float) -> float:
+    """b sigmoid(v) - a sigmoid(-v); where that rounds to 0 with a sigmoid underflowed
+    (|v| > 745), the sign of the true value: b sigmoid(v) < a sigmoid(-v) iff
+    log(b) + v < log(a)."""
+    g = b * _sigmoid(v) - a * _sigmoid(-v)
+    if g == 0.0 and a > 0.0 and b >= 0.0 and (b == 0.0 or math.log(b) + v < math.log(a)):
+        return -0.0
+    return g
+
+
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
                                      reduction="mean", return_grad=False):
     """weight * (pos_weight * t * softplus(-x) + (1 - t) * softplus(x)), elementwise."""
@@ -176,7 +183,7 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
             continue
         a, b = p * t, 1.0 - t
         losses.append(w * ((a * _softplus(-v) if a else 0.0) + (b * _softplus(v) if b else 0.0)))
-        grads.append(w * (b * _sigmoid(v) - a * _sigmoid(-v)))
+        grads.append(w * _bce_grad(v, a, b))
     value = _reduce(losses, float(len(xs)), reduction, shape, rt)
     if not return_grad:
         return value

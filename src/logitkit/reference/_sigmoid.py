@@ -36,10 +36,11 @@ def _sigmoid_derivative1(x: float) -> float:
 
 
 def _log_sigmoid1(x: float) -> float:
-    """-log(1 + exp(-x)) = min(x, 0) - log1p(z)."""
+    """-log(1 + exp(-x)) = min(x, 0) - log1p(z), as -(log1p(z) - min(x, 0)): for x >= 0 a
+    result that rounds to zero is -0.0, the sign of its true value (log_sigmoid(800))."""
     if x != x:
         return _NAN
-    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))
+    return -(math.log1p(math.exp(-abs(x))) - min(x, 0.0))
 
 
 def _softplus1(x: float) -> float:
@@ -69,7 +70,7 @@ def sigmoid_derivative(x, *, out=None, dtype=None):
 
 def log_sigmoid(x, *, out=None, dtype=None):
     """log_sigmoid(x) = -log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|)).
-    log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = 0."""
+    log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = -0.0."""
     return _elementwise(_log_sigmoid1, x, out, dtype)
 
 

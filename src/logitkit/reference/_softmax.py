@@ -10,7 +10,8 @@ How the arithmetic stays accurate (plain Python floats and ints, no NumPy in the
   ``math.fsum`` adds the last few pieces of a logarithm.
 * Logarithms of a sum are ``log1p`` of its exact distance from the nearest power of two (SciPy's
   trick for ``[0, -40]`` rows, made exact), plus a correction for the rounding of that distance.
-* A logsumexp whose max and log-sum cancel is summed again in 60-digit decimal arithmetic.
+* A logsumexp whose max and log-sum cancel, or whose terms (with b) cancel each other, is
+  summed again from 60-digit decimal exponentials, exactly.
 
 NumPy only moves axes around and cuts the input into slices of Python floats.
 """
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import decimal
 import math
+from fractions import Fraction
 import numbers
 from typing import Any
 
 import numpy as np
 from numpy.exceptions import AxisError
 
-from logitkit.reference._common import _INF, _NAN, _check_numeric, _finish, _prepare
+from logitkit.reference._common import _INF, _NAN, _check_numeric, _finish, _fsum, _prepare
 from logitkit.reference._exact import _dy, _dy_div, _dy_float, _dy_mul, _dy_sum, _neg
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
@@ -83,16 +85,6 @@ def _log_dy(s: tuple[int, int]) -> list[float]:
     return [math.log1p(u), r / (1.0 + u), k * _LN2_HI, k * _LN2_LO]
 
 
-def _fsum(parts: list[float]) -> float:
-    """math.fsum, but an overflowing (finite) sum rounds to +-inf instead of raising."""
-    try:
-        return math.fsum(parts)
-    except OverflowError:
-        # Halving is exact at these magnitudes and commutes with rounding; the final doubling
-        # overflows to inf exactly when the correctly rounded sum does.
-        return 2.0 * math.fsum([p * 0.5 for p in parts])
-
-
 # ---------------------------------------------------------------------------------------------
 # One slice of a reduction, in Python floats.
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +111,10 @@ def _softmax_slice(xs: list[float], keep: list[bool], masked: bool, log: bool) -
     if not log:
         return [_dy_div(t, total) for t in terms]
     neg_log_total = [-p for p in _log_dy(total)]
-    return [_fsum([hi, lo] + neg_log_total) if hi > -_INF else -_INF for hi, lo in diffs]
+    # the max's value -log(S) is negative whenever S > 1: where it rounds to zero, -0.0
+    top = -0.0 if _dy_sum([total, (-1, 0)])[0] > 0 else 0.0
+    return [(_fsum([hi, lo] + neg_log_total) or (top if hi == 0.0 else 0.0)) if hi > -_INF
+            else -_INF for hi, lo in diffs]
 
 
 def _logsumexp_slice(xs: list[float], keep: list[bool], bs: list[float]) -> tuple[float, float]:
@@ -143,27 +138,50 @@ def _logsumexp_slice(xs: list[float], keep: list[bool], bs: list[float]) -> tupl
     if not terms:
         return -_INF, 0.0
     m = max(x for x, _ in terms)
-    total = _dy_sum([_dy_mul(_dy(b), _exp_dy(*_two_sum(x, -m))) for x, b in terms])
-    if total[0] == 0:
-        return -_INF, 0.0
+    scaled = [_dy_mul(_dy(b), _exp_dy(*_two_sum(x, -m))) for x, b in terms]
+    total = _dy_sum(scaled)
+    largest = max(abs(n).bit_length() + e for n, e in scaled)    # binary orders of magnitude
+    if total[0] == 0 or abs(total[0]).bit_length() + total[1] < largest - 1:
+        # the terms cancel each other: each exp, rounded once by math.exp, would show in the
+        # result (or cancel exactly where the true terms do not)
+        return _logsumexp_decimal(terms, m)
     sign = 1.0 if total[0] > 0 else -1.0
     log_sum = _log_dy((abs(total[0]), total[1]))
     value = _fsum([m] + log_sum)
     if abs(value) < 0.5 * abs(sum(log_sum)):
         # m and log|sum| cancel: each term's exp, rounded once by math.exp, would show in the
         # result's last bits (up to ~25 ULP), so the slice is summed again in decimal
-        value = _logsumexp_decimal(terms, m)
+        value = _logsumexp_decimal(terms, m)[0]
     return value, sign
 
 
-def _logsumexp_decimal(terms: list[tuple[float, float]], m: float) -> float:
-    """m + log|sum_i b_i exp(x_i - m)| with every step in 60-digit decimal arithmetic (floats
-    convert to Decimal exactly), rounded once to a float."""
+def _exp_decimal(d: decimal.Decimal) -> Fraction:
+    """e^d to the context's precision, as an exact Fraction; near d = 0 as 1 + the series of
+    e^d - 1, so that a tiny d keeps its digits (e^(2e-308) is 1 + 2e-308, not 1)."""
+    if abs(d) >= decimal.Decimal("0.5"):
+        return Fraction(d.exp())
+    total, term, k = decimal.Decimal(0), decimal.Decimal(1), 0
+    while True:
+        k += 1
+        term = term * d / k
+        if total + term == total:
+            return 1 + Fraction(total)
+        total += term
+
+
+def _logsumexp_decimal(terms: list[tuple[float, float]], m: float) -> tuple[float, float]:
+    """(m + log|sum_i b_i exp(x_i - m)|, sign) with every exp in 60-digit decimal arithmetic
+    (floats convert to Decimal exactly), the sum exact (Fractions, so that 1 + 5e-324 - 1
+    keeps its last term) and the log rounded once to a float."""
     with decimal.localcontext() as ctx:
         ctx.prec = 60
         dm = decimal.Decimal(m)
-        total = sum(decimal.Decimal(b) * (decimal.Decimal(x) - dm).exp() for x, b in terms)
-        return float(dm + abs(total).ln())
+        total = sum(Fraction(b) * _exp_decimal(decimal.Decimal(x) - dm) for x, b in terms)
+        if total == 0:
+            return -_INF, 0.0
+        size = abs(total)
+        q = decimal.Decimal(size.numerator) / decimal.Decimal(size.denominator)
+        return float(dm + q.ln()), (1.0 if total > 0 else -1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,10 +290,20 @@ def logsumexp(x, axis=-1, *, b=None, where=None, keepdims=False, return_sign=Fal
     zero total, 1 without b, NaN for a NaN result).  `out` receives the log part.
     """
     a, rt, kind = _prepare(x, dtype, out)
-    axes = _axes(axis, a.ndim)
-    w = _where(where, a.shape)
     bb = np.asarray(1.0 if b is None else b)
     _check_numeric(bb, "b")
+    if b is not None:
+        # x and b broadcast together; the result dtype is NumPy's promotion of theirs (a
+        # Python scalar b is weak), float64 where that is not a float dtype, as in SciPy
+        a = np.broadcast_to(a, np.broadcast_shapes(a.shape, bb.shape))
+        if dtype is None:
+            x_dtype = np.asarray(x).dtype.newbyteorder("=")
+            weak = b if type(b) in (bool, int, float) else bb.dtype.newbyteorder("=")
+            promoted = np.result_type(x_dtype, weak)
+            rt = promoted if promoted.kind == "f" else np.dtype(np.float64)
+            kind = "array" if kind == "list" and a.ndim == 0 else kind
+    axes = _axes(axis, a.ndim)
+    w = _where(where, a.shape)
     rows, keeps, bs, _, reduced = _slices(a, axes, w, bb.astype(np.float64))
     logs, signs = [], []
     for r, k, bi in zip(rows, keeps, bs):

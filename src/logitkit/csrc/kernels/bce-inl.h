@@ -17,8 +17,15 @@ LK_INLINE LK_TARGET lk_vd LK_FN(bce_diff)(lk_vd v, lk_vd z, lk_vd tv, lk_vd pv, 
 #else
     lk_vd big = 1.0 / den, small = z * big;
 #endif
+    lk_vd a = pv * tv;
     *pos = (1.0 - tv) * lk_select(nonneg, big, small);
-    return *pos - (pv * tv) * lk_select(nonneg, small, big);
+    lk_vd d = *pos - a * lk_select(nonneg, small, big);
+#if LK_IS_F64
+    /* -a sigma(-x) alone, its sigma underflowed (x >= 745): -0.0, the sign of the true value
+     * (float32 data keep e^-|x| in double's range, nonzero) */
+    d = lk_select(LK_MASK(d == 0.0) & LK_MASK(a > 0.0) & nonneg, lk_splat(-0.0), d);
+#endif
+    return d;
 }
 
 #if !LK_IS_F64

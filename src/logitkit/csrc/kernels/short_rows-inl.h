@@ -63,8 +63,8 @@ LK_INLINE LK_TARGET void LK_FN(lanes_exp_sums)(float *buf, ptrdiff_t lanes, ptrd
  * out_stride elements apart) of n <= LK_SHORT_N floats, with the numerics of the row passes:
  * exact x - m, the terms equal to the max counted apart, sums in double, log1p of the rest
  * (softmax scales by the reciprocal as scale does, LK_SCALE_IN_FLOAT). Writes each row's max to
- * m_out and, for logsumexp, its value to lse_out; rows whose max is not finite get unspecified
- * outputs, for the caller to overwrite.
+ * m_out and to lse_out, for logsumexp, its value, for log_softmax, its L; rows whose max is
+ * not finite get unspecified outputs, for the caller to overwrite.
  */
 LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
                                  ptrdiff_t out_stride, ptrdiff_t rows, ptrdiff_t n, int op,
@@ -88,9 +88,10 @@ LK_TARGET void LK_FN(short_rows)(const float *x, ptrdiff_t x_stride, float *out,
             if (op == LK_OP_SOFTMAX) value[g][h] = 1.0 / (t[h] + rest[g][h]);
             else value[g][h] = LK_FN(log1p_v)((t[h] - 1.0) + rest[g][h]);   /* L */
         }
-        if (op == LK_OP_LOGSUMEXP)
+        if (op != LK_OP_SOFTMAX)              /* logsumexp's value, log_softmax's L */
             for (ptrdiff_t j = 0; j < LK_WF && g * LK_WF + j < rows; j++)
-                lse_out[g * LK_WF + j] = m_out[g * LK_WF + j] + LK_FN(group_lane)(value[g], j);
+                lse_out[g * LK_WF + j] = (op == LK_OP_LOGSUMEXP ? m_out[g * LK_WF + j] : 0.0) +
+                                         LK_FN(group_lane)(value[g], j);
     }
     if (op == LK_OP_LOGSUMEXP) return;
     for (ptrdiff_t k = 0; k < n; k++) {
@@ -217,8 +218,8 @@ LK_INLINE LK_TARGET lk_vd LK_FN(log_of_sum_v)(lk_vd top, lk_vd hi, lk_vd lo, lk_
  * float64 softmax, log_softmax or logsumexp (op: LK_OP_*) of up to LK_SHORT_ROWS rows (x_stride,
  * out_stride elements apart) of n <= LK_SHORT_N doubles as vector lanes, as short_rows does for
  * float32. log_softmax: (x - m) - L with x - m exact and L = L_hi + L_lo (shifted_log, as the
- * column kernels); logsumexp: lse_out gets m + L_hi + L_lo rounded once (add_log). Writes each
- * row's max to m_out; rows whose max is not finite get unspecified outputs, for the caller to
+ * column kernels; lse_out gets L); logsumexp: lse_out gets m + L_hi + L_lo rounded once
+ * (add_log). Writes each row's max to m_out; rows whose max is not finite get unspecified outputs, for the caller to
  * overwrite.
  */
 LK_TARGET void LK_FN(short_rows)(const double *x, ptrdiff_t x_stride, double *out,
@@ -237,7 +238,11 @@ LK_TARGET void LK_FN(short_rows)(const double *x, ptrdiff_t x_stride, double *ou
         for (ptrdiff_t g = 0; g < groups; g++) {
             lk_vd L_lo, L_hi = LK_FN(log_of_sum_v)(top[g], hi[g], lo[g], &L_lo);
             L[g] = L_hi + L_lo;
-            if (op != LK_OP_LOGSUMEXP) continue;
+            if (op != LK_OP_LOGSUMEXP) {
+                for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)
+                    lse_out[g * LK_W + j] = lk_lane(L[g], (int)j);      /* log_softmax's L */
+                continue;
+            }
             lk_vd err, value = lk_two_sum(m[g], L_hi, &err);          /* add_log */
             value += err + L_lo;
             for (ptrdiff_t j = 0; j < LK_W && g * LK_W + j < rows; j++)

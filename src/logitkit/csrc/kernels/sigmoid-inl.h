@@ -189,13 +189,14 @@ LK_INLINE LK_TARGET lk_vd LK_FN(log1p_unit)(lk_vd z)
     return (k * LK_LN2_HI_FD + f) + ((s * (hfsq + R) + (k * LK_LN2_LO_FD + c)) - hfsq);
 }
 
-/* softplus(x) = max(x, 0) + log1p(exp(-|x|)); log_sigmoid(x) = min(x, 0) - log1p(...) */
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)); log_sigmoid(x) = min(x, 0) - log1p(...), with
+ * -0.0 for the min of x >= 0: log_sigmoid(800) is -0.0, the sign of its true value */
 LK_INLINE LK_TARGET void LK_FN(softplus_step)(const LK_T *x, LK_T *out, ptrdiff_t w,
                                               const int negate)
 {
     lk_vd v = LK_FN(load)(x, w, 0.0);
     lk_vd l = LK_FN(log1p_unit)(LK_FN(exp_neg_abs)(v));
-    lk_vd y = negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(0.0)) - l
+    lk_vd y = negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(-0.0)) - l
                      : lk_select(LK_MASK(v > 0.0), v, lk_splat(0.0)) + l;
     LK_FN(store)(out, y, w);
 }
@@ -246,10 +247,11 @@ LK_INLINE LK_TARGET lk_vd LK_FN(log1p_unit_lp)(lk_vd z)
     return LK_FMA(k, lk_splat(LK_LN2), LK_FMA(t * t2, q, t) + c);
 }
 
-/* max(v, 0) + l (softplus) or min(v, 0) - l (log_sigmoid) */
+/* max(v, 0) + l (softplus) or min(v, 0) - l (log_sigmoid; -0.0 - l for v >= 0, so that a
+ * result that rounds to zero is -0.0, as its true value -log1p(e^-v) is negative) */
 LK_INLINE LK_TARGET lk_vd LK_FN(softplus_finish)(lk_vd v, lk_vd l, const int negate)
 {
-    return negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(0.0)) - l
+    return negate ? lk_select(LK_MASK(v < 0.0), v, lk_splat(-0.0)) - l
                   : lk_select(LK_MASK(v > 0.0), v, lk_splat(0.0)) + l;
 }
 

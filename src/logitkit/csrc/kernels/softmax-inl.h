@@ -59,6 +59,24 @@ static LK_TARGET double LK_FN(logsumexp_value)(const LK_T *x, ptrdiff_t n, ptrdi
     return value;
 }
 
+/* After log_softmax's shift by L == 0, out holds x - m exactly: the max 0, the others finite
+ * below it or -inf. L rounded to 0 from a positive value if some entry is finite below the max
+ * (a confident row whose other exps underflowed): the top entry's true value -L then rounds to
+ * -0.0. (A max alone beside -inf has L = 0 exactly, and +0.0.) */
+static LK_TARGET void LK_FN(signed_zero_top)(LK_T *out, ptrdiff_t stride, ptrdiff_t n)
+{
+    ptrdiff_t top = -1;
+    int below = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        LK_T v = out[i * stride];
+        if (v == 0)
+            top = i;
+        else if (v > -INFINITY)
+            below = 1;
+    }
+    if (below && top >= 0) out[top * stride] = (LK_T)-0.0;
+}
+
 /* softmax / log_softmax of one contiguous row into out, or its logsumexp (returned) */
 static LK_TARGET double LK_FN(reduce_row)(const LK_T *x, LK_T *out, ptrdiff_t n, int op,
                                           int masked)
@@ -82,6 +100,7 @@ static LK_TARGET double LK_FN(reduce_row)(const LK_T *x, LK_T *out, ptrdiff_t n,
     lk_log_of_sum(acc.top, acc.hi, acc.lo, &L, &L_lo);
     if (op == LK_OP_LOG_SOFTMAX) {
         LK_FN(shift_log)(x, out, n, m, mn, L + L_lo);
+        if (L + L_lo == 0.0 && n > 1) LK_FN(signed_zero_top)(out, 1, n);
         return 0.0;
     }
     return LK_FN(logsumexp_value)(x, n, 1, m, lk_add_log(m, L, L_lo));
@@ -121,6 +140,8 @@ static LK_TARGET void LK_FN(reduce_row_pair)(const LK_T *xa, LK_T *oa, const LK_
     if (op == LK_OP_LOG_SOFTMAX) {
         LK_FN(shift_log)(xa, oa, n, ma, mna, La + La_lo);
         LK_FN(shift_log)(xb, ob, n, mb, mnb, Lb + Lb_lo);
+        if (La + La_lo == 0.0 && n > 1) LK_FN(signed_zero_top)(oa, 1, n);
+        if (Lb + Lb_lo == 0.0 && n > 1) LK_FN(signed_zero_top)(ob, 1, n);
         return;
     }
     values[0] = LK_FN(logsumexp_value)(xa, n, 1, ma, lk_add_log(ma, La, La_lo));
@@ -172,6 +193,9 @@ static LK_TARGET void LK_FN(reduce_columns)(const char *x, ptrdiff_t x_step, cha
     } else if (op == LK_OP_LOG_SOFTMAX) {
         for (ptrdiff_t j = 0; j < w; j++) a[j] += b[j];
         LK_FN(col_shift_log)((const LK_T *)x, x_step, (LK_T *)out, out_step, n, w, m, a);
+        for (ptrdiff_t j = 0; j < w; j++)
+            if (a[j] == 0.0 && top[j] == 1.0 && n > 1)
+                LK_FN(signed_zero_top)((LK_T *)out + j, out_step / item, n);
     }
     for (ptrdiff_t j = 0; j < w; j++) {
         if (lk_special_slice(m[j], m[j] != m[j], op, masked, &value)) {
@@ -204,6 +228,9 @@ static LK_TARGET void LK_FN(reduce_short_rows)(const lk_reduce_job *job, ptrdiff
                 result[(first + r) * job->rs0] = (LK_T)value;
             else
                 LK_FN(fill)((LK_T *)(job->out + (first + r) * job->os0), n, 1, value);
+        } else if (job->op == LK_OP_LOG_SOFTMAX) {
+            if (lse[r] == 0.0 && n > 1)        /* short_rows gives L there */
+                LK_FN(signed_zero_top)((LK_T *)(job->out + (first + r) * job->os0), 1, n);
         } else if (job->op == LK_OP_LOGSUMEXP) {
             result[(first + r) * job->rs0] = (LK_T)LK_FN(logsumexp_value)(
                 (const LK_T *)(job->x + (first + r) * job->xs0), n, 1, m[r], lse[r]);
@@ -269,7 +296,7 @@ LK_TARGET void LK_FN(reduce_row_part)(lk_reduce_job *job, ptrdiff_t o, int tid, 
 {
     ptrdiff_t lo, hi;
     double m = -INFINITY, mn = INFINITY, part_m = -INFINITY, part_mn = INFINITY, value;
-    double inv_hi, inv_lo, L, L_lo;
+    double inv_hi, inv_lo, L = 1.0, L_lo = 0.0;      /* L: set for the log ops */
     int has_nan = 0, part_nan = 0;
     lk_sum acc = {0.0, 0.0, 0.0}, total = {0.0, 0.0, 0.0};
     lk_split(job->n, tid, nthreads, 64, &lo, &hi);
@@ -318,4 +345,7 @@ LK_TARGET void LK_FN(reduce_row_part)(lk_reduce_job *job, ptrdiff_t o, int tid, 
                 (const LK_T *)(job->x + o * job->xs0), job->n, 1, m, lk_add_log(m, L, L_lo));
     }
     lk_team_barrier(team);
+    /* the whole row is shifted now; the caller's thread (tid 0) returns after this */
+    if (job->op == LK_OP_LOG_SOFTMAX && tid == 0 && L + L_lo == 0.0 && job->n > 1)
+        LK_FN(signed_zero_top)((LK_T *)(job->out + o * job->os0), 1, job->n);
 }
