@@ -187,6 +187,23 @@ def test_logsumexp_b():
         lkd.logsumexp(dx, b=np.ones(3))
 
 
+def test_logsumexp_b_broadcasts_with_x_and_promotes_as_in_memory():
+    """x and b broadcast together and the result dtype is NumPy's promotion of theirs, as in
+    the in-memory function (and SciPy)."""
+    x = np.zeros((4, 1, 2, 1))
+    b = np.ones((3, 1, 5))
+    got = lkd.logsumexp(da.from_array(x, chunks=-1), axis=None, b=b).compute()
+    assert got == logitkit.logsumexp(x, axis=None, b=b) and abs(got - np.log(120)) < 1e-15
+    rows = lkd.logsumexp(da.from_array(np.zeros((3, 1)), chunks=1), b=np.ones((1, 4)))
+    assert_close(rows.compute(), logitkit.logsumexp(np.zeros((3, 1)), b=np.ones((1, 4))), 0)
+    x32 = da.from_array(np.array([[1.0, 2.0, 3.0]], np.float32))
+    for b, want in [(np.array([1.0, 2.0, 3.0]), np.float64), (2.0, np.float32),
+                    (np.array([1, 2, 3], np.int8), np.float32)]:
+        got = lkd.logsumexp(x32, b=b)
+        assert got.dtype == want and got.compute().dtype == want
+        assert got.dtype == np.asarray(logitkit.logsumexp(x32.compute(), b=b)).dtype
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
 def test_empty_and_0d(name):
     f, g = getattr(lkd, name), getattr(logitkit, name)

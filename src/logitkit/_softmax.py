@@ -22,7 +22,8 @@ from logitkit import _ext, _layout
 from logitkit._interop import foreign, refuse_dim, translate
 from logitkit._results import finish, kernel_can_write
 from logitkit._validate import (as_array, as_flag, check_mask, check_out, normalize_axes,
-                                result_dtype, same_memory, to_compute, working_dtype)
+                                result_dtype, same_memory, scaled_result_dtype, to_compute,
+                                working_dtype)
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _F64 = np.dtype(np.float64)
@@ -268,9 +269,12 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
         The axis, or axes together, to reduce; None for the whole array. Negative values
         count from the end. Default: the last axis.
     b : array_like, optional
-        Scales the terms, as in `scipy.special.logsumexp`: any real array that broadcasts to
-        `x`'s shape. An entry with ``b == 0`` takes no part, even where `x` is infinite. The
-        scaled form is computed in float64 for float32 input too, so `b` keeps its range.
+        Scales the terms, as in `scipy.special.logsumexp`: any real array; `x` and `b`
+        broadcast together and `axis` counts in their common shape. The result dtype is
+        NumPy's promotion of theirs (a Python scalar `b` does not widen `x`; float64 where
+        the promotion is not a float). An entry with ``b == 0`` takes no part, even where
+        `x` is infinite. The scaled form is computed in float64 for float32 input too, so
+        `b` keeps its range.
     where : array_like of bool, optional
         Entries where it is False take no part (their `b` counts as 0). It broadcasts to
         `x`'s shape.
@@ -384,9 +388,7 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
                              f"with the input's shape {arr.shape}") from None
         arr = np.broadcast_to(arr, shape)
         if dtype is None:
-            weak = b if type(b) in (bool, int, float) else scale.dtype.newbyteorder("=")
-            promoted = np.result_type(arr.dtype.newbyteorder("="), weak)
-            res_dtype = promoted if promoted.kind == "f" else _F64
+            res_dtype = scaled_result_dtype(arr.dtype, b, scale.dtype)
     calc = working_dtype(arr, res_dtype)
     axes = normalize_axes(axis, arr.ndim, name)
     if arr.ndim == 0:

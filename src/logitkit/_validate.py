@@ -55,6 +55,14 @@ def result_dtype(arr: np.ndarray, dtype: Any, name: str, what: str = "input") ->
     return wanted
 
 
+def scaled_result_dtype(x_dtype: np.dtype, b: Any, b_dtype: np.dtype) -> np.dtype:
+    """logsumexp's result dtype with `b=`, as SciPy's: NumPy's promotion of x's and b's dtypes
+    (a Python scalar b is weak: it does not widen x), float64 where that is not a float."""
+    weak = b if type(b) in (bool, int, float) else b_dtype.newbyteorder("=")
+    promoted = np.result_type(x_dtype.newbyteorder("="), weak)
+    return promoted if promoted.kind == "f" else np.dtype(np.float64)
+
+
 def compute_dtype(result: np.dtype) -> np.dtype:
     """float16 results are computed in float32, longdouble ones in float64, and rounded (or
     widened) once at the end."""

@@ -14,8 +14,8 @@ import dask.array as da
 import numpy as np
 
 import logitkit
-from logitkit._validate import normalize_axes
-from logitkit.dask._common import (_as_dask, _broadcast, _broadcastable, _dtypes, _mask, _meta,
+from logitkit._validate import normalize_axes, scaled_result_dtype
+from logitkit.dask._common import (_as_dask, _broadcast, _dtypes, _mask, _meta,
                                    _no_out, _whole)
 from logitkit.dask._state import (_LOG_SOFTMAX, _SOFTMAX, _global_state, _lse_from_state,
                                   _normalize_block)
@@ -75,11 +75,23 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     x = _as_dask(x, name)
     _no_out(out, name)
     res, _ = _dtypes(x, dtype, name)
-    axes = normalize_axes(axis, x.ndim, name)
-    mask = _mask(where, x, name)
     scale = None
     if b is not None:
-        scale = _broadcastable(b, x, name, "b", "the input's")
+        # as the in-memory function: x and b broadcast together, SciPy's result dtype
+        scale = b if isinstance(b, da.Array) else da.asarray(np.asarray(b))
+        _dtypes(scale, None, name, what="b")
+        try:
+            shape = np.broadcast_shapes(x.shape, scale.shape)
+        except ValueError:
+            raise ValueError(f"{name}: b has shape {scale.shape}, which does not broadcast "
+                             f"with the input's shape {x.shape}") from None
+        if shape != x.shape:
+            x = da.broadcast_to(x, shape, chunks=_grown_chunks(x, shape))
+        if dtype is None:
+            res = scaled_result_dtype(x.dtype, b, scale.dtype)
+    axes = normalize_axes(axis, x.ndim, name)
+    mask = _mask(where, x, name)
+    if scale is not None:
         if x.ndim and not _whole(x, axes):
             raise NotImplementedError(
                 f"{name}: b= needs every reduced axis in one chunk on Dask arrays (axis "
@@ -128,6 +140,13 @@ def logsumexp(x: Any, axis: Any = -1, *, b: Any = None, where: Any = None,
     if not return_sign:
         return value
     return value, both.map_blocks(_field, "s", dtype=res, meta=_meta(both.ndim, res))
+
+
+def _grown_chunks(x: da.Array, shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """x's chunks for a broadcast to `shape`: new and stretched axes in one chunk each."""
+    lead = len(shape) - x.ndim
+    return tuple((n,) if i < lead or x.shape[i - lead] != n else x.chunks[i - lead]
+                 for i, n in enumerate(shape))
 
 
 def _field(block: np.ndarray, name: str) -> np.ndarray:
