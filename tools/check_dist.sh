@@ -96,7 +96,8 @@ need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "src/logitkit/__in
         "src/logitkit/csrc/targets/avx512.c", "src/logitkit/csrc/kernels/all-inl.h",
         "src/logitkit/csrc/simd/vector.h", "src/logitkit/csrc/double_double.h",
         "src/logitkit/py.typed", "tests/conftest.py", "tests/typing/usage.py",
-        "src/logitkit/testing/oracle.py", "docs/semantics.md"]
+        "src/logitkit/testing/oracle.py", "docs/semantics.md", "examples/dask_stream.py",
+        "docs/images/throughput.png", "docs/images/sigmoid.png"]
 # every relative link and image of the README: PyPI shows the page, and a packager reading the
 # sdist follows those links
 readme = open(sys.argv[2], encoding="utf-8").read()
