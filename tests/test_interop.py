@@ -146,6 +146,15 @@ def test_array_api_strict_round_trip():
     assert lk.softmax(a32).dtype == xp.float32
 
 
+def test_array_api_input_is_read_without_a_copy():
+    xp = pytest.importorskip("array_api_strict")
+    from logitkit._interop import _from_foreign
+    a = xp.asarray(X)
+    assert np.shares_memory(_from_foreign(a, "softmax", "x"), np.from_dlpack(a))
+    got = lk.log_softmax(a)
+    assert not np.shares_memory(np.from_dlpack(got), np.from_dlpack(a))
+
+
 # ---------------------------------------------------------------- Dask
 
 def test_dask_array_in_lazy_dask_array_out():
