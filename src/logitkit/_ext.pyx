@@ -58,6 +58,12 @@ def simd_path():
     return lk_isa_name(lk_active_isa()).decode()
 
 
+def vector_lanes():
+    """Doubles in one vector of the baseline path: 1 in a one-lane build (a compiler without
+    GCC's vector extensions, such as MSVC, or LOGITKIT_ONE_LANE=1)."""
+    return lk_vector_lanes()
+
+
 def select_simd_path(str name):
     """Switch every kernel to the named path. Not thread-safe: for start-up and tests."""
     cdef int i

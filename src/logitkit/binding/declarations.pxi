@@ -136,6 +136,7 @@ cdef extern from "kernels.h" nogil:
     int lk_select_isa(int isa)
     int lk_active_isa()
     const char *lk_isa_name(int isa)
+    int lk_vector_lanes()
 
 cdef extern from "softmax.h" nogil:
     enum:

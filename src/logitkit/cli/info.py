@@ -24,12 +24,21 @@ def run(args: argparse.Namespace) -> int:
         ("simd path", f"{logitkit.simd_path()} (available: {', '.join(logitkit.simd_paths())};"
                       " LOGITKIT_SIMD chooses)"),
         ("kernels", os.path.basename(_ext.__file__ or "?")),
+        ("vectors", _vectors()),
         ("threads", f"{logitkit.get_num_threads()} of {os.cpu_count()} CPUs"),
     ]
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k:<{width}}  {v}")
     return EXIT_OK
+
+
+def _vectors() -> str:
+    """How the kernels were compiled: vector lanes, or one lane (the MSVC build)."""
+    lanes = _ext.vector_lanes()
+    if lanes == 1:
+        return "one-lane build (plain C, no vector extensions)"
+    return f"vector extensions ({lanes} doubles a baseline vector)"
 
 
 def _free_threaded() -> bool:

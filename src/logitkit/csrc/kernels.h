@@ -16,6 +16,7 @@
 
 #include "double_double.h"          /* lk_sum */
 #include "parallel.h"               /* lk_team */
+#include "simd/compiler.h"         /* LK_VECTOR_EXT */
 
 /* softmax / log_softmax / logsumexp (op) of up to LK_SHORT_ROWS rows of up to LK_SHORT_N
  * elements, rows across vector lanes (short_rows, ce_short) */
@@ -95,7 +96,7 @@ extern lk_kernels_f32 lk_f32;
 extern lk_kernels_f64 lk_f64;
 
 /* Whether this compiler builds the x86-64 targets (target attributes, immintrin.h) */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if LK_VECTOR_EXT && (defined(__x86_64__) || defined(__i386__))
 #define LK_HAVE_X86_TARGETS 1
 #else
 #define LK_HAVE_X86_TARGETS 0
@@ -108,5 +109,6 @@ int lk_isa_supported(int isa);          /* compiled in and available on this CPU
 int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */
 int lk_active_isa(void);
 const char *lk_isa_name(int isa);
+int lk_vector_lanes(void);              /* doubles in a baseline vector: 1 without LK_VECTOR_EXT */
 
 #endif

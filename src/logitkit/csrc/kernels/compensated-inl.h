@@ -64,7 +64,7 @@ static const double lk_exp2_64_lo[64] = {
     0x1.c2300696db532p-54, -0x1.1a5cd4f184b5cp-54, 0x1.39e8980a9cc8fp-55,
     -0x1.e9c23179c2893p-54, 0x1.dc7f486a4b6b0p-54, 0x1.9d3e12dd8a18bp-54,
     0x1.74853f3a5931ep-55};
-#if defined(__GNUC__)
+#if LK_VECTOR_EXT
 #define LK_HAVE_F32X8 1
 typedef float lk_f32x8 __attribute__((vector_size(32)));
 typedef int32_t lk_i32x8 __attribute__((vector_size(32)));
@@ -144,6 +144,51 @@ LK_INLINE LK_TARGET double LK_FN(lanes_total)(lk_vd s0, lk_vd s1, lk_vd c, doubl
     return h;
 }
 
+#if LK_W == 1
+/* One-lane builds (MSVC) keep the 8 chains of the vector baseline's two 4-lane vectors as
+ * scalars, each element in the chain it has there: one chain a lane would pile a row's terms
+ * onto two compensated sums, whose error terms' own roundings (~(n/2)^2 eps^2 of the terms'
+ * magnitudes) fall short of the double-double these totals promise. */
+#define LK_CHAINS 8
+/* the chain of element i of n: i mod 8 in the whole blocks, the tail in the first 4 */
+LK_INLINE int LK_FN(chain_of)(ptrdiff_t i, ptrdiff_t n)
+{
+    ptrdiff_t whole = n - n % LK_CHAINS;
+    return (int)(i < whole ? i % LK_CHAINS : (i - whole) % (LK_CHAINS / 2));
+}
+
+/* lanes_total of the vector baseline over the 8 chains */
+LK_INLINE double LK_FN(chains_sum)(const double *s, const double *c, double *lo)
+{
+    lk_sum acc = {0.0, 0.0, 0.0};
+    for (int j = 0; j < LK_CHAINS / 2; j++) {
+        lk_sum_add(&acc, s[j]);
+        lk_sum_add(&acc, s[LK_CHAINS / 2 + j]);
+        acc.lo += c[j] + c[LK_CHAINS / 2 + j];
+    }
+    if (!isfinite(acc.hi)) {
+        *lo = 0.0;
+        return acc.hi;
+    }
+    double h = acc.hi + acc.lo;
+    *lo = acc.lo - (h - acc.hi);
+    return h;
+}
+
+/* dot and sum_of (below) as the vector baseline computes them */
+LK_TARGET double LK_FN(dot)(const LK_T *a, const LK_T *b, ptrdiff_t n, double *lo)
+{
+    double s[LK_CHAINS] = {0.0}, c[LK_CHAINS] = {0.0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        int k = LK_FN(chain_of)(i, n);
+        double pe, se, p = LK_FN(prod)((double)a[i], (double)b[i], &pe);
+        s[k] = lk_two_sum(s[k], p, &se);
+        c[k] += se + pe;
+    }
+    return LK_FN(chains_sum)(s, c, lo);
+}
+
+#else
 /* sum(a * b) as hi + lo, compensated per lane (TwoSum; TwoProduct for float64): the exact
  * dot product to ~2^-100 relative, so that g - sum(g * y) keeps its digits when it cancels
  * (the top class of a confident row) */
@@ -172,6 +217,8 @@ LK_TARGET double LK_FN(dot)(const LK_T *a, const LK_T *b, ptrdiff_t n, double *l
     return LK_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
 
+#endif
+
 /* (c_hi + c_lo) exp(x - m) in double lanes, x - m split exactly (TwoSum); x = -inf gives 0 */
 LK_INLINE LK_TARGET lk_vd LK_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd c_lo)
 {
@@ -181,6 +228,22 @@ LK_INLINE LK_TARGET lk_vd LK_FN(scaled_exp)(lk_vd x, lk_vd m, lk_vd c_hi, lk_vd 
     return c_hi * e + c_lo * e;
 }
 
+#if LK_W == 1
+LK_INLINE LK_TARGET double LK_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, double *lo,
+                                          const int of_exp, double *store)
+{
+    double s[LK_CHAINS] = {0.0}, c[LK_CHAINS] = {0.0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        int k = LK_FN(chain_of)(i, n);
+        double se, x = (double)a[i];
+        if (of_exp) x = LK_FN(scaled_exp)(x, m, 1.0, 0.0);
+        if (store) store[i] = x;
+        s[k] = lk_two_sum(s[k], x, &se);
+        c[k] += se;
+    }
+    return LK_FN(chains_sum)(s, c, lo);
+}
+#else
 /* sum(a), or with of_exp sum(exp(a - m)) by scaled_exp, as hi + *lo: compensated per lane
  * (TwoSum) in two chains, as one TwoSum's latency per vector would bound the loop. of_exp is
  * a constant at each call; with store (n doubles, or NULL) the terms are kept there too. */
@@ -215,6 +278,7 @@ LK_INLINE LK_TARGET double LK_FN(sum_of)(const LK_T *a, ptrdiff_t n, double m, d
     }
     return LK_FN(lanes_total)(s0, s1, c0 + c1, lo);
 }
+#endif
 
 /* sum(a) as hi + lo, compensated per lane */
 LK_TARGET double LK_FN(total)(const LK_T *a, ptrdiff_t n, double *lo)

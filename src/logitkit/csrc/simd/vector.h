@@ -18,10 +18,17 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "compiler.h"
+
 /* Forced inlining: a helper left out of line would be compiled for the baseline ISA only, and
- * the AVX2 variants would call it. */
-#if defined(__GNUC__)
-#define LK_INLINE static inline __attribute__((always_inline))
+ * the AVX2 variants would call it. The helpers carry their unit's instruction set
+ * (LK_UNIT_TARGET, defined by targets/<isa>.c before this header): Clang rejects a vector
+ * passed or returned between functions compiled for different ones, even where it inlines. */
+#ifndef LK_UNIT_TARGET
+#define LK_UNIT_TARGET
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define LK_INLINE static inline __attribute__((always_inline)) LK_UNIT_TARGET
 #elif defined(_MSC_VER)
 #define LK_INLINE static __forceinline
 #else
@@ -31,7 +38,7 @@
 #ifndef LK_VECTOR_BYTES
 #define LK_VECTOR_BYTES 32
 #endif
-#if defined(__GNUC__)
+#if LK_VECTOR_EXT
 #define LK_W (LK_VECTOR_BYTES / 8)
 typedef double lk_vd __attribute__((vector_size(LK_VECTOR_BYTES)));
 typedef float lk_vf __attribute__((vector_size(LK_VECTOR_BYTES / 2)));
@@ -61,7 +68,7 @@ typedef int32_t lk_vmf;
 
 #include "../constants.h"
 
-LK_INLINE lk_vd lk_splat(double c) { lk_vd v; for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = c; return v; }
+LK_INLINE lk_vd lk_splat(double c) { lk_vd v = {0}; for (int j = 0; j < LK_W; j++) ((double *)&v)[j] = c; return v; }
 LK_INLINE lk_vm lk_bits(lk_vd x) { lk_vm u; memcpy(&u, &x, sizeof u); return u; }
 LK_INLINE lk_vd lk_from_bits(lk_vm u) { lk_vd x; memcpy(&x, &u, sizeof x); return x; }
 LK_INLINE lk_vd lk_select(lk_vm mask, lk_vd a, lk_vd b)
@@ -292,7 +299,7 @@ static const lk_expf_consts lk_expf_k = {
     LK_SPLATF_INIT(0.0f),
     LK_LANE_INDEX_INIT,
 };
-#if defined(__GNUC__)
+#if LK_VECTOR_EXT
 #define LK_OPAQUE(p) __asm__("" : "+r"(p))
 #else
 #define LK_OPAQUE(p) ((void)0)
@@ -400,7 +407,9 @@ LK_INLINE void lk_storef(float *p, lk_vf8 v, ptrdiff_t w)
 LK_DEFINE_LANES(f, float, LK_WF)
 LK_DEFINE_LANES(d, double, LK_W)
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && LK_VECTOR_BYTES == 32
+/* (clang-cl declares the AVX2 intrinsics only in the unit compiled for AVX2: setup.py) */
+#if LK_VECTOR_EXT && (defined(__x86_64__) || defined(__i386__)) && LK_VECTOR_BYTES == 32 &&    \
+    (!defined(_MSC_VER) || defined(__AVX2__))
 #include <immintrin.h>
 /* Partial vectors (the tail of every row) on AVX2: masked loads. The lane loop of lk_loadf
  * makes the vector read that follows it wait for its lane stores (store forwarding fails):
@@ -539,7 +548,8 @@ LK_AVX2_INLINE void lk_lanes_to_rowsd_avx2(const double *buf, ptrdiff_t buf_stri
 
 #endif
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && LK_VECTOR_BYTES == 64
+#if LK_VECTOR_EXT && (defined(__x86_64__) || defined(__i386__)) && LK_VECTOR_BYTES == 64 &&    \
+    (!defined(_MSC_VER) || defined(__AVX512F__))
 #include <immintrin.h>
 /* The same on AVX-512 (16 float or 8 double lanes): square blocks transposed in registers,
  * partial rows by masked loads and stores, which never touch the lanes they leave out. Element

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include "kernels.h"
+#if LK_HAVE_X86_TARGETS
+#define LK_UNIT_TARGET __attribute__((target("avx2,fma")))      /* isa_avx2.h's LK_TARGET */
+#endif
 #include "simd/vector.h"
 
 #if LK_HAVE_X86_TARGETS

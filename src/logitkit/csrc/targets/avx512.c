@@ -5,6 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include "kernels.h"
+#if LK_HAVE_X86_TARGETS
+/* isa_avx512.h's LK_TARGET */
+#define LK_UNIT_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+#endif
 #include "simd/vector.h"
 
 #if LK_HAVE_X86_TARGETS

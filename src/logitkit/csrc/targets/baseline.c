@@ -10,3 +10,6 @@
 #define LK_ISA(name) lk_baseline_##name
 #include "kernels/all-inl.h"
 #include "simd/isa_end.h"
+
+/* what this unit's vectors hold (lk_vector_lanes) */
+const int lk_baseline_lanes = LK_W;
