@@ -225,7 +225,8 @@ seen.append(logitkit.get_num_threads())
 with threadpoolctl.threadpool_limits(limits=2, user_api="logitkit"):
     seen.append(logitkit.get_num_threads())
     with logitkit.threads(1):
-        seen.append(threadpoolctl.threadpool_info()[-1]["num_threads"])
+        seen.append(next(i["num_threads"] for i in threadpoolctl.threadpool_info()
+                         if i["internal_api"] == "logitkit"))
 with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
     seen.append(logitkit.get_num_threads())
 seen.append(logitkit.get_num_threads())
