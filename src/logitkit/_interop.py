@@ -45,6 +45,7 @@ _ARRAY_PARAMS = {
     "elementwise": ("x",),
     "loss": ("logits", "target", "weight", "pos_weight"),
     "backward": ("grad_output", "output"),
+    "select": ("logits",),
 }
 
 # functions whose array parameters are not those of their kind
