@@ -251,6 +251,9 @@ def _call_masked(func: Callable[..., Any], name: str, kind: str,
                         f"result is a new masked array")
     if kind in ("normalize", "reduce"):
         return _masked_reduction(func, kind, bound, masked)
+    if kind == "select":
+        raise TypeError(f"{name}: masked arrays are not supported; to leave classes out, fill "
+                        f"them with -inf (x.filled(-numpy.inf))")
     if kind == "loss":
         return _masked_loss(func, name, bound, masked)
     masks = [np.ma.getmaskarray(values[p]) for p in masked]

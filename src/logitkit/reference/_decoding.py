@@ -38,7 +38,7 @@ def _rows(logits: Any, axis: Any, name: str) -> tuple[np.ndarray, list[list[Any]
         raise np.exceptions.AxisError(ax, a.ndim, msg_prefix=name)
     ax %= a.ndim
     moved = np.moveaxis(a, ax, -1)
-    flat = moved.reshape(-1, moved.shape[-1])
+    flat = moved.reshape(math.prod(moved.shape[:-1]), moved.shape[-1])
     if a.dtype == np.longdouble and a.dtype.itemsize > 8:
         rows = [[v for v in row] for row in flat]          # NumPy scalars: exact comparisons
     else:
@@ -67,7 +67,7 @@ def top_k(logits: Any, k: Any, axis: Any = -1, *, sorted: bool = True) -> tuple[
     if not 0 <= k <= n:
         raise ValueError(f"top_k: k={k} is out of range for an axis of length n={n}")
     chosen = [_ranked(row)[:k] for row in rows]
-    flat = moved.reshape(-1, n)
+    flat = moved.reshape(math.prod(moved.shape[:-1]), n)
     values = np.array([[flat[r, i] for i in idx] for r, idx in enumerate(chosen)],
                       dtype=moved.dtype.newbyteorder("=")).reshape(moved.shape[:-1] + (k,))
     indices = np.array(chosen, dtype=np.int64).reshape(moved.shape[:-1] + (k,))
