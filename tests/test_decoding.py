@@ -293,3 +293,23 @@ def test_sample_bad_logits():
         lk.sample(2.0)
     with pytest.raises(ValueError, match="sample.*no classes"):
         lk.sample(np.zeros((3, 0)))
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_cli_top_k_and_sample(capsys, tmp_path):
+    from _cli import cli, read_text, write
+    src = write(tmp_path, "l.csv", "2,1,0.1,5\n0.5,-3,7.25,1\n")
+    rc, out, err = cli(capsys, "top-k", src, "2")
+    assert (rc, err) == (0, "")
+    x = np.array([[2, 1, 0.1, 5], [0.5, -3, 7.25, 1]])
+    values, indices = lk.top_k(x, 2)
+    np.testing.assert_array_equal(read_text(out, ","), np.hstack([values, indices]))
+    rc, out, err = cli(capsys, "sample", src, "--seed", "3", "--top-p", "0.9", "--size", "4")
+    assert (rc, err) == (0, "")
+    np.testing.assert_array_equal(read_text(out, ",").astype(np.int64),
+                                  lk.sample(x, top_p=0.9, size=4, rng=3))
+    rc, out, err = cli(capsys, "sample", src, "--min-p", "2")
+    assert rc == 2 and "min_p" in err
+    rc, out, err = cli(capsys, "top-k", src, "9")
+    assert rc == 2 and "k=9" in err

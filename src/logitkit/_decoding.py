@@ -143,7 +143,7 @@ def top_k(logits: Any, k: Any, axis: Any = -1, *, sorted: bool = True,
     >>> import logitkit as lk
     >>> values, indices = lk.top_k([0.5, 2.0, -1.0, 2.0], 3)
     >>> values, indices
-    (array([ 2. ,  2. ,  0.5]), array([1, 3, 0]))
+    (array([2. , 2. , 0.5]), array([1, 3, 0]))
     >>> lk.top_k([[1.0, float("nan"), 3.0]], 2)[1]
     array([[1, 2]])
     """
