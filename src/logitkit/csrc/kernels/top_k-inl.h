@@ -2,7 +2,9 @@
  * top_k of each row: its k first classes in torch.topk's order (selection.h), found without
  * sorting the row.
  *
- * Small k (8k < n): one pass with a threshold filter. The first items fill a buffer of 4k + 256;
+ * k up to 32: one pass with a heap of k whose root ranks last; the row is compared with the
+ * root's value a few vectors at a time, and an element that passes replaces the root. Small k
+ * (4k < n): one pass with a threshold filter. The first items fill a buffer of 2k + 64;
  * a quickselect keeps the k first and the k-th's value becomes the threshold. The rest of the
  * row is compared with the threshold a few vectors at a time, and only an element that may
  * rank before the k-th (greater, or NaN) is added, so on most rows the pass is a vector compare
@@ -21,10 +23,11 @@
 #define LK_KEY lk_key_f32
 #endif
 
-/* How many items the selection of k of n holds at once (see above) */
+/* How many items the selection of k of n holds at once (see above): small, so that the
+ * threshold rises soon after each k + 64 elements have passed it */
 static inline ptrdiff_t LK_FN(top_k_capacity)(ptrdiff_t n, ptrdiff_t k)
 {
-    return k >= n / 8 || 4 * k + 256 >= n ? n : 4 * k + 256;
+    return k >= n / 4 || 2 * k + 64 >= n ? n : 2 * k + 64;
 }
 
 /* The k first of x[0..n) (1 <= k <= n) into a[0..k), in no particular order, a[k - 1] the
@@ -75,6 +78,47 @@ static LK_TARGET void LK_FN(top_k_select)(const LK_T *x, ptrdiff_t n, ptrdiff_t 
     lk_select_ranked(a, fill, k);
 }
 
+/* The k first of x[0..n) (1 <= k <= LK_HEAP_K, k < n) into a[0..k) by a heap of k whose root
+ * ranks last: the threshold is the root's value, fresh after every element that passes. */
+#define LK_HEAP_K 32
+static LK_TARGET void LK_FN(top_k_heap)(const LK_T *x, ptrdiff_t n, ptrdiff_t k, lk_item *a)
+{
+    for (ptrdiff_t i = 0; i < k; i++) {
+        a[i].key = LK_KEY(x[i]);
+        a[i].idx = i;
+    }
+    for (ptrdiff_t i = k / 2 - 1; i >= 0; i--) lk_sort_ranked_sift(a, i, k);
+    double t = (double)x[a[0].idx];
+    lk_vd tv = lk_splat(t);
+    ptrdiff_t i = k;
+    while (i < n) {
+        if (t != t) return;                 /* k NaNs: nothing later ranks before them */
+        ptrdiff_t end = i + 4 * LK_W;
+        if (end <= n) {
+            lk_vm below = LK_MASK(LK_FN(load)(x + i, LK_W, 0.0) <= tv)
+                          & LK_MASK(LK_FN(load)(x + i + LK_W, LK_W, 0.0) <= tv)
+                          & LK_MASK(LK_FN(load)(x + i + 2 * LK_W, LK_W, 0.0) <= tv)
+                          & LK_MASK(LK_FN(load)(x + i + 3 * LK_W, LK_W, 0.0) <= tv);
+            if (!LK_ANY(~below)) {
+                i = end;
+                continue;
+            }
+        } else {
+            end = n;
+        }
+        for (; i < end; i++) {
+            LK_T v = x[i];
+            if ((double)v <= t) continue;     /* NaN goes on */
+            a[0].key = LK_KEY(v);
+            a[0].idx = i;
+            lk_sort_ranked_sift(a, 0, k);
+            t = (double)x[a[0].idx];
+            if (t != t) return;
+        }
+        tv = lk_splat(t);
+    }
+}
+
 /* Rows [first, stop) of a top_k job */
 LK_TARGET void LK_FN(top_k_rows)(const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop)
 {
@@ -87,7 +131,10 @@ LK_TARGET void LK_FN(top_k_rows)(const lk_select_job *job, ptrdiff_t first, ptrd
     }
     for (ptrdiff_t r = first; r < stop; r++) {
         const LK_T *x = (const LK_T *)(job->x + r * job->xs);
-        LK_FN(top_k_select)(x, n, k, a, cap);
+        if (k <= LK_HEAP_K && k < n)
+            LK_FN(top_k_heap)(x, n, k, a);
+        else
+            LK_FN(top_k_select)(x, n, k, a, cap);
         if (job->sorted) lk_sort_ranked(a, k);
         LK_T *values = (LK_T *)job->values + r * k;
         int64_t *indices = job->indices + r * k;
@@ -98,3 +145,5 @@ LK_TARGET void LK_FN(top_k_rows)(const lk_select_job *job, ptrdiff_t first, ptrd
     }
     free(a);
 }
+
+#undef LK_HEAP_K
