@@ -313,3 +313,23 @@ def test_cli_top_k_and_sample(capsys, tmp_path):
     assert rc == 2 and "min_p" in err
     rc, out, err = cli(capsys, "top-k", src, "9")
     assert rc == 2 and "k=9" in err
+
+
+# ---------------------------------------------------------------- other libraries' arrays
+
+def test_torch_tensors_and_pandas():
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy(RNG.standard_normal((3, 6)))
+    values, indices = lk.top_k(t, 2)
+    assert isinstance(values, torch.Tensor) and isinstance(indices, torch.Tensor)
+    np.testing.assert_array_equal(indices.numpy(), lk.top_k(t.numpy(), 2)[1])
+    draws = lk.sample(t, rng=4)
+    assert isinstance(draws, torch.Tensor)
+    np.testing.assert_array_equal(draws.numpy(), lk.sample(t.numpy(), rng=4))
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(t.numpy(), index=list("abc"))
+    drawn = lk.sample(frame, rng=4)
+    assert list(drawn.index) == ["a", "b", "c"]
+    np.testing.assert_array_equal(drawn.to_numpy(), lk.sample(t.numpy(), rng=4))
+    with pytest.raises(TypeError, match="sample.*masked"):
+        lk.sample(np.ma.masked_array([1.0, 2.0], mask=[True, False]))
