@@ -134,7 +134,8 @@ def top_k(logits: Any, k: Any, axis: Any = -1, *, sorted: bool = True,
     -----
     The order is torch.topk's: larger values first, NaN above everything (several NaNs by
     index), -0.0 equal to 0.0, ties broken by the lower index. Each row is selected in one
-    pass with a threshold filter (small k) or a quickselect (large k), never a full sort.
+    pass with a heap of k or a threshold filter (small k), or a quickselect (large k), never a
+    full sort.
     float16 is selected in float32 and integers in float64, where the order is exact;
     longdouble and 64-bit integers beyond 2^53 by an exact stable sort.
 
