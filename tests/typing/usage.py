@@ -190,7 +190,8 @@ total: float = float(logsumexp(logits, axis=None))
 from logitkit import sample, top_k  # noqa: E402
 
 assert_type(top_k(logits, 2), tuple[NDArray[np.float64], NDArray[np.int64]])
-assert_type(top_k(logits32, 1, axis=0, sorted=False), tuple[NDArray[np.float32], NDArray[np.int64]])
+assert_type(top_k(logits32, 1, axis=0, sorted=False),
+            tuple[NDArray[np.float32], NDArray[np.int64]])
 assert_type(top_k([[1.0, 2.0]], 1), tuple[NDArray[Any], NDArray[np.int64]])
 assert_type(sample([1.0, 2.0, 3.0], rng=0), np.int64)
 assert_type(sample([[1.0, 2.0], [3.0, 4.0]], top_p=0.9, rng=np.random.default_rng(1)),
