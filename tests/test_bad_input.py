@@ -946,3 +946,49 @@ def test_logsumexp_b_tiny_log_of_sum(x, b, return_sign):
     got = logitkit.logsumexp(np.array(x), b=np.array(b), return_sign=return_sign)
     value = float(got[0] if return_sign else got)
     assert abs(value - exact) <= 2 * np.spacing(abs(exact)), (value, exact)
+
+
+# ---------------------------------------------------------------------------------------------
+# Selections (kind "select": top_k, sample): every input case against the reference, exactly
+# ---------------------------------------------------------------------------------------------
+
+SELECT = [f for f in FUNCTIONS if f.kind == "select"]
+SELECT_CALLS = {"top_k": lambda shape: {"k": min(2, shape[-1])},
+                "sample": lambda shape: {"size": 3, "rng": 5, "top_p": 0.9}}
+
+
+@pytest.mark.parametrize("func", SELECT, ids=fids(SELECT))
+@pytest.mark.parametrize("case", list(X_CASES))
+def test_select_input_matrix(func, case):
+    """Each input case: the reference's exact result (the same values and indices, the same
+    draws for the same seed), or the same exception type, named by the function."""
+    x = X_CASES[case]()
+    shape = np.shape(x) if case not in ("ragged_list", "dict", "none") else (1,)
+    kwargs = SELECT_CALLS[func.name](shape or (1,))
+    if case.startswith("masked"):
+        expect_error(TypeError, [func.name, "masked", "-inf"], func.fast, x, **kwargs)
+        return
+    try:
+        want = func.ref(_fresh(x) if isinstance(x, np.ndarray) else x, **kwargs)
+    except (TypeError, ValueError, IndexError) as exc:
+        with pytest.raises(type(exc)) as info:
+            quiet(func.fast, x, **kwargs)
+        assert func.name in str(info.value), str(info.value)
+        return
+    got = quiet(func.fast, x, **kwargs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("func", SELECT, ids=fids(SELECT))
+@pytest.mark.parametrize("axis, exc, words", BAD_AXES, ids=[repr(a[0]) for a in BAD_AXES])
+def test_select_bad_axis(func, axis, exc, words):
+    x = _values((2, 3))
+    kwargs = {"k": 1} if func.name == "top_k" else {"rng": 0}
+    if isinstance(axis, tuple):             # a selection takes one axis: a tuple is no int
+        exc, words = TypeError, ["axis"]
+    with pytest.raises(exc) as info:
+        quiet(func.fast, x, axis=axis, **kwargs)
+    assert func.name in str(info.value), str(info.value)

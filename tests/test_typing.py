@@ -21,7 +21,8 @@ PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(logitkit.__file__))
 INSTALLED = os.path.basename(PKG_PARENT) in ("site-packages", "dist-packages")
 USAGE = os.path.join(HERE, "typing", "usage.py")
 ERRORS = os.path.join(HERE, "typing", "errors.py")
-STUBBED = ["logitkit._softmax", "logitkit._sigmoid", "logitkit._losses", "logitkit._backward"]
+STUBBED = ["logitkit._softmax", "logitkit._sigmoid", "logitkit._losses", "logitkit._backward",
+           "logitkit._decoding"]
 
 
 def _env():

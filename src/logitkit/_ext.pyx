@@ -23,6 +23,7 @@ from cython cimport floating
 cimport numpy as cnp
 from libc.math cimport INFINITY
 from libc.stdint cimport int32_t
+from libc.stdint cimport int8_t, int64_t
 from libc.stdlib cimport free, malloc
 from cpython.ref cimport Py_INCREF
 
@@ -112,3 +113,5 @@ include "binding/sigmoid.pxi"
 include "binding/cross_entropy.pxi"
 include "binding/bce.pxi"
 include "binding/backward.pxi"
+include "binding/top_k.pxi"
+include "binding/sample.pxi"

@@ -45,6 +45,7 @@ _ARRAY_PARAMS = {
     "elementwise": ("x",),
     "loss": ("logits", "target", "weight", "pos_weight"),
     "backward": ("grad_output", "output"),
+    "select": ("logits",),
 }
 
 # functions whose array parameters are not those of their kind
@@ -250,6 +251,9 @@ def _call_masked(func: Callable[..., Any], name: str, kind: str,
                         f"result is a new masked array")
     if kind in ("normalize", "reduce"):
         return _masked_reduction(func, kind, bound, masked)
+    if kind == "select":
+        raise TypeError(f"{name}: masked arrays are not supported; to leave classes out, fill "
+                        f"them with -inf (x.filled(-numpy.inf))")
     if kind == "loss":
         return _masked_loss(func, name, bound, masked)
     masks = [np.ma.getmaskarray(values[p]) for p in masked]

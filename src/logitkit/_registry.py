@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-Kind = Literal["normalize", "reduce", "elementwise", "loss", "backward"]
+Kind = Literal["normalize", "reduce", "elementwise", "loss", "backward", "select"]
 
 #: `logitkit.reference` is itself rounded once (to within half an ULP of the exact result), and
 #: float16 results of the fast path are rounded twice (computed in float32, then to float16): a
@@ -27,10 +27,13 @@ class Function:
     kind
         "normalize": softmax-like, a result of the input's shape computed over `axis`;
         "reduce": logsumexp-like, `axis` reduced away; "elementwise": the sigmoid family;
-        "loss": a loss against targets; "backward": a vector-Jacobian product.
+        "loss": a loss against targets; "backward": a vector-Jacobian product; "select":
+        classes chosen from logits (top_k, sample), whose results are input values and
+        indices.
     max_ulp
         The accuracy bar: the worst distance from the exact result, in ULPs of the result
-        dtype, on the adversarial suite (float32 and float64 alike).
+        dtype, on the adversarial suite (float32 and float64 alike); 0 for "select", whose
+        results are exact (the chosen values themselves, indices).
     cli
         The CLI subcommand that runs it, or None.
     dask
@@ -87,6 +90,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("softmax_backward", "backward", 4, **_BACKWARD),
     Function("log_softmax_backward", "backward", 4, **_BACKWARD),
     Function("sigmoid_backward", "backward", 4, **_BACKWARD),
+    Function("top_k", "select", 0, cli="top-k", kernel="top_k-inl.h", binding="top_k.pxi"),
+    Function("sample", "select", 0, cli="sample", kernel="sample-inl.h", binding="sample.pxi"),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

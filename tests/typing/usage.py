@@ -185,3 +185,16 @@ def training_step(batch: NDArray[np.float32], y: NDArray[np.int64]) -> tuple[flo
 
 
 total: float = float(logsumexp(logits, axis=None))
+
+# top_k: the input's scalar type and int64 indices; sample: int64 indices, a scalar for a row.
+from logitkit import sample, top_k  # noqa: E402
+
+assert_type(top_k(logits, 2), tuple[NDArray[np.float64], NDArray[np.int64]])
+assert_type(top_k(logits32, 1, axis=0, sorted=False),
+            tuple[NDArray[np.float32], NDArray[np.int64]])
+assert_type(top_k([[1.0, 2.0]], 1), tuple[NDArray[Any], NDArray[np.int64]])
+assert_type(sample([1.0, 2.0, 3.0], rng=0), np.int64)
+assert_type(sample([[1.0, 2.0], [3.0, 4.0]], top_p=0.9, rng=np.random.default_rng(1)),
+            NDArray[np.int64])
+assert_type(sample(logits, size=4, top_k=2, min_p=0.1, temperature=0.7), NDArray[np.int64])
+assert_type(sample(logits), NDArray[np.int64] | np.int64)

@@ -3,6 +3,30 @@
 # (softmax.h, cross_entropy.h), the scalar double-double helpers (double_double.h) and the
 # thread pool (parallel.h).
 
+cdef extern from "decoding.h" nogil:
+    enum:
+        LK_ROW_OK
+        LK_ROW_NAN
+        LK_ROW_POS_INF
+        LK_ROW_ALL_NEG_INF
+        LK_ROW_NO_MEMORY
+    ctypedef struct lk_select_job:
+        const char *x
+        Py_ssize_t xs, rows, n
+        Py_ssize_t k
+        int sorted
+        char *values
+        int64_t *indices
+        double temperature
+        Py_ssize_t top_k
+        double top_p
+        double min_p
+        const double *uniforms
+        Py_ssize_t size
+        int64_t *draws
+        int8_t *status
+        int is_f32
+
 cdef extern from "kernels.h" nogil:
     ctypedef struct lk_sum:
         double hi
@@ -66,6 +90,10 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const float *x, const int32_t *t, const double *c, float *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*top_k_rows)(const lk_select_job *job, Py_ssize_t first,
+                           Py_ssize_t stop) noexcept nogil
+        void (*sample_rows)(const lk_select_job *job, Py_ssize_t first,
+                            Py_ssize_t stop) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -124,6 +152,10 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const double *x, const int32_t *t, const double *c, double *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*top_k_rows)(const lk_select_job *job, Py_ssize_t first,
+                           Py_ssize_t stop) noexcept nogil
+        void (*sample_rows)(const lk_select_job *job, Py_ssize_t first,
+                            Py_ssize_t stop) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

@@ -36,7 +36,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from logitkit.cli import bench, info, losses, verify
+from logitkit.cli import bench, decoding, info, losses, verify
 from logitkit.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UserError, report_error
 from logitkit.cli.commands import BY_COMMAND, demo, transform
 from logitkit.cli.parser import build_parser
@@ -47,6 +47,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **{command: transform for command in BY_COMMAND}, "predict": transform,
     **{command: losses.run for command in losses.FUNCTION_OF},
     "info": info.run, "verify": verify.run, "bench": bench.run, "demo": demo,
+    **{command: decoding.run for command in decoding.FUNCTION_OF},
 }
 
 

@@ -24,6 +24,8 @@ from logitkit.cli.sinks import open_sink
 # the subcommands that run one public function of the logits alone, by their CLI name
 BY_COMMAND: dict[str, Function] = {f.cli: f for f in FUNCTIONS
                                    if f.cli is not None and f.kind != "loss"}
+# (the selections, top-k and sample, have their own module: logitkit.cli.decoding)
+BY_COMMAND = {command: f for command, f in BY_COMMAND.items() if f.kind != "select"}
 
 
 def transform(args: argparse.Namespace) -> int:

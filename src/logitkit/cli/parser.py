@@ -25,6 +25,8 @@ FUNCTION_HELP = {
     "softplus": "log(1 + exp(x)), elementwise",
     "cross-entropy": "cross-entropy against class indices (--targets)",
     "bce": "binary cross-entropy against 0/1 or probabilities",
+    "top-k": "the K largest values and their indices per row",
+    "sample": "class indices drawn per row (--seed, --top-p, ...)",
 }
 
 
@@ -110,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     for f in FUNCTIONS:
         if f.cli is None or f.kind == "loss":
             continue
+        if f.kind == "select":             # their own arguments: below
+            continue
         p = add(f.cli, FUNCTION_HELP.get(f.cli, f"logitkit.{f.name}"),
                 description=f"logitkit.{f.name} of every row of INPUT.")
         _io_args(p, axis=f.kind != "elementwise")
@@ -128,6 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
             description="exp(mean cross-entropy) of the logits in INPUT against the class "
                         "indices in --targets, one per row; written in float64.")
     _loss_args(p, indices=True, reduction=False)
+
+    p = add("top-k", FUNCTION_HELP["top-k"],
+            description="logitkit.top_k of every row of INPUT: the K largest values along "
+                        "--axis, largest first (ties: the lower index first), and their "
+                        "indices; text gives the K values, then the K indices, per row.")
+    _input_args(p)
+    p.add_argument("k", metavar="K", type=int, help="how many to take per row")
+    _output_arg(p)
+    p = add("sample", FUNCTION_HELP["sample"],
+            description="logitkit.sample of every row of INPUT: class indices drawn from "
+                        "softmax(logits / --temperature) restricted by --top-k, --top-p and "
+                        "--min-p; --seed makes the draws reproducible.")
+    _input_args(p)
+    p.add_argument("--seed", type=int, default=None, help="the generator's seed (>= 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="default: 1; 0 is argmax")
+    p.add_argument("--top-k", type=int, default=None, metavar="K")
+    p.add_argument("--top-p", type=float, default=None, metavar="P")
+    p.add_argument("--min-p", type=float, default=None, metavar="P")
+    p.add_argument("--size", type=int, default=None, metavar="N", help="draws per row")
+    _output_arg(p)
 
     p = add("predict", "argmax class per row, with --prob and --top-k",
             description="The predicted class (argmax over --axis) of every row. With --top-k "

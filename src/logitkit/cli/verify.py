@@ -79,6 +79,12 @@ def _arguments(entry: Function, rows: np.ndarray) -> dict[str, object] | str:
         return {"axis": -1}
     if entry.kind == "elementwise":
         return {}
+    if entry.kind == "select":
+        if rows.shape[1] == 0:
+            return "skipped: no classes to choose from"
+        if entry.name == "top_k":
+            return {"k": min(5, rows.shape[1]), "axis": -1}
+        return {"axis": -1, "top_p": 0.9, "size": 4, "rng": 0}
     if rows.shape[1] == 0:
         return "skipped: no classes to take a loss over"
     rng = np.random.default_rng(0)

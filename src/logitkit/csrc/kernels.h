@@ -26,6 +26,7 @@ enum { LK_OP_SOFTMAX = 0, LK_OP_LOG_SOFTMAX = 1, LK_OP_LOGSUMEXP = 2 };
 
 typedef struct lk_reduce_job lk_reduce_job;    /* softmax.h */
 typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
+typedef struct lk_select_job lk_select_job;    /* decoding.h */
 
 /* X(return type, name, parameters) for every kernel, T the storage type */
 #define LK_KERNELS(X, T)                                                                       \
@@ -84,7 +85,10 @@ typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
     X(double, exp_total, (const T *x, ptrdiff_t n, double m, double *lo, double *store))      \
     X(void, ce_short, (const T *x, const int32_t *t, const double *c, T *grad, ptrdiff_t rows,\
                        ptrdiff_t n, double *m_out, double *nll))                               \
-    X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))
+    X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))          \
+    /* top_k and sample, rows [first, stop) of a job */                                        \
+    X(void, top_k_rows, (const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop))          \
+    X(void, sample_rows, (const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

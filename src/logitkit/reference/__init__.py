@@ -14,6 +14,7 @@ The twins mirror the fast modules:
 * `logitkit.reference._sigmoid`: sigmoid, sigmoid_derivative, log_sigmoid, softplus;
 * `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits;
 * `logitkit.reference._backward`: softmax_backward, log_softmax_backward, sigmoid_backward;
+* `logitkit.reference._decoding`: top_k, sample;
 
 with the argument handling they share in `_common` and exact dyadic arithmetic in `_exact`.
 
@@ -23,6 +24,7 @@ or tuple gives nested lists of Python floats; a Python scalar gives a Python flo
 """
 
 from logitkit.reference._backward import log_softmax_backward, sigmoid_backward, softmax_backward
+from logitkit.reference._decoding import sample, top_k
 from logitkit.reference._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
@@ -40,4 +42,6 @@ __all__ = [
     "softmax_backward",
     "log_softmax_backward",
     "sigmoid_backward",
+    "top_k",
+    "sample",
 ]
