@@ -2,6 +2,7 @@
 
 import io
 import os
+import platform
 import subprocess
 import sys
 
@@ -51,6 +52,17 @@ def test_every_path_the_cpu_can_run_is_offered():
     assert ("avx2" in paths) == ({"avx2", "fma"} <= flags)
     assert ("avx512" in paths) == ({"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2",
                                     "fma"} <= flags)
+
+
+def test_neon_is_offered_exactly_on_aarch64():
+    """NEON with FMA is part of ARMv8-A: an aarch64 build always offers it and prefers it, and
+    no other build names it."""
+    paths = logitkit.simd_paths()
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        assert paths == ["baseline", "neon"]
+        assert logitkit.simd_path() == (os.environ.get("LOGITKIT_SIMD") or "neon")
+    else:
+        assert "neon" not in paths
 
 
 def test_each_path_can_be_forced_by_name():
