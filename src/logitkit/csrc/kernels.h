@@ -2,8 +2,9 @@
  * The kernels' C interface: one list of every vector kernel (LK_KERNELS), from which the
  * dispatch table of each storage type is generated, and the run-time choice of instruction set.
  *
- * Each target unit (targets/baseline.c, avx2.c, avx512.c, neon.c) compiles every kernel of kernels/ for
- * float and double under its own prefix and exports one table per type built from this list
+ * Each target unit (targets/baseline.c, avx2.c, avx512.c, neon.c) compiles every kernel of
+ * kernels/ for float and double under its own prefix and exports one table per type built from
+ * this list
  * (kernels/all-inl.h); dispatch.c copies the best table the CPU can run into lk_f32 / lk_f64.
  * Adding a kernel: one X(...) line here, its body in a kernels/<concern>-inl.h, and its field in the
  * Cython declaration (_ext/kernels.pxd), which mirrors this list in order.
