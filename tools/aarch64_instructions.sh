@@ -5,7 +5,9 @@
 # instructions of the two kernel units. Fails when a unit does not compile cleanly or when the
 # NEON unit holds no vector fused multiply-add (fmla/fmls). The baseline's counts are printed
 # beside it: its fused operations are the kernels' explicit scalar fma() calls (fmadd, and a
-# few fmla where Clang pairs two of them), never a contraction (-ffp-contract=off).
+# few fmla where Clang pairs two of them), never a contraction (-ffp-contract=off). Then runs
+# tools/neon_primitives.c under qemu-aarch64-static (when installed): the NEON primitives
+# against the portable ones and C's fma(), bit for bit.
 #
 #   bash tools/aarch64_instructions.sh        (~2 min; apt-get install gcc-aarch64-linux-gnu
 #                                              binutils-aarch64-linux-gnu clang)
@@ -78,5 +80,19 @@ for cc in "${compilers[@]}"; do
         fi
     done
 done
-[ "$failed" = 0 ] && echo "aarch64_instructions.sh: every unit clean, the NEON unit fused"
+
+# the NEON primitives against the portable ones, bit for bit, under qemu (~10 s each)
+if command -v qemu-aarch64-static > /dev/null; then
+    for cc in "${compilers[@]}"; do
+        $(cc_for "$cc") -O2 -std=c11 -ffp-contract=off -fno-trapping-math -fno-math-errno \
+            -Wall -Wextra -Werror -Wno-psabi -static -I"$CSRC" "$REPO/tools/neon_primitives.c" \
+            -lm -o "$OUT/primitives-$cc" || {
+            echo "FAIL: $cc: tools/neon_primitives.c"; failed=1; continue; }
+        echo -n "$cc: "
+        qemu-aarch64-static "$OUT/primitives-$cc" || failed=1
+    done
+else
+    echo "qemu-aarch64-static missing: tools/neon_primitives.c not run"
+fi
+[ "$failed" = 0 ] && echo "aarch64_instructions.sh: clean units, NEON fused, its primitives exact"
 exit "$failed"
