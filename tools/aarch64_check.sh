@@ -5,7 +5,7 @@
 # (LOGITKIT_SIMD), then `python -m logitkit info`. Before that, tools/aarch64_instructions.sh
 # cross-compiles the kernel units on the host and checks the NEON unit's fused multiply-adds.
 #
-#   sudo bash tools/aarch64_check.sh                 the whole suite on every path (~45 min)
+#   sudo bash tools/aarch64_check.sh                 the whole suite on every path (30+ min)
 #   sudo bash tools/aarch64_check.sh -k sigmoid      pytest arguments narrow the suite
 #
 #   AARCH64_ROOT    where the root is made and kept (default /var/tmp/logitkit-arm64); a root
@@ -50,7 +50,7 @@ step "host: the NEON unit's instructions (cross-compiled)"
 bash "$REPO/tools/aarch64_instructions.sh" || exit 1
 
 if [ ! -e "$ROOT/.logitkit-root-ready" ]; then
-    step "making the arm64 root in $ROOT (debootstrap, ~15 min emulated)"
+    step "making the arm64 root in $ROOT (debootstrap, ~15 min)"
     rm -rf "$ROOT"
     mkdir -p "$ROOT"
     debootstrap --variant=minbase --arch=arm64 --foreign \
