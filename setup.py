@@ -17,6 +17,7 @@ import glob
 import os
 import shutil
 import sys
+import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
@@ -37,12 +38,17 @@ else:
                      "-std=c11", "-Wno-psabi", "-pthread", "-falign-loops=64"]
 
 csrc = "src/logitkit/csrc"
+# the NEON unit for aarch64 builds: this machine's, or a cross build's (_PYTHON_HOST_PLATFORM,
+# macOS ARCHFLAGS, universal2); neon.c compiles to nothing for any other architecture
+target_platform = sysconfig.get_platform() + " " + os.environ.get("ARCHFLAGS", "")
+arm64_units = ([f"{csrc}/targets/neon.c"]
+               if any(a in target_platform for a in ("aarch64", "arm64", "universal2")) else [])
 extensions = [
     Extension(
         "logitkit._ext",
         sources=["src/logitkit/_ext.pyx", f"{csrc}/dispatch.c", f"{csrc}/parallel.c",
                  f"{csrc}/softmax.c", f"{csrc}/cross_entropy.c", f"{csrc}/targets/baseline.c",
-                 f"{csrc}/targets/avx2.c", f"{csrc}/targets/avx512.c"],
+                 f"{csrc}/targets/avx2.c", f"{csrc}/targets/avx512.c"] + arm64_units,
         include_dirs=[csrc, numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")]
         + ([("LK_ONE_LANE", "1")] if one_lane else []),

@@ -4,6 +4,7 @@ import ast
 import importlib.metadata
 import io
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -26,9 +27,15 @@ def test_public_functions_and_their_reference_twins():
     assert logitkit.__version__.count(".") == 2
 
 
+def _default_path():
+    """The path import chose: LOGITKIT_SIMD's, or else the fastest."""
+    wanted = os.environ.get("LOGITKIT_SIMD", "").strip().lower()
+    return logitkit.simd_paths()[-1] if wanted in ("", "auto") else wanted
+
+
 def test_simd_paths():
     paths = logitkit.simd_paths()
-    assert paths[0] == "baseline" and logitkit.simd_path() == paths[-1]
+    assert paths[0] == "baseline" and logitkit.simd_path() == _default_path()
     with pytest.raises(ValueError, match="SIMD path"):
         logitkit._set_simd_path("sse9")
 
@@ -49,7 +56,8 @@ def test_every_path_the_cpu_can_run_is_offered():
     """A build that silently lost its AVX2 or AVX-512 kernels would still pass every other
     test (they run on whatever paths exist): the paths must match what the CPU reports."""
     flags = _cpu_flags()
-    if not flags or not {"sse2"} <= flags:
+    # (an emulated aarch64 Python reads the x86-64 host's /proc/cpuinfo: ask the interpreter)
+    if platform.machine().lower() not in ("x86_64", "amd64") or not {"sse2"} <= flags:
         pytest.skip("not an x86-64 Linux machine")
     paths = logitkit.simd_paths()
     if logitkit._ext.vector_lanes() == 1:
@@ -60,6 +68,16 @@ def test_every_path_the_cpu_can_run_is_offered():
     assert ("avx2" in paths) == ({"avx2", "fma"} <= flags)
     assert ("avx512" in paths) == ({"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2",
                                     "fma"} <= flags)
+
+
+def test_neon_is_offered_exactly_on_aarch64():
+    """NEON with FMA is part of ARMv8-A: an aarch64 build always offers it and prefers it, and
+    no other build names it."""
+    paths = logitkit.simd_paths()
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        assert paths == ["baseline", "neon"] and _default_path() in paths
+    else:
+        assert "neon" not in paths
 
 
 def test_each_path_can_be_forced_by_name():

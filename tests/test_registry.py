@@ -169,6 +169,6 @@ def test_every_kernel_file_is_compiled_for_every_target():
     files = {p.name for p in kernels.glob("*-inl.h")} - {"all-inl.h", "all_types-inl.h"}
     assert files == included, (f"not compiled: {sorted(files - included)}; "
                                f"included but missing: {sorted(included - files)}")
-    for target in ("baseline", "avx2", "avx512"):
+    for target in ("baseline", "avx2", "avx512", "neon"):
         unit = (SOURCES / "csrc" / "targets" / f"{target}.c").read_text(encoding="utf-8")
         assert '#include "kernels/all-inl.h"' in unit, f"targets/{target}.c compiles no kernel"

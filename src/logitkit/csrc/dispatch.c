@@ -2,7 +2,7 @@
  * The run-time choice of instruction set: one pair of tables (lk_f32, lk_f64) that every
  * binding calls through, filled with the best target this CPU runs (or the one LOGITKIT_SIMD
  * names, through lk_select_isa). A wheel built for generic x86-64 thereby runs AVX2+FMA or
- * AVX-512 code where the CPU has it; never -march.
+ * AVX-512 code where the CPU has it; never -march. On aarch64 it runs NEON with FMA.
  */
 #include "kernels.h"
 
@@ -14,6 +14,9 @@ extern const int lk_baseline_lanes;
 #if LK_HAVE_X86_TARGETS
 LK_DECLARE_TARGET(avx2)
 LK_DECLARE_TARGET(avx512)
+#endif
+#if LK_HAVE_NEON_TARGET
+LK_DECLARE_TARGET(neon)
 #endif
 
 lk_kernels_f32 lk_f32;
@@ -81,6 +84,10 @@ int lk_isa_supported(int isa)
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if LK_HAVE_NEON_TARGET
+    case LK_ISA_NEON:                   /* part of ARMv8-A: no CPU check */
+        return 1;
+#endif
     default:
         return 0;
     }
@@ -104,6 +111,12 @@ int lk_select_isa(int isa)
         lk_f64 = lk_avx2_kernels_f64;
         break;
 #endif
+#if LK_HAVE_NEON_TARGET
+    case LK_ISA_NEON:
+        lk_f32 = lk_neon_kernels_f32;
+        lk_f64 = lk_neon_kernels_f64;
+        break;
+#endif
     default:
         lk_f32 = lk_baseline_kernels_f32;
         lk_f64 = lk_baseline_kernels_f64;
@@ -116,7 +129,7 @@ int lk_active_isa(void) { return active_isa; }
 
 const char *lk_isa_name(int isa)
 {
-    static const char *const names[LK_ISA_COUNT] = {"baseline", "avx2", "avx512"};
+    static const char *const names[LK_ISA_COUNT] = {"baseline", "avx2", "avx512", "neon"};
     return (isa >= 0 && isa < LK_ISA_COUNT) ? names[isa] : "unknown";
 }
 

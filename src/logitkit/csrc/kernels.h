@@ -2,8 +2,9 @@
  * The kernels' C interface: one list of every vector kernel (LK_KERNELS), from which the
  * dispatch table of each storage type is generated, and the run-time choice of instruction set.
  *
- * Each target unit (targets/baseline.c, avx2.c, avx512.c) compiles every kernel of kernels/ for
- * float and double under its own prefix and exports one table per type built from this list
+ * Each target unit (targets/baseline.c, avx2.c, avx512.c, neon.c) compiles every kernel of
+ * kernels/ for float and double under its own prefix and exports one table per type built from
+ * this list
  * (kernels/all-inl.h); dispatch.c copies the best table the CPU can run into lk_f32 / lk_f64.
  * Adding a kernel: one X(...) line here, its body in a kernels/<concern>-inl.h, and its field in the
  * Cython declaration (_ext/kernels.pxd), which mirrors this list in order.
@@ -105,9 +106,17 @@ extern lk_kernels_f64 lk_f64;
 #else
 #define LK_HAVE_X86_TARGETS 0
 #endif
+/* Whether this compiler builds the NEON target (aarch64: NEON and FMA on every CPU) */
+#if LK_VECTOR_EXT && defined(__GNUC__) && defined(__aarch64__)
+#define LK_HAVE_NEON_TARGET 1
+#else
+#define LK_HAVE_NEON_TARGET 0
+#endif
 
-/* Instruction-set levels, in order of preference */
-enum { LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_AVX512 = 2, LK_ISA_COUNT = 3 };
+/* Instruction-set levels, in order of preference (a CPU has the x86-64 ones or NEON) */
+enum {
+    LK_ISA_BASELINE = 0, LK_ISA_AVX2 = 1, LK_ISA_AVX512 = 2, LK_ISA_NEON = 3, LK_ISA_COUNT = 4
+};
 
 int lk_isa_supported(int isa);          /* compiled in and available on this CPU */
 int lk_select_isa(int isa);             /* 0 on success, -1 if not supported */
