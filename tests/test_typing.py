@@ -56,7 +56,9 @@ def mypy_strict(path):
 
 def pyright(path):
     """basedpyright (or pyright) in strict mode on `path`: its error diagnostics."""
-    exe = shutil.which("basedpyright") or shutil.which("pyright")
+    here = os.path.dirname(sys.executable)          # this interpreter's scripts, on PATH or not
+    exe = next((found for name in ("basedpyright", "pyright")
+                for found in [shutil.which(name, path=here) or shutil.which(name)] if found), None)
     if exe is None:
         pytest.skip("neither basedpyright nor pyright is installed")
     with tempfile.TemporaryDirectory(prefix="logitkit-pyright-") as tmp:
