@@ -87,6 +87,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("softmax_backward", "backward", 4, **_BACKWARD),
     Function("log_softmax_backward", "backward", 4, **_BACKWARD),
     Function("sigmoid_backward", "backward", 4, **_BACKWARD),
+    Function("logit", "elementwise", 2, cli="logit", dask=True, kernel="logit-inl.h",
+             binding="logit.pxi"),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -185,3 +185,11 @@ def training_step(batch: NDArray[np.float32], y: NDArray[np.int64]) -> tuple[flo
 
 
 total: float = float(logsumexp(logits, axis=None))
+
+# logit; softplus with beta
+assert_type(logitkit.logit(probs), FloatArray)
+assert_type(logitkit.logit(0.25), Float)
+assert_type(logitkit.logit(probs, out=buffer), NDArray[np.float64])
+assert_type(softplus(logits, beta=2.0), FloatArray)
+assert_type(softplus(1.0, beta=0.5), Float)
+assert_type(softplus(logits, beta=0.5, out=buffer), NDArray[np.float64])

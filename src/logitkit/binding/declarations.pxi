@@ -66,6 +66,9 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const float *x, const int32_t *t, const double *c, float *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*logit)(const float *x, float *out, Py_ssize_t n) noexcept nogil
+        void (*softplus_beta)(const float *x, float *out, Py_ssize_t n,
+                              double beta) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -124,6 +127,9 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const double *x, const int32_t *t, const double *c, double *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*logit)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*softplus_beta)(const double *x, double *out, Py_ssize_t n,
+                              double beta) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

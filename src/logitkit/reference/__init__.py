@@ -12,6 +12,7 @@ The twins mirror the fast modules:
 
 * `logitkit.reference._softmax`: softmax, log_softmax, logsumexp (exact sums of exponentials);
 * `logitkit.reference._sigmoid`: sigmoid, sigmoid_derivative, log_sigmoid, softplus;
+  logit;
 * `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits;
 * `logitkit.reference._backward`: softmax_backward, log_softmax_backward, sigmoid_backward;
 
@@ -26,6 +27,7 @@ from logitkit.reference._backward import log_softmax_backward, sigmoid_backward,
 from logitkit.reference._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
+from logitkit.reference._sigmoid import logit
 
 __all__ = [
     "softmax",
@@ -40,4 +42,5 @@ __all__ = [
     "softmax_backward",
     "log_softmax_backward",
     "sigmoid_backward",
+    "logit",
 ]

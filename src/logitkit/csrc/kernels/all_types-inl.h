@@ -13,3 +13,5 @@
 #include "kernels/cross_entropy-inl.h"
 #include "kernels/cross_entropy_rows-inl.h"
 #include "kernels/bce-inl.h"
+#include "kernels/logit-inl.h"
+#include "kernels/softplus_beta-inl.h"
