@@ -50,6 +50,7 @@ _ARRAY_PARAMS = {
 # functions whose array parameters are not those of their kind
 _ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {
     "logit": ("p",),
+    "nll_loss": ("log_probs", "target", "weight"),
 }
 
 _DLPACK_CPU = 1          # DLDeviceType kDLCPU

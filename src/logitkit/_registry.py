@@ -89,6 +89,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("sigmoid_backward", "backward", 4, **_BACKWARD),
     Function("logit", "elementwise", 2, cli="logit", dask=True, kernel="logit-inl.h",
              binding="logit.pxi"),
+    Function("nll_loss", "loss", 2, cli="nll", dask=True, kernel="nll-inl.h",
+             binding="nll.pxi"),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -69,6 +69,8 @@ cdef extern from "kernels.h" nogil:
         void (*logit)(const float *x, float *out, Py_ssize_t n) noexcept nogil
         void (*softplus_beta)(const float *x, float *out, Py_ssize_t n,
                               double beta) noexcept nogil
+        void (*nll_terms)(const float *lp, const double *w, float *loss, Py_ssize_t n,
+                          double *sums) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -130,6 +132,8 @@ cdef extern from "kernels.h" nogil:
         void (*logit)(const double *x, double *out, Py_ssize_t n) noexcept nogil
         void (*softplus_beta)(const double *x, double *out, Py_ssize_t n,
                               double beta) noexcept nogil
+        void (*nll_terms)(const double *lp, const double *w, double *loss, Py_ssize_t n,
+                          double *sums) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

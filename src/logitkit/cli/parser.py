@@ -26,6 +26,7 @@ FUNCTION_HELP = {
     "logit": "log(p / (1 - p)), the inverse of the sigmoid, elementwise",
     "cross-entropy": "cross-entropy against class indices (--targets)",
     "bce": "binary cross-entropy against 0/1 or probabilities",
+    "nll": "negative log-likelihood of log-probabilities (--targets)",
 }
 
 
@@ -129,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
             description="exp(mean cross-entropy) of the logits in INPUT against the class "
                         "indices in --targets, one per row; written in float64.")
     _loss_args(p, indices=True, reduction=False)
+    p = add("nll", FUNCTION_HELP["nll"],
+            description="logitkit.nll_loss of the log-probabilities in INPUT (classes along "
+                        "--axis) against the class indices in --targets, one per row: their "
+                        "mean, their sum, or one loss per row (--reduction none).")
+    _loss_args(p, indices=True, reduction=True)
 
     p = add("predict", "argmax class per row, with --prob and --top-k",
             description="The predicted class (argmax over --axis) of every row. With --top-k "

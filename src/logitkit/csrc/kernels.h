@@ -87,7 +87,9 @@ typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
     /* logit, elementwise */                                                                   \
     X(void, logit, (const T *x, T *out, ptrdiff_t n))                                         \
     /* softplus(beta x) / beta, beta != 1 */                                                   \
-    X(void, softplus_beta, (const T *x, T *out, ptrdiff_t n, double beta))
+    X(void, softplus_beta, (const T *x, T *out, ptrdiff_t n, double beta))                    \
+    /* nll_loss: the per-sample losses from gathered log-probabilities, their exact sums */    \
+    X(void, nll_terms, (const T *lp, const double *w, T *loss, ptrdiff_t n, double *sums))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

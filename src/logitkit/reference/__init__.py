@@ -13,7 +13,7 @@ The twins mirror the fast modules:
 * `logitkit.reference._softmax`: softmax, log_softmax, logsumexp (exact sums of exponentials);
 * `logitkit.reference._sigmoid`: sigmoid, sigmoid_derivative, log_sigmoid, softplus;
   logit;
-* `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits;
+* `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits, nll_loss;
 * `logitkit.reference._backward`: softmax_backward, log_softmax_backward, sigmoid_backward;
 
 with the argument handling they share in `_common` and exact dyadic arithmetic in `_exact`.
@@ -28,6 +28,7 @@ from logitkit.reference._losses import binary_cross_entropy_with_logits, cross_e
 from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
 from logitkit.reference._sigmoid import logit
+from logitkit.reference._losses import nll_loss
 
 __all__ = [
     "softmax",
@@ -43,4 +44,5 @@ __all__ = [
     "log_softmax_backward",
     "sigmoid_backward",
     "logit",
+    "nll_loss",
 ]

@@ -15,3 +15,4 @@
 #include "kernels/bce-inl.h"
 #include "kernels/logit-inl.h"
 #include "kernels/softplus_beta-inl.h"
+#include "kernels/nll-inl.h"
