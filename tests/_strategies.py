@@ -91,6 +91,7 @@ EXAMPLES: dict[str, Callable[[np.ndarray], tuple[tuple, dict]]] = {
     "softmax_backward": _backward_example,
     "log_softmax_backward": _backward_example,
     "sigmoid_backward": _sigmoid_backward_example,
+    "sparsemax_backward": _backward_example,   # a uniform output: every class in the support
 }
 
 FUNCTIONS: list[Func] = [Func(f, example=EXAMPLES.get(f.name)) for f in _registry.FUNCTIONS]

@@ -24,6 +24,7 @@ from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_b
 from logitkit._logit import logit
 from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit._nll import nll_loss
+from logitkit._sparsemax import sparsemax, sparsemax_backward
 from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit._softmax import log_softmax, logsumexp, softmax
 from logitkit._threads import get_num_threads, get_spin_us, set_num_threads, set_spin_us, threads
@@ -38,6 +39,8 @@ __all__ = [
     "__version__",
     "logit",
     "nll_loss",
+    "sparsemax",
+    "sparsemax_backward",
 ]
 
 

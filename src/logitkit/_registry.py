@@ -91,6 +91,9 @@ FUNCTIONS: tuple[Function, ...] = (
              binding="logit.pxi"),
     Function("nll_loss", "loss", 2, cli="nll", dask=True, kernel="nll-inl.h",
              binding="nll.pxi"),
+    Function("sparsemax", "normalize", 4, kernel="sparsemax-inl.h", binding="sparsemax.pxi"),
+    Function("sparsemax_backward", "backward", 4, kernel="sparsemax-inl.h",
+             binding="sparsemax.pxi"),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -193,3 +193,10 @@ assert_type(logitkit.logit(probs, out=buffer), NDArray[np.float64])
 assert_type(softplus(logits, beta=2.0), FloatArray)
 assert_type(softplus(1.0, beta=0.5), Float)
 assert_type(softplus(logits, beta=0.5, out=buffer), NDArray[np.float64])
+
+# nll_loss; sparsemax and its backward
+assert_type(logitkit.nll_loss(log_softmax(logits), labels), Float)
+assert_type(logitkit.nll_loss(log_softmax(logits), labels, reduction="none"), FloatArray)
+assert_type(logitkit.sparsemax(logits), FloatArray)
+assert_type(logitkit.sparsemax(logits, axis=0, out=buffer), NDArray[np.float64])
+assert_type(logitkit.sparsemax_backward(logits, logitkit.sparsemax(logits)), FloatArray)

@@ -89,7 +89,11 @@ typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
     /* softplus(beta x) / beta, beta != 1 */                                                   \
     X(void, softplus_beta, (const T *x, T *out, ptrdiff_t n, double beta))                    \
     /* nll_loss: the per-sample losses from gathered log-probabilities, their exact sums */    \
-    X(void, nll_terms, (const T *lp, const double *w, T *loss, ptrdiff_t n, double *sums))
+    X(void, nll_terms, (const T *lp, const double *w, T *loss, ptrdiff_t n, double *sums))    \
+    /* sparsemax of C-ordered rows (a scratch row of n doubles), and its backward */          \
+    X(void, sparsemax_rows, (const T *x, T *out, ptrdiff_t rows, ptrdiff_t n, int masked,    \
+                             double *scratch))                                                 \
+    X(void, sparsemax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

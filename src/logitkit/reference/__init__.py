@@ -16,6 +16,8 @@ The twins mirror the fast modules:
 * `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits, nll_loss;
 * `logitkit.reference._backward`: softmax_backward, log_softmax_backward, sigmoid_backward;
 
+* `logitkit.reference._sparsemax`: sparsemax, sparsemax_backward (exact rationals);
+
 with the argument handling they share in `_common` and exact dyadic arithmetic in `_exact`.
 
 Conventions of the softmax and sigmoid families: a NumPy input (or any call with ``out=`` or
@@ -29,6 +31,7 @@ from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
 from logitkit.reference._sigmoid import logit
 from logitkit.reference._losses import nll_loss
+from logitkit.reference._sparsemax import sparsemax, sparsemax_backward
 
 __all__ = [
     "softmax",
@@ -45,4 +48,6 @@ __all__ = [
     "sigmoid_backward",
     "logit",
     "nll_loss",
+    "sparsemax",
+    "sparsemax_backward",
 ]

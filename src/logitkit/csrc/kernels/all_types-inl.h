@@ -16,3 +16,4 @@
 #include "kernels/logit-inl.h"
 #include "kernels/softplus_beta-inl.h"
 #include "kernels/nll-inl.h"
+#include "kernels/sparsemax-inl.h"
