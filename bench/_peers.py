@@ -89,6 +89,7 @@ def _torch(torch):
            "logsumexp": torch.logsumexp, "sigmoid": torch.sigmoid,
            "sigmoid_derivative": sigmoid_derivative, "log_sigmoid": F.logsigmoid,
            "softplus": F.softplus}
+    fns["logit"] = torch.logit
     return {f: Impl(fn, f in REDUCTIONS, torch.from_numpy, lambda t: t.numpy())
             for f, fn in fns.items()}
 
@@ -104,6 +105,7 @@ def _scipy(sp):
     fns = {"softmax": sp.softmax, "log_softmax": sp.log_softmax, "logsumexp": sp.logsumexp,
            "sigmoid": sp.expit, "sigmoid_derivative": sigmoid_derivative,
            "log_sigmoid": sp.log_expit, "softplus": getattr(sp, "softplus", softplus)}
+    fns["logit"] = sp.logit
     return {f: Impl(fn, f in REDUCTIONS) for f, fn in fns.items()}
 
 

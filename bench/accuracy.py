@@ -26,6 +26,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
+import _accuracy_elementary  # logit, softplus(beta), sparsemax beside their peers' formulas
 import _peers  # bench/_peers.py (the script's own directory is on sys.path)
 from logitkit.testing import oracle
 
@@ -179,6 +180,13 @@ def main(argv=None):
     print(format_table(rows, libraries))
     print()
     print(format_cases(rows, libraries))
+    if not args.functions:
+        extra = _accuracy_elementary.run(level, progress=progress)
+        print()
+        print(format_table(extra, _accuracy_elementary.LIBRARIES))
+        print()
+        print(format_cases(extra, _accuracy_elementary.LIBRARIES))
+        rows = rows + extra
     print(f"\n({time.perf_counter() - t0:.1f} s)")
     if args.json:
         with open(args.json, "w") as f:

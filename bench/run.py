@@ -129,6 +129,12 @@ class Threads:
 def numpy_reference(func, x, axis):
     """A float64 NumPy evaluation, to catch a wrong logitkit result (benign randn*3 inputs)."""
     x = np.asarray(x, dtype=np.float64)
+    if func == "sparsemax":             # the paper's algorithm: sort, cumulative sum, threshold
+        from _accuracy_elementary import numpy_sparsemax
+        return np.moveaxis(numpy_sparsemax(np.moveaxis(x, axis, -1)), -1, axis)
+    if func == "logit":                 # NaN outside [0, 1], as logitkit's
+        with np.errstate(all="ignore"):
+            return np.log(x / (1 - x))
     if func in RED:
         m = np.max(x, axis=axis, keepdims=True)
         s = np.sum(np.exp(x - m), axis=axis, keepdims=True)

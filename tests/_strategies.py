@@ -86,10 +86,12 @@ def _sigmoid_backward_example(x):
 #: A valid call of each loss and backward function on float logits x, by registered name.
 EXAMPLES: dict[str, Callable[[np.ndarray], tuple[tuple, dict]]] = {
     "cross_entropy": _ce_example,
+    "nll_loss": _ce_example,           # the same call: log-probabilities, class indices
     "binary_cross_entropy_with_logits": _bce_example,
     "softmax_backward": _backward_example,
     "log_softmax_backward": _backward_example,
     "sigmoid_backward": _sigmoid_backward_example,
+    "sparsemax_backward": _backward_example,   # a uniform output: every class in the support
 }
 
 FUNCTIONS: list[Func] = [Func(f, example=EXAMPLES.get(f.name)) for f in _registry.FUNCTIONS]

@@ -101,7 +101,8 @@ def test_threads_out_and_in_place():
                     fn(x, out=out)
                     y = x.copy()
                     fn(y, out=y)
-                    if not (np.array_equal(out, want) and np.array_equal(y, want)):
+                    if not (np.array_equal(out, want, equal_nan=True)
+                            and np.array_equal(y, want, equal_nan=True)):
                         errors.append(f"{name} thread {k}")
         except Exception as exc:  # noqa: BLE001
             errors.append(f"thread {k}: {type(exc).__name__}: {exc}")

@@ -22,7 +22,10 @@ import os as _os
 from logitkit import _ext, reference, testing
 from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_backward
 from logitkit._decoding import sample, top_k
+from logitkit._logit import logit
 from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
+from logitkit._nll import nll_loss
+from logitkit._sparsemax import sparsemax, sparsemax_backward
 from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit._softmax import log_softmax, logsumexp, softmax
 from logitkit._threads import get_num_threads, get_spin_us, set_num_threads, set_spin_us, threads
@@ -36,6 +39,10 @@ __all__ = [
     "get_num_threads", "threads", "set_spin_us", "get_spin_us", "reference", "testing",
     "__version__",
     "top_k", "sample",
+    "logit",
+    "nll_loss",
+    "sparsemax",
+    "sparsemax_backward",
 ]
 
 

@@ -49,7 +49,10 @@ _ARRAY_PARAMS = {
 }
 
 # functions whose array parameters are not those of their kind
-_ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {}
+_ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {
+    "logit": ("p",),
+    "nll_loss": ("log_probs", "target", "weight"),
+}
 
 _DLPACK_CPU = 1          # DLDeviceType kDLCPU
 _DLPACK_DEVICES = {2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 9: "VPI",

@@ -92,6 +92,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("sigmoid_backward", "backward", 4, **_BACKWARD),
     Function("top_k", "select", 0, cli="top-k", kernel="top_k-inl.h", binding="top_k.pxi"),
     Function("sample", "select", 0, cli="sample", kernel="sample-inl.h", binding="sample.pxi"),
+    Function("logit", "elementwise", 2, cli="logit", dask=True, kernel="logit-inl.h",
+             binding="logit.pxi"),
+    Function("nll_loss", "loss", 2, cli="nll", dask=True, kernel="nll-inl.h",
+             binding="nll.pxi"),
+    Function("sparsemax", "normalize", 4, kernel="sparsemax-inl.h", binding="sparsemax.pxi"),
+    Function("sparsemax_backward", "backward", 4, kernel="sparsemax-inl.h",
+             binding="sparsemax.pxi"),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -208,14 +208,18 @@ def log_sigmoid(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> 
     return _elementwise(x, out, dtype, _LOG_SIGMOID, "log_sigmoid")
 
 
-def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any:
-    """Softplus, log(1 + exp(x)), elementwise.
+def softplus(x: Any, *, beta: float = 1.0, out: np.ndarray | None = None,
+             dtype: Any = None) -> Any:
+    """Softplus, log(1 + exp(x)), elementwise; with `beta`, log(1 + exp(beta x)) / beta.
 
     Parameters
     ----------
     x : array_like
         The input: anything `numpy.asarray` accepts, of a real floating, integer or bool
         dtype (float16 is computed in float32; integers and bool in float64).
+    beta : float, optional
+        PyTorch's `beta` (``torch.nn.functional.softplus(x, beta)``, without its threshold):
+        a positive finite real number. Default 1.
     out : numpy.ndarray, optional
         A writable array of exactly `x`'s shape and the result dtype to write the result
         into; it may be `x` itself. It is returned.
@@ -235,8 +239,8 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
     TypeError
         For an unsupported dtype (of `x`, `out` or `dtype`).
     ValueError
-        For an input NumPy cannot turn into an array, or an `out` of the wrong shape or
-        read-only.
+        For an input NumPy cannot turn into an array, an `out` of the wrong shape or
+        read-only, or a `beta` that is not positive and finite.
 
     See Also
     --------
@@ -248,8 +252,12 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
     -----
     Computed as ``max(x, 0) + log1p(exp(-|x|))``; ``softplus(x)`` equals ``-log_sigmoid(-x)``
     bit for bit. ``softplus(+inf)`` is +inf, ``softplus(-inf)`` is 0, and
-    ``softplus(-740.0)`` is the subnormal ``exp(-740)``. No warning is ever emitted.
-    Accurate to 2 ULP of the result dtype (docs/semantics.md, the contract, lists every rule).
+    ``softplus(-740.0)`` is the subnormal ``exp(-740)``. With `beta` the product ``beta x``
+    is never rounded: it is kept exact (or, where it would overflow or underflow, not formed),
+    so ``softplus(x, beta=1e-300)`` is ``x/2 + log(2)/beta`` near 0 and
+    ``exp(beta x) / beta`` far below it, even where ``exp(beta x)`` underflows. ``beta=1``
+    is the plain softplus, bit for bit. No warning is ever emitted. Accurate to 2 ULP of the
+    result dtype, for every beta (docs/semantics.md, the contract, lists every rule).
 
     Examples
     --------
@@ -260,8 +268,39 @@ def softplus(x: Any, *, out: np.ndarray | None = None, dtype: Any = None) -> Any
     np.float64(inf)
     >>> lk.softplus([-1000.0, 0.0, 1000.0])
     array([0.00000000e+00, 6.93147181e-01, 1.00000000e+03])
+    >>> lk.softplus([-1000.0, 0.0, 1000.0], beta=2.0)
+    array([0.0000000e+00, 3.4657359e-01, 1.0000000e+03])
+
+    A tiny beta: ``exp(beta x)`` underflows to 0, the result does not:
+
+    >>> print(f"{lk.softplus(-1e303, beta=1e-300):.6e}")
+    5.075959e-135
     """
+    if type(beta) is not float or beta != 1.0:        # the default costs one comparison
+        from logitkit._logit import elementwise_call
+        b = _positive_finite_beta(beta)
+        if b != 1.0:
+            if dtype is None:
+                fast = _ext.softplus_beta_fast(x, b, out)
+                if fast is not None:
+                    return fast
+            if foreign(x, out):
+                return translate(softplus, x, beta=b, out=out, dtype=dtype)
+            return elementwise_call(x, out, dtype, "softplus", _ext.softplus_beta, b)
     return _elementwise(x, out, dtype, _SOFTPLUS, "softplus")
+
+
+def _positive_finite_beta(beta: Any) -> float:
+    """beta as a float; TypeError or ValueError naming softplus and beta otherwise."""
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.integer,
+                                                                   np.floating)):
+        raise TypeError(f"softplus: beta must be a positive finite real number, "
+                        f"got {type(beta).__name__}")
+    b = float(beta)
+    if not (b > 0.0 and np.isfinite(b)):
+        raise ValueError(f"softplus: beta must be a positive finite real number, "
+                         f"got {beta!r}")
+    return b
 
 
 def _elementwise(x: Any, out: np.ndarray | None, dtype: Any, func: int, name: str) -> Any:

@@ -198,3 +198,17 @@ assert_type(sample([[1.0, 2.0], [3.0, 4.0]], top_p=0.9, rng=np.random.default_rn
             NDArray[np.int64])
 assert_type(sample(logits, size=4, top_k=2, min_p=0.1, temperature=0.7), NDArray[np.int64])
 assert_type(sample(logits), NDArray[np.int64] | np.int64)
+# logit; softplus with beta
+assert_type(logitkit.logit(probs), FloatArray)
+assert_type(logitkit.logit(0.25), Float)
+assert_type(logitkit.logit(probs, out=buffer), NDArray[np.float64])
+assert_type(softplus(logits, beta=2.0), FloatArray)
+assert_type(softplus(1.0, beta=0.5), Float)
+assert_type(softplus(logits, beta=0.5, out=buffer), NDArray[np.float64])
+
+# nll_loss; sparsemax and its backward
+assert_type(logitkit.nll_loss(log_softmax(logits), labels), Float)
+assert_type(logitkit.nll_loss(log_softmax(logits), labels, reduction="none"), FloatArray)
+assert_type(logitkit.sparsemax(logits), FloatArray)
+assert_type(logitkit.sparsemax(logits, axis=0, out=buffer), NDArray[np.float64])
+assert_type(logitkit.sparsemax_backward(logits, logitkit.sparsemax(logits)), FloatArray)

@@ -94,6 +94,15 @@ cdef extern from "kernels.h" nogil:
                            Py_ssize_t stop) noexcept nogil
         void (*sample_rows)(const lk_select_job *job, Py_ssize_t first,
                             Py_ssize_t stop) noexcept nogil
+        void (*logit)(const float *x, float *out, Py_ssize_t n) noexcept nogil
+        void (*softplus_beta)(const float *x, float *out, Py_ssize_t n,
+                              double beta) noexcept nogil
+        void (*nll_terms)(const float *lp, const double *w, float *loss, Py_ssize_t n,
+                          double *sums) noexcept nogil
+        void (*sparsemax_rows)(const float *x, float *out, Py_ssize_t rows, Py_ssize_t n,
+                               int masked, double *scratch) noexcept nogil
+        void (*sparsemax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
+                                   Py_ssize_t n) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -156,6 +165,15 @@ cdef extern from "kernels.h" nogil:
                            Py_ssize_t stop) noexcept nogil
         void (*sample_rows)(const lk_select_job *job, Py_ssize_t first,
                             Py_ssize_t stop) noexcept nogil
+        void (*logit)(const double *x, double *out, Py_ssize_t n) noexcept nogil
+        void (*softplus_beta)(const double *x, double *out, Py_ssize_t n,
+                              double beta) noexcept nogil
+        void (*nll_terms)(const double *lp, const double *w, double *loss, Py_ssize_t n,
+                          double *sums) noexcept nogil
+        void (*sparsemax_rows)(const double *x, double *out, Py_ssize_t rows, Py_ssize_t n,
+                               int masked, double *scratch) noexcept nogil
+        void (*sparsemax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
+                                   Py_ssize_t n) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

@@ -1,7 +1,9 @@
-"""The loss commands: cross-entropy and bce (the registry's losses, by their CLI names) and
-perplexity, each from a file of logits and a file of targets (--targets).
+"""The loss commands: cross-entropy, bce and nll (the registry's losses, by their CLI names) and
+perplexity, each from a file of logits (log-probabilities for nll) and a file of targets
+(--targets).
 
     cross-entropy  class indices, one per row (the logits' shape without --axis)
+    nll            the same, against log-probabilities
     bce            0/1 labels or probabilities in [0, 1], the logits' shape
     perplexity     exp of the mean cross-entropy, against class indices
 
@@ -23,7 +25,7 @@ from logitkit.cli.sinks import open_sink
 REDUCTIONS = ("mean", "sum", "none")
 # the subcommands of this module, with the public function each one runs
 FUNCTION_OF = {"cross-entropy": "cross_entropy", "bce": "binary_cross_entropy_with_logits",
-               "perplexity": "cross_entropy"}
+               "perplexity": "cross_entropy", "nll": "nll_loss"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                            args.ignore_index)
         ignore = -100 if args.ignore_index is None else args.ignore_index
         reduction = "mean" if args.command == "perplexity" else args.reduction
-        results = _call("cross_entropy", x, t, axis=axis, reduction=reduction,
+        results = _call(FUNCTION_OF[args.command], x, t, axis=axis, reduction=reduction,
                         ignore_index=ignore)
         if args.command == "perplexity":
             results = {"perplexity": _perplexity(results["cross_entropy"])}

@@ -23,10 +23,12 @@ FUNCTION_HELP = {
     "sigmoid-derivative": "sigmoid(x) * (1 - sigmoid(x)), elementwise",
     "log-sigmoid": "log(sigmoid(x)), elementwise",
     "softplus": "log(1 + exp(x)), elementwise",
+    "logit": "log(p / (1 - p)), the inverse of the sigmoid, elementwise",
     "cross-entropy": "cross-entropy against class indices (--targets)",
     "bce": "binary cross-entropy against 0/1 or probabilities",
     "top-k": "the K largest values and their indices per row",
     "sample": "class indices drawn per row (--seed, --top-p, ...)",
+    "nll": "negative log-likelihood of log-probabilities (--targets)",
 }
 
 
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
             description="exp(mean cross-entropy) of the logits in INPUT against the class "
                         "indices in --targets, one per row; written in float64.")
     _loss_args(p, indices=True, reduction=False)
+    p = add("nll", FUNCTION_HELP["nll"],
+            description="logitkit.nll_loss of the log-probabilities in INPUT (classes along "
+                        "--axis) against the class indices in --targets, one per row: their "
+                        "mean, their sum, or one loss per row (--reduction none).")
+    _loss_args(p, indices=True, reduction=True)
 
     p = add("top-k", FUNCTION_HELP["top-k"],
             description="logitkit.top_k of every row of INPUT: the K largest values along "

@@ -89,7 +89,17 @@ typedef struct lk_select_job lk_select_job;    /* decoding.h */
     X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))          \
     /* top_k and sample, rows [first, stop) of a job */                                        \
     X(void, top_k_rows, (const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop))          \
-    X(void, sample_rows, (const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop))
+    X(void, sample_rows, (const lk_select_job *job, ptrdiff_t first, ptrdiff_t stop))         \
+    /* logit, elementwise */                                                                   \
+    X(void, logit, (const T *x, T *out, ptrdiff_t n))                                         \
+    /* softplus(beta x) / beta, beta != 1 */                                                   \
+    X(void, softplus_beta, (const T *x, T *out, ptrdiff_t n, double beta))                    \
+    /* nll_loss: the per-sample losses from gathered log-probabilities, their exact sums */    \
+    X(void, nll_terms, (const T *lp, const double *w, T *loss, ptrdiff_t n, double *sums))    \
+    /* sparsemax of C-ordered rows (a scratch row of n doubles), and its backward */          \
+    X(void, sparsemax_rows, (const T *x, T *out, ptrdiff_t rows, ptrdiff_t n, int masked,    \
+                             double *scratch))                                                 \
+    X(void, sparsemax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

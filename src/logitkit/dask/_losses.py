@@ -18,7 +18,7 @@ import logitkit
 from logitkit.dask._common import _F64, _as_dask, _broadcast, _broadcastable, _dtypes, _meta
 from logitkit.dask._state import _LOG_SOFTMAX, _global_state, _normalize_block
 
-__all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -275,3 +275,85 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, *, weight: Any = 
     per_elem = da.map_blocks(block, x, t, *extras.values(), dtype=_F64,
                              meta=_meta(x.ndim, _F64), token="logitkit-bce")
     return _reduce(per_elem, int(np.prod(x.shape, dtype=np.int64)), reduction, res)
+
+
+def nll_loss(log_probs: Any, target: Any, axis: int = -1, *, weight: Any = None,
+             ignore_index: int = -100, reduction: str = "mean") -> da.Array:
+    """`logitkit.nll_loss` over Dask arrays (PyTorch's `nll_loss` semantics, the class axis
+    `axis`): each block of classes contributes -weight[y] * log_probs[y] for the samples whose
+    target falls in it, the per-sample losses are summed over the class chunks (one term is
+    not 0) and reduced in float64; "mean" divides by the summed weights of the targets not
+    ignored."""
+    name = "nll_loss"
+    _check_reduction(reduction, False, name)
+    x = _as_dask(log_probs, name)
+    t = _as_dask(target, name)
+    res, _ = _dtypes(x, None, name)
+    ax = _class_axis(axis, x.ndim, name)
+    n_classes = x.shape[ax]
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
+    try:
+        ignore = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}") from None
+    w = None
+    if weight is not None:
+        w = np.asarray(weight.compute() if isinstance(weight, da.Array) else weight)
+        if w.ndim != 1 or w.shape[0] != n_classes:
+            raise ValueError(f"{name}: weight has shape {w.shape}; expected ({n_classes},), "
+                             f"one weight per class")
+        _dtypes(da.asarray(w), None, name, what="weight")
+        w = w.astype(_F64)
+    sample_shape = x.shape[:ax] + x.shape[ax + 1:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target has dtype {t.dtype}; expected integer class indices")
+    if t.shape != sample_shape:
+        raise ValueError(f"{name}: target has shape {t.shape}; expected {sample_shape}, the "
+                         f"log_probs' shape without axis {axis}")
+    x = da.moveaxis(x, ax, -1)
+    t = t.rechunk(x.chunks[:-1])
+
+    def partial(xb: np.ndarray, tb: np.ndarray, block_info: Any = None) -> np.ndarray:
+        tb = np.asarray(tb)[..., 0]
+        _check_nll_indices(tb, _origin(block_info, 1), n_classes, ignore, ax)
+        offset = block_info[0]["array-location"][-1][0]
+        local = tb - offset
+        here = (tb != ignore) & (local >= 0) & (local < xb.shape[-1])
+        index = np.where(here, local, 0)[..., None].astype(np.intp)
+        picked = np.take_along_axis(xb, index, axis=-1)[..., 0].astype(_F64)
+        with np.errstate(all="ignore"):
+            if w is not None:
+                picked = picked * w[np.where(here, tb, 0)]
+            return np.where(here, -picked, 0.0)[..., None]
+
+    chunks = x.chunks[:-1] + ((1,) * len(x.chunks[-1]),)
+    parts = da.map_blocks(partial, x, t[..., None], chunks=chunks, dtype=_F64,
+                          meta=_meta(x.ndim, _F64), token="logitkit-nll-part")
+    per_sample = parts.sum(axis=-1)
+    if reduction == "none":
+        return per_sample.astype(res)
+
+    def weights(tb: np.ndarray) -> np.ndarray:
+        kept = tb != ignore
+        if w is None:
+            return kept.astype(_F64)
+        return np.where(kept, w[np.where(kept & (tb >= 0) & (tb < n_classes), tb, 0)], 0.0)
+
+    denominator = t.map_blocks(weights, dtype=_F64, meta=_meta(t.ndim, _F64)).sum()
+    return _reduce(per_sample, denominator, reduction, res)
+
+
+def _check_nll_indices(tb: np.ndarray, origin: tuple[int, ...], n_classes: int, ignore: int,
+                       axis: int) -> None:
+    """As _check_indices, for nll_loss: the first bad index, named by its position in the
+    whole target array."""
+    with np.errstate(all="ignore"):
+        bad = (tb != ignore) & ((tb < 0) | (tb >= n_classes))
+    if not np.any(bad):
+        return
+    local = np.unravel_index(int(np.argmax(bad)), tb.shape)
+    where = ", ".join(str(int(o) + int(i)) for o, i in zip(origin, local))
+    raise ValueError(f"nll_loss: target{f'[{where}]' if where else ''} = {tb[local]} is not a "
+                     f"class index; expected 0 <= index < {n_classes} (the size of axis "
+                     f"{axis}) or ignore_index={ignore}")

@@ -12,9 +12,12 @@ The twins mirror the fast modules:
 
 * `logitkit.reference._softmax`: softmax, log_softmax, logsumexp (exact sums of exponentials);
 * `logitkit.reference._sigmoid`: sigmoid, sigmoid_derivative, log_sigmoid, softplus;
-* `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits;
+  logit;
+* `logitkit.reference._losses`: cross_entropy, binary_cross_entropy_with_logits, nll_loss;
 * `logitkit.reference._backward`: softmax_backward, log_softmax_backward, sigmoid_backward;
 * `logitkit.reference._decoding`: top_k, sample;
+
+* `logitkit.reference._sparsemax`: sparsemax, sparsemax_backward (exact rationals);
 
 with the argument handling they share in `_common` and exact dyadic arithmetic in `_exact`.
 
@@ -28,6 +31,9 @@ from logitkit.reference._decoding import sample, top_k
 from logitkit.reference._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
+from logitkit.reference._sigmoid import logit
+from logitkit.reference._losses import nll_loss
+from logitkit.reference._sparsemax import sparsemax, sparsemax_backward
 
 __all__ = [
     "softmax",
@@ -44,4 +50,8 @@ __all__ = [
     "sigmoid_backward",
     "top_k",
     "sample",
+    "logit",
+    "nll_loss",
+    "sparsemax",
+    "sparsemax_backward",
 ]

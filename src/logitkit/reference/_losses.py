@@ -1,4 +1,4 @@
-"""The reference losses: cross_entropy and binary_cross_entropy_with_logits.
+"""The reference losses: cross_entropy, binary_cross_entropy_with_logits and nll_loss.
 
 Plain Python floats, ``math`` and ``math.fsum``, written to be read, not to be fast. The tricks
 that keep them accurate:
@@ -23,7 +23,7 @@ import numpy as np
 
 from logitkit.reference._common import _INF, _NAN, _dtype, _fsum
 
-__all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "nll_loss"]
 
 
 def _two_sum(a: float, b: float) -> tuple[float, float]:
@@ -189,3 +189,55 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
         return value
     scale = (1.0 / len(xs) if xs else _NAN) if reduction == "mean" else 1.0
     return value, (np.array(grads, dtype=np.float64) * scale).reshape(shape).astype(rt)
+
+
+def nll_loss(log_probs, target, axis=-1, *, weight=None, ignore_index=-100, reduction="mean"):
+    """The negative log-likelihood of class indices: loss = -weight[y] * log_probs[y] per
+    sample (one product, rounded once; 0 for an ignored sample), summed exactly (rationals)
+    and, for "mean", divided exactly by the sum of weight[y] over the samples not ignored
+    (NaN when that is 0), rounded once. Non-finite values follow IEEE arithmetic."""
+    from fractions import Fraction
+
+    x = np.asarray(log_probs)
+    if x.ndim == 0:
+        raise ValueError("nll_loss: log_probs must have at least one dimension")
+    rt = _dtype(x)
+    t = [int(v) for v in np.asarray(target).reshape(-1).tolist()]
+    xm = np.moveaxis(x, axis, -1)
+    n = xm.shape[-1]
+    rows = xm.reshape(len(t), n).astype(np.float64).tolist()
+    w = None if weight is None else [float(v) for v in np.asarray(weight).tolist()]
+    losses, exact, denom = [], Fraction(0), Fraction(0)
+    finite = True
+    for r, y in enumerate(t):
+        if y == ignore_index:
+            losses.append(0.0)
+            continue
+        if not 0 <= y < n:
+            raise ValueError(f"nll_loss: target {y} is out of range for {n} classes")
+        wy, v = (w[y] if w is not None else 1.0), rows[r][y]
+        losses.append(-(wy * v))
+        denom += Fraction(wy)
+        if math.isfinite(wy) and math.isfinite(v):
+            exact -= Fraction(wy) * Fraction(v)
+        else:
+            finite = False
+    with np.errstate(over="ignore", invalid="ignore"):
+        if reduction == "none":
+            return np.array(losses, dtype=np.float64).reshape(xm.shape[:-1]).astype(rt)
+        total = _fraction_float(exact) if finite else sum(losses)
+        if reduction == "sum":
+            return rt.type(total)
+        if not finite:
+            return rt.type(np.float64(total) / np.float64(float(denom)))
+        if denom == 0:
+            return rt.type(_NAN)
+        return rt.type(_fraction_float(exact / denom))
+
+
+def _fraction_float(q) -> float:
+    """A rational rounded to a float once (+-inf past the float range)."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.copysign(_INF, q)

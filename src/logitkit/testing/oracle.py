@@ -65,8 +65,8 @@ _mp.prec = PREC_BITS
 
 #: The functions this oracle computes exactly: the reductions along an axis (one pass per row
 #: gives all three) and the sigmoid family.
-REDUCTIONS = ("softmax", "log_softmax", "logsumexp")
-ELEMENTWISE = ("sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus")
+REDUCTIONS = ("softmax", "log_softmax", "logsumexp", "sparsemax")
+ELEMENTWISE = ("sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus", "logit")
 FUNCTIONS = REDUCTIONS + ELEMENTWISE
 #: Their accuracy bars, worst-case ULP from the exact result (float32 and float64 alike), from
 #: the registry.
@@ -226,6 +226,39 @@ def _log1pexp(v):
     return _mp.log1p(_mp.exp(v))
 
 
+def _logit_exact(t):
+    """log(t / (1 - t)): -inf at 0, +inf at 1, NaN outside [0, 1]."""
+    if not 0 <= t <= 1:
+        return _MPF_NAN
+    if t == 0 or t == 1:
+        return _MPF_INF if t == 1 else -_MPF_INF
+    return _mp.log(t / (1 - t))
+
+
+def _sparsemax_exact(row, idx):
+    """Exact sparsemax at columns ``idx`` of a row: tau from the entries above max - 1 (the
+    only ones that can be in the support), sorted, in rationals."""
+    from fractions import Fraction
+    vals = [float(v) for v in row]
+    if any(math.isnan(v) or v == math.inf for v in vals) or all(v == -math.inf for v in vals):
+        return [_MPF_NAN] * len(idx)
+    floor = Fraction(max(vals)) - 1
+    cand = sorted((z for z in map(Fraction, (v for v in vals if v != -math.inf)) if z > floor),
+                  reverse=True)
+    total, tau = Fraction(0), Fraction(0)
+    for k, z in enumerate(cand, start=1):
+        if 1 + k * z <= total + z:
+            break
+        total += z
+        tau = (total - 1) / k
+    out = []
+    for j in idx:
+        v = vals[int(j)]
+        p = Fraction(v) - tau if v != -math.inf else Fraction(0)
+        out.append(_mp.mpf(p.numerator) / p.denominator if p > 0 else _mp.zero)
+    return out
+
+
 def _elementwise_exact(func, x):
     out = []
     for v in x:
@@ -238,9 +271,13 @@ def _elementwise_exact(func, x):
             out.append({"sigmoid": _mp.one if pos else _mp.zero,
                         "sigmoid_derivative": _mp.zero,
                         "log_sigmoid": _mp.zero if pos else -_MPF_INF,
-                        "softplus": _MPF_INF if pos else _mp.zero}[func])
+                        "softplus": _MPF_INF if pos else _mp.zero,
+                        "logit": _MPF_NAN}[func])
             continue
         t = _mp.mpf(v)
+        if func == "logit":
+            out.append(_logit_exact(t))
+            continue
         if func == "sigmoid":
             e = _mp.exp(-abs(t))
             out.append(1 / (1 + e) if t >= 0 else e / (1 + e))
@@ -266,7 +303,12 @@ def refs_for(batch: Batch, func: str, dtype) -> Ref:
     key = (func, dtype.str)
     if key in batch.refs:
         return batch.refs[key]
-    if func in REDUCTIONS:
+    if func == "sparsemax":
+        values = []
+        for row in batch.x:
+            values += _sparsemax_exact(row, batch.cols)
+        batch.refs[key] = round_exact(values, dtype)
+    elif func in REDUCTIONS:
         sm, lsm, lse, scale = [], [], [], []
         for row in batch.x:
             a, b, c, d = _row_exact(row, batch.cols)

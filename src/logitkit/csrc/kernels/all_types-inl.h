@@ -15,3 +15,7 @@
 #include "kernels/bce-inl.h"
 #include "kernels/top_k-inl.h"
 #include "kernels/sample-inl.h"
+#include "kernels/logit-inl.h"
+#include "kernels/softplus_beta-inl.h"
+#include "kernels/nll-inl.h"
+#include "kernels/sparsemax-inl.h"
