@@ -21,6 +21,7 @@ import os as _os
 
 from logitkit import _ext, reference, testing
 from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_backward
+from logitkit._information import entropy, kl_divergence
 from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit._softmax import log_softmax, logsumexp, softmax
@@ -34,6 +35,7 @@ __all__ = [
     "log_softmax_backward", "sigmoid_backward", "simd_path", "simd_paths", "set_num_threads",
     "get_num_threads", "threads", "set_spin_us", "get_spin_us", "reference", "testing",
     "__version__",
+    "entropy", "kl_divergence",
 ]
 
 

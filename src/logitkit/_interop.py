@@ -49,6 +49,8 @@ _ARRAY_PARAMS = {
 
 # functions whose array parameters are not those of their kind
 _ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {}
+_ARRAY_PARAMS_OF["entropy"] = ("logits", "where")
+_ARRAY_PARAMS_OF["kl_divergence"] = ("p_logits", "q_logits", "where")
 
 _DLPACK_CPU = 1          # DLDeviceType kDLCPU
 _DLPACK_DEVICES = {2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 9: "VPI",
@@ -268,7 +270,7 @@ def _call_masked(func: Callable[..., Any], name: str, kind: str,
 def _masked_reduction(func: Callable[..., Any], kind: str, bound: inspect.BoundArguments,
                       masked: list[str]) -> Any:
     values = bound.arguments
-    x = values["x"]
+    x = values[_ARRAY_PARAMS_OF.get(func.__name__, ("x",))[0]]
     shape = np.shape(x)
     left_out = np.zeros(shape, bool)
     for p in masked:

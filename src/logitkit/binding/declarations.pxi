@@ -66,6 +66,9 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const float *x, const int32_t *t, const double *c, float *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*information_rows)(const float *x, Py_ssize_t xs, const float *b, Py_ssize_t bs,
+                                 Py_ssize_t n, Py_ssize_t first, Py_ssize_t stop, int masked,
+                                 float *result, Py_ssize_t rs) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -124,6 +127,9 @@ cdef extern from "kernels.h" nogil:
         void (*ce_short)(const double *x, const int32_t *t, const double *c, double *grad,
                          Py_ssize_t rows, Py_ssize_t n, double *m_out,
                          double *nll) noexcept nogil
+        void (*information_rows)(const double *x, Py_ssize_t xs, const double *b, Py_ssize_t bs,
+                                 Py_ssize_t n, Py_ssize_t first, Py_ssize_t stop, int masked,
+                                 double *result, Py_ssize_t rs) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

@@ -83,7 +83,11 @@ typedef struct lk_ce_job lk_ce_job;            /* cross_entropy.h */
     X(double, exp_total, (const T *x, ptrdiff_t n, double m, double *lo, double *store))      \
     X(void, ce_short, (const T *x, const int32_t *t, const double *c, T *grad, ptrdiff_t rows,\
                        ptrdiff_t n, double *m_out, double *nll))                               \
-    X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))
+    X(void, cross_entropy_rows, (const lk_ce_job *job, ptrdiff_t lo, ptrdiff_t hi))        \
+    /* entropy (b NULL) and kl_divergence of contiguous rows */                                \
+    X(void, information_rows, (const T *x, ptrdiff_t xs, const T *b, ptrdiff_t bs,            \
+                               ptrdiff_t n, ptrdiff_t first, ptrdiff_t stop, int masked,       \
+                               T *result, ptrdiff_t rs))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

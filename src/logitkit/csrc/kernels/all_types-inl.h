@@ -13,3 +13,4 @@
 #include "kernels/cross_entropy-inl.h"
 #include "kernels/cross_entropy_rows-inl.h"
 #include "kernels/bce-inl.h"
+#include "kernels/entropy-inl.h"
