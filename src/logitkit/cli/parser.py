@@ -23,6 +23,7 @@ FUNCTION_HELP = {
     "sigmoid-derivative": "sigmoid(x) * (1 - sigmoid(x)), elementwise",
     "log-sigmoid": "log(sigmoid(x)), elementwise",
     "softplus": "log(1 + exp(x)), elementwise",
+    "entropy": "entropy of softmax over --axis (nats), one value per row",
     "cross-entropy": "cross-entropy against class indices (--targets)",
     "bce": "binary cross-entropy against 0/1 or probabilities",
 }

@@ -42,12 +42,14 @@ The parts: `_reductions` (softmax, log_softmax, logsumexp), `_state` (the two-pa
 """
 
 from logitkit.dask._elementwise import log_sigmoid, sigmoid, sigmoid_derivative, softplus
+from logitkit.dask._information import entropy, kl_divergence
 from logitkit.dask._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.dask._reductions import log_softmax, logsumexp, softmax
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
     "softplus", "cross_entropy", "binary_cross_entropy_with_logits",
+    "entropy", "kl_divergence",
 ]
 
 

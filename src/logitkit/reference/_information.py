@@ -27,8 +27,12 @@ __all__ = ["entropy", "kl_divergence"]
 
 
 def _quotient(a: tuple[int, int], b: tuple[int, int]) -> list[float]:
-    """Two floats whose sum is a / b to ~2^-106 (the first rounded, then its remainder)."""
-    q = _dy_div(a, b)
+    """Two floats whose sum is a / b to ~2^-106 (the first rounded, then its remainder); an
+    infinity where the quotient overflows (b > 0)."""
+    try:
+        q = _dy_div(a, b)
+    except OverflowError:
+        return [_INF if a[0] > 0 else -_INF]
     rest = _dy_sum([a, _neg(_dy_mul(_dy(q), b))])
     return [q, _dy_div(rest, b)]
 

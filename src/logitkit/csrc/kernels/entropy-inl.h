@@ -209,6 +209,35 @@ LK_INLINE LK_TARGET void LK_FN(kl_pass)(const LK_T *a, const LK_T *b, ptrdiff_t 
     *infinite = LK_ANY(inf_lanes);
 }
 
+#if LK_IS_F64
+/* KL of a pair of rows whose logits span more than the double range (a difference of two of
+ * them overflows), in scalar code: the differences that weigh the terms are taken at a quarter
+ * of their scale (exact, and no difference of two quarters overflows) and the result scaled
+ * back, so that a divergence near the double max is not +inf. Such rows have nothing to cancel
+ * at double's resolution; libm's exp suffices. */
+static double LK_FN(kl_row_wide)(const double *a, const double *b, ptrdiff_t n, double ma,
+                                 double mb, double b_top)
+{
+    lk_sum ra = {0.0, 0.0, 0.0}, rb = {0.0, 0.0, 0.0}, tu = {0.0, 0.0, 0.0};
+    double La_hi, La_lo, Lb_hi, Lb_lo, s_hi, s_lo;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (a[i] > -INFINITY && b[i] == -INFINITY) return INFINITY;
+        double e = a[i] == ma ? 1.0 : exp(a[i] - ma), f = b[i] == mb ? 1.0 : exp(b[i] - mb);
+        if (a[i] == ma) ra.top += 1.0; else lk_sum_add(&ra, e);
+        if (b[i] == mb) rb.top += 1.0; else lk_sum_add(&rb, f);
+        if (e > 0.0)
+            lk_sum_add(&tu, e * ((0.25 * a[i] - 0.25 * ma) - (0.25 * b[i] - 0.25 * b_top)));
+    }
+    lk_log_of_sum(ra.top, ra.hi, ra.lo, &La_hi, &La_lo);
+    lk_log_of_sum(rb.top, rb.hi, rb.lo, &Lb_hi, &Lb_lo);
+    lk_sum_total(ra.top, ra.hi, ra.lo, &s_hi, &s_lo);
+    double quarter = (0.25 * mb - 0.25 * b_top) + (tu.hi + tu.lo) / s_hi
+                     + 0.25 * ((Lb_hi - La_hi) + (Lb_lo - La_lo));
+    double kl = 4.0 * quarter;
+    return kl <= 0.0 ? 0.0 : kl;
+}
+#endif
+
 /* KL(softmax(a) || softmax(b)) of one pair of contiguous rows of n > 0 logits */
 static LK_TARGET double LK_FN(kl_row)(const LK_T *a, const LK_T *b, ptrdiff_t n, int masked)
 {
@@ -246,9 +275,12 @@ static LK_TARGET double LK_FN(kl_row)(const LK_T *a, const LK_T *b, ptrdiff_t n,
     /* (m_b - b_top) + (L_b - L_a) + E_p[u], each exact pair added as double-doubles */
     lk_dd k = lk_dd_two_sum(mb, -b_top);
     lk_dd L = lk_dd_add((lk_dd){Lb_hi, Lb_lo}, (lk_dd){-La_hi, -La_lo});
-    if (!(k.hi - k.hi == 0.0)) return k.hi;              /* m_b - b_top overflows: +inf */
     lk_dd total = lk_dd_add(lk_dd_add(k, L), lk_dd_two_sum(c, c_lo));
     double kl = total.hi + total.lo;
+#if LK_IS_F64
+    if (!(kl - kl == 0.0))                               /* a difference overflowed */
+        return LK_FN(kl_row_wide)(a, b, n, ma, mb, b_top);
+#endif
     return kl <= 0.0 ? 0.0 : kl;                         /* -0.0 and tiny negative roundings */
 }
 
