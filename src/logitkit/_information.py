@@ -96,7 +96,7 @@ def entropy(logits: Any, axis: Any = -1, *, where: Any = None, out: np.ndarray |
     >>> -(p[:2] * np.log(p[:2])).sum()                      # loses the top class's share
     np.float64(1.6993417021166355e-16)
     >>> lk.entropy(x)
-    np.float64(1.741825244669552e-16)
+    np.float64(1.7418252446695514e-16)
     """
     if where is None and dtype is None and out is None and type(logits) is np.ndarray:
         fast = _fast(logits, None, axis)
