@@ -37,9 +37,13 @@ typedef struct { lk_vd hi, lo; } LK_FN(info_acc);
 
 LK_INLINE LK_TARGET void LK_FN(info_add)(LK_FN(info_acc) *a, lk_vd v)
 {
+#if LK_IS_F64
     lk_vd err;
     a->hi = lk_two_sum(a->hi, v, &err);
     a->lo += err;
+#else
+    a->hi += v;                         /* float32 terms: double sums are exact enough */
+#endif
 }
 
 /* the lanes of a compensated sum as one lk_sum (hi + lo) */
@@ -56,6 +60,13 @@ LK_INLINE void LK_FN(info_total)(const LK_FN(info_acc) *a, lk_sum *out)
  * returned clamped (finite, dl 0 where dropped), so that e * d is never NaN */
 LK_INLINE LK_TARGET lk_vd LK_FN(info_exp)(lk_vd *dh, lk_vd *dl, lk_vm *deep)
 {
+#if !LK_IS_F64
+    /* float32 data: exp_lp (~1e-10, far below float's half ULP) of d in [-200, 0] */
+    lk_vm near = LK_MASK(*dh >= LK_INFO_DROP);          /* false for -inf */
+    *dh = lk_select(near, *dh, lk_splat(LK_INFO_DROP));
+    *deep = LK_MASK(*dh != *dh);                         /* never */
+    return lk_select(near, LK_FN(exp_lp)(*dh), lk_splat(0.0));
+#endif
     lk_vm live = LK_MASK(*dh >= LK_INFO_DROP);          /* false for -inf */
     *dh = lk_select(live, *dh, lk_splat(LK_INFO_DROP));
     *dl = lk_select(live, *dl, lk_splat(0.0));
@@ -66,10 +77,17 @@ LK_INLINE LK_TARGET lk_vd LK_FN(info_exp)(lk_vd *dh, lk_vd *dl, lk_vm *deep)
     return lk_select(live, e, lk_splat(0.0));
 }
 
-/* x - m as an exact pair (TwoSum), for a lane of storage values */
+/* x - m as an exact pair (TwoSum), for a lane of storage values (float32 data: one difference
+ * in double, exact where the term can matter) */
 LK_INLINE LK_TARGET lk_vd LK_FN(info_shift)(lk_vd v, lk_vd neg_m, lk_vd *lo)
 {
+#if LK_IS_F64
     return lk_two_sum(v, neg_m, lo);
+#else
+    /* float32 data in double lanes: exact but where the difference is too wide to matter */
+    *lo = lk_splat(0.0);
+    return v + neg_m;
+#endif
 }
 
 /* -------------------------------------------------------------------- entropy */
@@ -168,8 +186,13 @@ LK_INLINE LK_TARGET void LK_FN(kl_pass)(const LK_T *a, const LK_T *b, ptrdiff_t 
         lk_vd al, ah = LK_FN(info_shift)(va, neg_ma, &al);
         lk_vd bl, bh = LK_FN(info_shift)(vb, neg_mb, &bl);
         lk_vd cl, ch = LK_FN(info_shift)(vb, neg_bt, &cl);       /* b - b_top */
+#if LK_IS_F64
         lk_vd ul, uh = lk_two_sum(ah, -ch, &ul);                  /* u = (a - m_a) - (b - b_top) */
         ul += al - cl;
+#else
+        lk_vd ul = zero, uh = ah - ch;
+        (void)cl;
+#endif
         inf_lanes |= LK_MASK(va > ninf) & LK_MASK(vb == ninf);
         lk_vm low_a, low_b;
         lk_vd e = LK_FN(info_exp)(&ah, &al, &low_a);
