@@ -28,6 +28,10 @@ from logitkit._registry import FUNCTIONS as _REGISTERED
 REDUCTIONS = tuple(f.name for f in _REGISTERED if f.kind in ("normalize", "reduce"))
 ELEMENTWISE = tuple(f.name for f in _REGISTERED if f.kind == "elementwise")
 LIBRARIES = ("logitkit", "torch", "scipy")
+#: entropy and kl_divergence: measured by bench/information.py and, with their own peers'
+#: formulas (information_impls), by bench/accuracy.py; kl_divergence takes two arrays
+INFORMATION = ("entropy", "kl_divergence")
+REDUCTIONS = tuple(f for f in REDUCTIONS if f not in INFORMATION)
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,44 @@ def logitkit_info():
     except Exception:
         nthreads = "?"
     return simd, nthreads
+
+
+def information_impls(libraries=LIBRARIES):
+    """``{library: {"entropy": fn, "kl_divergence": fn}}`` for the libraries that import, each
+    ``fn(*arrays, axis=...)`` returning a NumPy array: logitkit's functions, and the peers'
+    usual formulas on their softmax output. PyTorch: ``Categorical(logits=x).entropy()`` and
+    ``F.kl_div(F.log_softmax(q), F.log_softmax(p), log_target=True, reduction="none").sum()``;
+    SciPy: ``entr(softmax(x)).sum()`` (what ``scipy.stats.entropy`` computes) and
+    ``rel_entr(softmax(p), softmax(q)).sum()``."""
+    impls = {}
+    for name in libraries:
+        mod = load(name)
+        if mod is None:
+            continue
+        if name == "logitkit":
+            impls[name] = {"entropy": lambda x, axis=-1, _m=mod: _m.entropy(x, axis=axis),
+                           "kl_divergence": lambda p, q, axis=-1, _m=mod:
+                           _m.kl_divergence(p, q, axis=axis)}
+        elif name == "torch":
+            impls[name] = _torch_information(mod)
+        elif name == "scipy":
+            impls[name] = {
+                "entropy": lambda x, axis=-1, _s=mod: _s.entr(_s.softmax(x, axis)).sum(axis),
+                "kl_divergence": lambda p, q, axis=-1, _s=mod:
+                _s.rel_entr(_s.softmax(p, axis), _s.softmax(q, axis)).sum(axis)}
+    return impls
+
+
+def _torch_information(torch):
+    F = torch.nn.functional
+
+    def entropy(x, axis=-1):
+        t = torch.from_numpy(np.ascontiguousarray(x)).movedim(axis, -1)
+        return torch.distributions.Categorical(logits=t, validate_args=False).entropy().numpy()
+
+    def kl_divergence(p, q, axis=-1):
+        tp, tq = (torch.from_numpy(np.ascontiguousarray(a)) for a in (p, q))
+        return F.kl_div(F.log_softmax(tq, axis), F.log_softmax(tp, axis), log_target=True,
+                        reduction="none").sum(axis).numpy()
+
+    return {"entropy": entropy, "kl_divergence": kl_divergence}

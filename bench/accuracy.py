@@ -35,11 +35,15 @@ def run(level="default", libraries=_peers.LIBRARIES, functions=oracle.FUNCTIONS,
         dtypes=oracle.DTYPES, axis0=True, progress=None):
     """Measure every library; returns a list of result rows (dicts)."""
     impls = _peers.implementations(libraries)
+    for lib, fns in _peers.information_impls(libraries).items():
+        impls.setdefault(lib, {}).update(fns)
     rows = []
     for dtype in dtypes:
         batches = {"reduction": None, "elementwise": None}
         for func in functions:
             kind = "reduction" if func in oracle.REDUCTIONS else "elementwise"
+            if func in oracle.INFORMATION:
+                kind = "reduction"
             if batches[kind] is None:
                 batches[kind] = oracle.suite(func, dtype, level)
             bs = batches[kind]
@@ -48,6 +52,8 @@ def run(level="default", libraries=_peers.LIBRARIES, functions=oracle.FUNCTIONS,
                 oracle.refs_for(b, func, dtype)
             t_oracle = time.perf_counter() - t0
             metrics = ["bar", "ulp"] if func == "logsumexp" else ["ulp"]
+            if func == "kl_divergence":
+                metrics = ["bar", "ulp", "terms"]
             per_lib = {}
             for lib in libraries:
                 impl = impls.get(lib, {}).get(func)
@@ -68,9 +74,14 @@ def run(level="default", libraries=_peers.LIBRARIES, functions=oracle.FUNCTIONS,
             for m in metrics:
                 name = func if m == "ulp" and func != "logsumexp" else \
                     ("logsumexp" if m == "bar" else "logsumexp [rel. ULP, all]")
+                if func == "kl_divergence":
+                    name = {"bar": "kl_divergence", "ulp": "kl_divergence [rel. ULP, all]",
+                            "terms": "kl_divergence [lesser of ULP, error / terms in 2^-53]"}[m]
                 row = {"function": name, "dtype": np.dtype(dtype).name,
                        "bar": oracle.BARS[func] if m == "bar" or func != "logsumexp" else None,
                        "oracle_s": round(t_oracle, 2), "libs": {}}
+                if func == "kl_divergence" and m != "bar":
+                    row["bar"] = None
                 for lib in libraries:
                     r = per_lib.get(lib)
                     if r is None:

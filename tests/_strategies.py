@@ -96,6 +96,38 @@ EXAMPLES: dict[str, Callable[[np.ndarray], tuple[tuple, dict]]] = {
 
 FUNCTIONS: list[Func] = [Func(f, example=EXAMPLES.get(f.name)) for f in _registry.FUNCTIONS]
 
+
+def _partner(x: Any) -> Any:
+    """kl_divergence's q made from p: p's entries in reverse order (the same shape and dtype, a
+    different distribution); anything that is not a real array is passed on as it is."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError):
+        return x
+    if a.dtype.kind not in "biuf" or a.ndim == 0:
+        return x
+    return np.flip(a)
+
+
+@dataclass(frozen=True)
+class PairedFunc(Func):
+    """kl_divergence, a function of two arrays of the same shape, seen by the registry-driven
+    tests as a reduction of one (q made from p by _partner); its own tests are
+    tests/test_information.py."""
+
+    @property
+    def fast(self) -> Callable:
+        f = getattr(logitkit, self.name)
+        return lambda x, *args, **kwargs: f(x, _partner(x), *args, **kwargs)
+
+    @property
+    def ref(self) -> Callable | None:
+        f = getattr(reference, self.name)
+        return lambda x, *args, **kwargs: f(x, _partner(x), *args, **kwargs)
+
+
+FUNCTIONS = [PairedFunc(f.entry) if f.name == "kl_divergence" else f for f in FUNCTIONS]
+
 BY_NAME = {f.name: f for f in FUNCTIONS}
 CORE = [f for f in FUNCTIONS if f.kind in ("normalize", "reduce", "elementwise")]
 REDUCTIONS = [f for f in CORE if f.kind in ("normalize", "reduce")]

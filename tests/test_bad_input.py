@@ -818,7 +818,8 @@ def kernels_check_alignment(monkeypatch):
     # (rows_fast / elementwise_fast are not wrapped: they check alignment and byte order
     # themselves and hand anything else back to the general path)
     for name in ("softmax_3d", "logsumexp_3d", "elementwise", "logsumexp_scaled",
-                 "logit", "softplus_beta", "sparsemax_rows", "sparsemax_bwd_rows"):
+                 "logit", "softplus_beta", "sparsemax_rows", "sparsemax_bwd_rows",
+                 "information_rows"):
         original = getattr(_ext, name, None)
         if original is None:
             continue

@@ -23,6 +23,7 @@ from logitkit import _ext, reference, testing
 from logitkit._backward import log_softmax_backward, sigmoid_backward, softmax_backward
 from logitkit._decoding import sample, top_k
 from logitkit._logit import logit
+from logitkit._information import entropy, kl_divergence
 from logitkit._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit._nll import nll_loss
 from logitkit._sparsemax import sparsemax, sparsemax_backward
@@ -43,6 +44,7 @@ __all__ = [
     "nll_loss",
     "sparsemax",
     "sparsemax_backward",
+    "entropy", "kl_divergence",
 ]
 
 

@@ -52,6 +52,8 @@ _ARRAY_PARAMS = {
 _ARRAY_PARAMS_OF: dict[str, tuple[str, ...]] = {
     "logit": ("p",),
     "nll_loss": ("log_probs", "target", "weight"),
+    "entropy": ("logits", "where"),
+    "kl_divergence": ("p_logits", "q_logits", "where"),
 }
 
 _DLPACK_CPU = 1          # DLDeviceType kDLCPU
@@ -275,7 +277,7 @@ def _call_masked(func: Callable[..., Any], name: str, kind: str,
 def _masked_reduction(func: Callable[..., Any], kind: str, bound: inspect.BoundArguments,
                       masked: list[str]) -> Any:
     values = bound.arguments
-    x = values["x"]
+    x = values[_ARRAY_PARAMS_OF.get(func.__name__, ("x",))[0]]
     shape = np.shape(x)
     left_out = np.zeros(shape, bool)
     for p in masked:

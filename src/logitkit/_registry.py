@@ -73,6 +73,7 @@ class Function:
 _SOFTMAX = {"kernel": "softmax-inl.h", "binding": "softmax.pxi"}
 _SIGMOID = {"kernel": "sigmoid-inl.h", "binding": "sigmoid.pxi"}
 _BACKWARD = {"kernel": "backward-inl.h", "binding": "backward.pxi"}
+_INFORMATION = {"kernel": "entropy-inl.h", "binding": "entropy.pxi"}
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("softmax", "normalize", 4, cli="softmax", dask=True, **_SOFTMAX),
@@ -99,6 +100,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("sparsemax", "normalize", 4, kernel="sparsemax-inl.h", binding="sparsemax.pxi"),
     Function("sparsemax_backward", "backward", 4, kernel="sparsemax-inl.h",
              binding="sparsemax.pxi"),
+    Function("entropy", "reduce", 4, cli="entropy", dask=True, **_INFORMATION),
+    Function("kl_divergence", "reduce", 4, dask=True, **_INFORMATION),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -212,3 +212,12 @@ assert_type(logitkit.nll_loss(log_softmax(logits), labels, reduction="none"), Fl
 assert_type(logitkit.sparsemax(logits), FloatArray)
 assert_type(logitkit.sparsemax(logits, axis=0, out=buffer), NDArray[np.float64])
 assert_type(logitkit.sparsemax_backward(logits, logitkit.sparsemax(logits)), FloatArray)
+# entropy and kl_divergence: reductions without keepdims, as logsumexp's types say
+assert_type(logitkit.entropy(logits, axis=None), Float)
+assert_type(logitkit.entropy(3.0), Float)
+assert_type(logitkit.entropy(logits, axis=1, where=mask), FloatArray)
+assert_type(logitkit.entropy(logits, out=buffer[:, 0]), NDArray[np.float64])
+assert_type(logitkit.entropy(logits), FloatArray | Float)
+assert_type(logitkit.kl_divergence(logits, probs, axis=None), Float)
+assert_type(logitkit.kl_divergence(logits32, logits32, axis=-2), FloatArray)
+assert_type(logitkit.kl_divergence([0.0, 1.0], [1.0, 0.0]), FloatArray | Float)

@@ -103,6 +103,9 @@ cdef extern from "kernels.h" nogil:
                                int masked, double *scratch) noexcept nogil
         void (*sparsemax_bwd_rows)(const float *g, const float *y, float *out, Py_ssize_t rows,
                                    Py_ssize_t n) noexcept nogil
+        void (*information_rows)(const float *x, Py_ssize_t xs, const float *b, Py_ssize_t bs,
+                                 Py_ssize_t n, Py_ssize_t first, Py_ssize_t stop, int masked,
+                                 float *result, Py_ssize_t rs) noexcept nogil
 
     ctypedef struct lk_kernels_f64:
         void (*row_max)(const double *x, Py_ssize_t n, double *max_out,
@@ -174,6 +177,9 @@ cdef extern from "kernels.h" nogil:
                                int masked, double *scratch) noexcept nogil
         void (*sparsemax_bwd_rows)(const double *g, const double *y, double *out, Py_ssize_t rows,
                                    Py_ssize_t n) noexcept nogil
+        void (*information_rows)(const double *x, Py_ssize_t xs, const double *b, Py_ssize_t bs,
+                                 Py_ssize_t n, Py_ssize_t first, Py_ssize_t stop, int masked,
+                                 double *result, Py_ssize_t rs) noexcept nogil
 
     lk_kernels_f32 lk_f32
     lk_kernels_f64 lk_f64

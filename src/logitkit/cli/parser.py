@@ -24,6 +24,7 @@ FUNCTION_HELP = {
     "log-sigmoid": "log(sigmoid(x)), elementwise",
     "softplus": "log(1 + exp(x)), elementwise",
     "logit": "log(p / (1 - p)), the inverse of the sigmoid, elementwise",
+    "entropy": "entropy of softmax over --axis (nats), one value per row",
     "cross-entropy": "cross-entropy against class indices (--targets)",
     "bce": "binary cross-entropy against 0/1 or probabilities",
     "top-k": "the K largest values and their indices per row",

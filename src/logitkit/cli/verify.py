@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
 def _arguments(entry: Function, rows: np.ndarray) -> dict[str, object] | str:
     """The arguments besides the logits for checking `entry` on `rows`, or why it cannot be
     checked there."""
+    if entry.name == "kl_divergence":          # q: each slice's classes in reverse order
+        return {"q_logits": np.ascontiguousarray(rows[:, ::-1]), "axis": -1}
     if entry.kind in ("normalize", "reduce"):
         return {"axis": -1}
     if entry.kind == "elementwise":

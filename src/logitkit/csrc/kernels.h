@@ -99,7 +99,11 @@ typedef struct lk_select_job lk_select_job;    /* decoding.h */
     /* sparsemax of C-ordered rows (a scratch row of n doubles), and its backward */          \
     X(void, sparsemax_rows, (const T *x, T *out, ptrdiff_t rows, ptrdiff_t n, int masked,    \
                              double *scratch))                                                 \
-    X(void, sparsemax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n))
+    X(void, sparsemax_bwd_rows, (const T *g, const T *y, T *out, ptrdiff_t rows, ptrdiff_t n)) \
+    /* entropy (b NULL) and kl_divergence of contiguous rows */                                \
+    X(void, information_rows, (const T *x, ptrdiff_t xs, const T *b, ptrdiff_t bs,            \
+                               ptrdiff_t n, ptrdiff_t first, ptrdiff_t stop, int masked,       \
+                               T *result, ptrdiff_t rs))
 
 #define LK_FIELD(ret, name, params) ret (*name) params;
 typedef struct { LK_KERNELS(LK_FIELD, float) } lk_kernels_f32;

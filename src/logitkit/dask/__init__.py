@@ -42,6 +42,7 @@ The parts: `_reductions` (softmax, log_softmax, logsumexp), `_state` (the two-pa
 """
 
 from logitkit.dask._elementwise import log_sigmoid, sigmoid, sigmoid_derivative, softplus
+from logitkit.dask._information import entropy, kl_divergence
 from logitkit.dask._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.dask._reductions import log_softmax, logsumexp, softmax
 from logitkit.dask._elementwise import logit
@@ -52,6 +53,7 @@ __all__ = [
     "softplus", "cross_entropy", "binary_cross_entropy_with_logits",
     "logit",
     "nll_loss",
+    "entropy", "kl_divergence",
 ]
 
 

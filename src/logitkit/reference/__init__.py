@@ -28,6 +28,7 @@ or tuple gives nested lists of Python floats; a Python scalar gives a Python flo
 
 from logitkit.reference._backward import log_softmax_backward, sigmoid_backward, softmax_backward
 from logitkit.reference._decoding import sample, top_k
+from logitkit.reference._information import entropy, kl_divergence
 from logitkit.reference._losses import binary_cross_entropy_with_logits, cross_entropy
 from logitkit.reference._sigmoid import log_sigmoid, sigmoid, sigmoid_derivative, softplus
 from logitkit.reference._softmax import log_softmax, logsumexp, softmax
@@ -54,4 +55,6 @@ __all__ = [
     "nll_loss",
     "sparsemax",
     "sparsemax_backward",
+    "entropy",
+    "kl_divergence",
 ]

@@ -57,6 +57,7 @@ __all__ = [
     "LSE_NEAR_ZERO", "SAMPLE_ABOVE", "SAMPLE_SIZE", "Ref", "round_exact", "ulp_error",
     "lse_bar_error", "Batch", "reduction_suite", "elementwise_suite", "suite", "refs_for",
     "Worst", "run_library",
+    "INFORMATION", "PairBatch", "kl_pairs", "information_refs", "run_information",
 ]
 
 PREC_BITS = 200
@@ -67,7 +68,10 @@ _mp.prec = PREC_BITS
 #: gives all three) and the sigmoid family.
 REDUCTIONS = ("softmax", "log_softmax", "logsumexp", "sparsemax")
 ELEMENTWISE = ("sigmoid", "sigmoid_derivative", "log_sigmoid", "softplus", "logit")
-FUNCTIONS = REDUCTIONS + ELEMENTWISE
+#: The information of softmax distributions (entropy; kl_divergence of pairs of rows), measured
+#: by `run_information`.
+INFORMATION = ("entropy", "kl_divergence")
+FUNCTIONS = REDUCTIONS + ELEMENTWISE + INFORMATION
 #: Their accuracy bars, worst-case ULP from the exact result (float32 and float64 alike), from
 #: the registry.
 BARS = {name: _registry.function(name).max_ulp for name in FUNCTIONS}
@@ -303,6 +307,10 @@ def refs_for(batch: Batch, func: str, dtype) -> Ref:
     key = (func, dtype.str)
     if key in batch.refs:
         return batch.refs[key]
+    if func in INFORMATION:
+        refs = [information_refs(b, func, dtype) for b in _pairs_of(batch)] if (
+            func == "kl_divergence") else [information_refs(batch, func, dtype)]
+        return refs[-1]
     if func == "sparsemax":
         values = []
         for row in batch.x:
@@ -365,6 +373,8 @@ def run_library(fn, func, dtype, batches, *, axis0=True, threshold=None):
     ``{"ulp": Worst}`` and, for logsumexp, also ``"bar"`` (the bar metric, see module doc).
     ``axis0`` also runs each reduction batch transposed (C-contiguous, axis=0).
     """
+    if func in INFORMATION:
+        return run_information(fn, func, dtype, batches, axis0=axis0, threshold=threshold)
     dtype = np.dtype(dtype)
     worst = {"ulp": Worst()}
     if func == "logsumexp":
@@ -392,4 +402,169 @@ def run_library(fn, func, dtype, batches, *, axis0=True, threshold=None):
                 worst["bar"].update(lse_bar_error(got, ref), b, got, ref, tag, threshold, True)
             else:
                 worst["ulp"].update(err, b, got, ref, tag, threshold)
+    return worst
+
+
+# --------------------------------------------------------------------------------------------
+# entropy and kl_divergence
+# --------------------------------------------------------------------------------------------
+# entropy is held to its bar in plain ULPs. kl_divergence is a small difference of large terms
+# where p ~ q: its bar metric is the lesser of the relative ULP error and the absolute error in
+# ULPs of the terms that cancel, sum p (|log p| + |log q|) (``Ref.abs_ulp``), as logsumexp's is
+# near 0; run_information also reports the error over the terms in units of 2^-53 ("terms").
+
+@dataclass
+class PairBatch(Batch):
+    """Rows of p logits (``x``) and of q logits (``q``, the same shape) for kl_divergence."""
+    q: np.ndarray | None = None
+
+    def describe(self, i: int, per_row: bool = False) -> str:
+        row = self.q[i]
+        body = ("[" + ", ".join(f"{float(v):.17g}" for v in row) + "]" if row.size <= 6
+                else f"n={row.size}")
+        return f"{Batch.describe(self, i, True)} | q={body}"
+
+
+def kl_pairs(batches, seed=0):
+    """kl_divergence's pairs from the reduction suite's rows p: q = p itself (KL exactly 0),
+    q = p nudged by ~1e-3 (p ~ q: the terms cancel to ~1e-7 of themselves), q = p nudged by
+    ~1e-9 (to ~1e-19) and q = p with its classes rolled by one (distinct distributions, and
+    -inf moved under finite p: +inf)."""
+    rng = np.random.default_rng(seed + 7)
+    out = []
+    for b in batches:
+        x = b.x
+        with np.errstate(all="ignore"):
+            wide = x.astype(np.float64)
+            near = (wide + rng.standard_normal(x.shape) * 1e-3).astype(x.dtype)
+            nearer = (wide * (1 + rng.standard_normal(x.shape) * 1e-9)
+                      + rng.standard_normal(x.shape) * 1e-9).astype(x.dtype)
+        for tag, q in (("q=p", x), ("q=p+1e-3", near), ("q=p(1+1e-9)", nearer),
+                       ("q=roll(p)", np.roll(x, 1, axis=1))):
+            out.append(PairBatch(f"{b.label} {tag}", x, np.arange(1), q=np.ascontiguousarray(q)))
+    return out
+
+
+def _slice_parts(row):
+    """(max, log of the sum of exp(x - max), [(x - max, exp(x - max))] of the finite entries),
+    or None for a slice without a finite max."""
+    vals = [float(v) for v in row]
+    finite = [v for v in vals if v != -math.inf]
+    if not finite:
+        return None
+    top = max(finite)
+    mx = _mp.mpf(top)
+    n_top, rest, parts = 0, [], []
+    for v in finite:
+        d = _mp.mpf(v) - mx
+        if v == top:
+            n_top += 1
+            parts.append((d, _mp.one))
+        elif d > _DROP_BELOW:
+            t = _mp.exp(d)
+            rest.append(t)
+            parts.append((d, t))
+    s = n_top + _mp.fsum(rest)
+    log_s = _mp.log(n_top) + _mp.log1p(_mp.fsum(rest) / n_top)
+    return mx, log_s, s, parts
+
+
+def _entropy_exact(row):
+    vals = [float(v) for v in row]
+    if any(math.isnan(v) or v == math.inf for v in vals):
+        return _MPF_NAN
+    got = _slice_parts(row)
+    if got is None:
+        return _mp.zero if not vals else _MPF_NAN
+    _, log_s, s, parts = got
+    return log_s - _mp.fsum(t * d for d, t in parts) / s
+
+
+def _kl_exact(p, q):
+    """(KL, the terms sum p (|log p| + |log q|)) of one pair of slices."""
+    a, b = [float(v) for v in p], [float(v) for v in q]
+    if any(math.isnan(v) or v == math.inf for v in a + b):
+        return _MPF_NAN, None
+    pa, pb = _slice_parts(a), _slice_parts(b)
+    if pa is None or pb is None:
+        return _MPF_NAN, None
+    if any(x != -math.inf and y == -math.inf for x, y in zip(a, b)):
+        return _MPF_INF, None
+    ma, log_sa, sa, _ = pa
+    mb, log_sb, _, _ = pb
+    total, terms = [], []
+    for x, y in zip(a, b):
+        if x == -math.inf:
+            continue
+        dx = _mp.mpf(x) - ma
+        if dx <= _DROP_BELOW:
+            continue
+        w = _mp.exp(dx) / sa
+        lp, lq = dx - log_sa, (_mp.mpf(y) - mb) - log_sb
+        total.append(w * (lp - lq))
+        terms.append(w * (abs(lp) + abs(lq)))
+    return _mp.fsum(total), _mp.fsum(terms)
+
+
+def information_refs(batch: Batch, func: str, dtype) -> Ref:
+    """The oracle for entropy or kl_divergence on ``batch`` (one result per row), cached; for
+    kl_divergence ``abs_ulp`` holds the ULP of the terms (NaN where there are none)."""
+    dtype = np.dtype(dtype)
+    key = (func, dtype.str)
+    if key in batch.refs:
+        return batch.refs[key]
+    if func == "entropy":
+        ref = round_exact([_entropy_exact(row) for row in batch.x], dtype)
+    else:
+        pairs = [_kl_exact(p, q) for p, q in zip(batch.x, batch.q)]
+        ref = round_exact([v for v, _ in pairs], dtype)
+        ref.abs_ulp = np.array([round_exact([t], dtype).ulp[0] if t is not None and t > 0
+                                else math.nan for _, t in pairs])
+        ref.terms = np.array([float(t) if t is not None else math.nan for _, t in pairs])
+    batch.refs[key] = ref
+    return ref
+
+
+def _pairs_of(b):
+    """kl_divergence's pairs made from batch b (once: cached on it)."""
+    if isinstance(b, PairBatch):
+        return [b]
+    if ("kl_pairs",) not in b.refs:
+        b.refs[("kl_pairs",)] = kl_pairs([b])
+    return b.refs[("kl_pairs",)]
+
+
+def run_information(fn, func, dtype, batches, *, axis0=True, threshold=None):
+    """Worst errors of ``fn`` (``fn(x, axis=...)`` for entropy, ``fn(p, q, axis=...)`` for
+    kl_divergence) over ``batches`` (the reduction suite; kl_divergence's pairs are made from
+    it by `kl_pairs`). Returns ``{"ulp": Worst, "bar": Worst}`` (the bar metric: plain ULPs
+    for entropy, see above for kl_divergence) and for kl_divergence ``"terms"``."""
+    dtype = np.dtype(dtype)
+    worst = {"ulp": Worst(), "bar": Worst()}
+    if func == "kl_divergence":
+        worst["terms"] = Worst()
+        batches = [q for b in batches for q in _pairs_of(b)]
+    for b in batches:
+        ref = information_refs(b, func, dtype)
+        arrays = (b.x,) if func == "entropy" else (b.x, b.q)
+        layouts = [("", lambda: fn(*arrays, axis=-1))]
+        if axis0:
+            moved = tuple(np.ascontiguousarray(a.T) for a in arrays)
+            layouts.append((" [axis 0]", lambda: fn(*moved, axis=0)))
+        for tag, call in layouts:
+            got = np.asarray(call()).astype(dtype, copy=False).astype(np.float64).ravel()
+            err = ulp_error(got, ref)
+            worst["ulp"].update(err, b, got, ref, tag, per_row=True)
+            if func == "entropy":
+                worst["bar"].update(err, b, got, ref, tag, threshold, True)
+                continue
+            with np.errstate(all="ignore"):
+                abs_err = np.abs((got - ref.hi) - ref.frac * ref.ulp)
+                bar = np.where(np.isnan(ref.abs_ulp) | ~np.isfinite(got), err,
+                               np.minimum(err, abs_err / ref.abs_ulp))
+                unit = ref.terms * 2.0 ** -_FMT[dtype][0]       # 2^-53 (2^-24) of the terms
+                terms = np.where(np.isnan(ref.abs_ulp) | ~np.isfinite(got), err,
+                                 np.minimum(err, abs_err / unit))
+            worst["bar"].update(bar, b, got, ref, tag, threshold, True)
+            worst["terms"].update(terms, b, got, ref, tag, per_row=True)
     return worst

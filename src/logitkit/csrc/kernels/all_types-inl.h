@@ -19,3 +19,4 @@
 #include "kernels/softplus_beta-inl.h"
 #include "kernels/nll-inl.h"
 #include "kernels/sparsemax-inl.h"
+#include "kernels/entropy-inl.h"
