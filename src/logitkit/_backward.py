@@ -47,16 +47,20 @@ def _general_pair(grad_output: Any, output: Any, out: Any,
     return g, y, res_dtype, calc
 
 
-def _vjp_rows(grad_output: Any, output: Any, axis: Any, out: Any, dim: None, name: str,
-              kernel, fast_op: int) -> Any:
-    if dim is None:
+def _vjp_rows(public: Any, grad_output: Any, output: Any, axis: Any, out: Any, dim: None,
+              kernel: Any, fast_op: int | None) -> Any:
+    """A vector-Jacobian product over `axis`: the thin path of plain arrays (`fast_op`, when
+    the function has one), then other libraries' arrays, then any layout, as rows for
+    `kernel`. `public` is the public function (its name for errors, its twin for translate)."""
+    name = public.__name__
+    if dim is not None:
+        refuse_dim(name)
+    if fast_op is not None:
         result = _ext.vjp_fast(grad_output, output, axis, fast_op, out)
         if result is not None:
             return result
-    else:
-        refuse_dim(name)
     if foreign(grad_output, output, out):
-        return translate(globals()[name], grad_output, output, axis, out=out)
+        return translate(public, grad_output, output, axis, out=out)
     g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
     if g.ndim == 0:
         g, y = g.reshape(1), y.reshape(1)
@@ -136,7 +140,7 @@ def softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     >>> lk.softmax_backward([[1.0, 0.0, 0.0]], y).round(4)      # d y[0] / dx
     array([[ 0.2247, -0.1598, -0.065 ]])
     """
-    return _vjp_rows(grad_output, output, axis, out, dim, "softmax_backward",
+    return _vjp_rows(softmax_backward, grad_output, output, axis, out, dim,
                      _ext.softmax_backward_rows, _ext.VJP_SOFTMAX)
 
 
@@ -209,7 +213,7 @@ def log_softmax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     >>> lk.log_softmax_backward(g, out)
     array([[-4.24835426e-18,  4.24835426e-18]])
     """
-    return _vjp_rows(grad_output, output, axis, out, dim, "log_softmax_backward",
+    return _vjp_rows(log_softmax_backward, grad_output, output, axis, out, dim,
                      _ext.log_softmax_backward_rows, _ext.VJP_LOG_SOFTMAX)
 
 

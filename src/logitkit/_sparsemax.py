@@ -11,13 +11,12 @@ Its pure-Python twin is logitkit.reference._sparsemax.
 
 from __future__ import annotations
 
-from math import prod
 from typing import Any
 
 import numpy as np
 
 from logitkit import _ext, _layout
-from logitkit._backward import _general_pair
+from logitkit._backward import _vjp_rows
 from logitkit._interop import foreign, refuse_dim, translate
 from logitkit._results import finish
 from logitkit._validate import (as_array, check_mask, check_out, normalize_axes, result_dtype,
@@ -177,28 +176,5 @@ def sparsemax_backward(grad_output: Any, output: Any, axis: Any = -1, *,
     >>> lk.sparsemax_backward([[1.0, 0.0, 0.0, 5.0]], y).round(4)
     array([[ 0.6667, -0.3333, -0.3333,  0.    ]])
     """
-    name = "sparsemax_backward"
-    if dim is not None:
-        refuse_dim(name)
-    if foreign(grad_output, output, out):
-        return translate(sparsemax_backward, grad_output, output, axis, out=out)
-    g, y, res_dtype, calc = _general_pair(grad_output, output, out, name)
-    if g.ndim == 0:
-        g, y = g.reshape(1), y.reshape(1)
-        axes: tuple[int, ...] = (0,)
-        final_shape: tuple[int, ...] = ()
-    else:
-        axes = normalize_axes(axis, g.ndim, name)
-        final_shape = g.shape
-    kept = tuple(a for a in range(g.ndim) if a not in axes)
-    order = kept + axes
-    n = prod(g.shape[a] for a in axes)
-    rows = prod(g.shape[a] for a in kept)
-    moved_shape = tuple(g.shape[a] for a in order)
-    with np.errstate(all="ignore"):
-        g2 = np.ascontiguousarray(np.transpose(to_compute(g, calc), order)).reshape(rows, n)
-        y2 = np.ascontiguousarray(np.transpose(to_compute(y, calc), order)).reshape(rows, n)
-    buf = np.empty(g2.shape, calc)
-    _ext.sparsemax_bwd_rows(g2, y2, buf)
-    result = np.transpose(buf.reshape(moved_shape), np.argsort(order)).reshape(final_shape)
-    return finish(result, out, res_dtype)
+    return _vjp_rows(sparsemax_backward, grad_output, output, axis, out, dim,
+                     _ext.sparsemax_bwd_rows, None)
