@@ -1,4 +1,5 @@
-"""logitkit: numerically exact, fast softmax, log-softmax, logsumexp and the sigmoid family.
+"""logitkit: exact, fast softmax, log-softmax, logsumexp, the sigmoid family, losses,
+information measures, top-k, sampling and sparsemax, from a model's logits.
 
     >>> import logitkit
     >>> logitkit.softmax([2.0, 1.0, 0.1]).round(3)
@@ -9,10 +10,12 @@ the two on your own data. What each function computes, accepts, returns at the e
 raises is the contract, docs/semantics.md in the repository.
 
 The functions live in modules that mirror the reference's file for file: `_softmax` (softmax,
-log_softmax, logsumexp), `_sigmoid` (the sigmoid family), `_losses` (cross_entropy,
-binary_cross_entropy_with_logits) and `_backward` (the vector-Jacobian products), with the
-argument checks in `_validate`, the array views in `_layout` and the delivery of results in
-`_results`; all of them call the one compiled module, `_ext`.
+log_softmax, logsumexp), `_sigmoid` (the sigmoid family), `_logit`, `_information` (entropy,
+kl_divergence), `_losses` (cross_entropy, binary_cross_entropy_with_logits), `_nll`,
+`_decoding` (top_k, sample), `_sparsemax` and `_backward` (the vector-Jacobian products), with
+the argument checks in `_validate`, the array views in `_layout`, the delivery of results in
+`_results`, other libraries' arrays in `_interop` and the thread budget in `_threads`; all of
+them call the one compiled module, `_ext`.
 """
 
 from __future__ import annotations
@@ -35,16 +38,11 @@ from logitkit._version import __version__
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "sigmoid_derivative", "log_sigmoid",
-    "softplus", "cross_entropy", "binary_cross_entropy_with_logits", "softmax_backward",
-    "log_softmax_backward", "sigmoid_backward", "simd_path", "simd_paths", "set_num_threads",
-    "get_num_threads", "threads", "set_spin_us", "get_spin_us", "reference", "testing",
-    "__version__",
-    "top_k", "sample",
-    "logit",
-    "nll_loss",
-    "sparsemax",
-    "sparsemax_backward",
-    "entropy", "kl_divergence",
+    "softplus", "logit", "entropy", "kl_divergence", "cross_entropy",
+    "binary_cross_entropy_with_logits", "nll_loss", "top_k", "sample", "sparsemax",
+    "softmax_backward", "log_softmax_backward", "sigmoid_backward", "sparsemax_backward",
+    "simd_path", "simd_paths", "set_num_threads", "get_num_threads", "threads", "set_spin_us",
+    "get_spin_us", "reference", "testing", "__version__",
 ]
 
 
