@@ -59,13 +59,14 @@ double fabs(double); double floor(double); double ceil(double); double round(dou
 double nearbyint(double); double sqrt(double); double fma(double, double, double);
 double fmax(double, double); double fmin(double, double); double frexp(double, int *);
 double ldexp(double, int); double copysign(double, double); float expf(float);
-float logf(float); float fabsf(float);
+float logf(float); float fabsf(float); double nextafter(double, double);
 """,
     "stdlib.h": """#pragma once
 #include <stddef.h>
 void *malloc(size_t); void *calloc(size_t, size_t); void *realloc(void *, size_t);
 void free(void *); int abs(int); long labs(long); __declspec(noreturn) void abort(void);
 char *getenv(const char *);
+void qsort(void *, size_t, size_t, int (*)(const void *, const void *));
 """,
     "malloc.h": """#pragma once
 #include <stdlib.h>
