@@ -154,7 +154,9 @@ def _from_foreign(value: Any, name: str, param: str) -> Any:
     if hasattr(value, "__dlpack__"):
         try:
             return np.from_dlpack(value)
-        except (BufferError, RuntimeError, TypeError, ValueError) as exc:
+        except BufferError:
+            pass                    # a read-only export older NumPy cannot take: copy below
+        except (RuntimeError, TypeError, ValueError) as exc:
             raise TypeError(f"{name}: could not read {param}, a {type(value).__name__}, "
                             f"through DLPack ({exc})") from None
     return np.asarray(value)
