@@ -151,15 +151,14 @@ def _from_foreign(value: Any, name: str, param: str) -> Any:
             raise TypeError(f"{name}: {param} is a {type(value).__name__} on a {where} device; "
                             f"logitkit computes on the CPU: move it there first (for example "
                             f"tensor.cpu() in PyTorch)")
-    if hasattr(value, "__dlpack__"):
-        try:
-            return np.from_dlpack(value)
-        except BufferError:
-            pass                    # a read-only export older NumPy cannot take: copy below
-        except (RuntimeError, TypeError, ValueError) as exc:
+    try:
+        return np.from_dlpack(value) if hasattr(value, "__dlpack__") else np.asarray(value)
+    except (BufferError, RuntimeError, TypeError, ValueError) as exc:
+        try:                        # a read-only export older NumPy cannot take through DLPack
+            return np.asarray(value)
+        except (RuntimeError, TypeError, ValueError):
             raise TypeError(f"{name}: could not read {param}, a {type(value).__name__}, "
                             f"through DLPack ({exc})") from None
-    return np.asarray(value)
 
 
 def _foreign_wrapper(lead: Any) -> Callable[[np.ndarray], Any] | None:
